@@ -1,0 +1,795 @@
+//! [`Config`]: connection URLs, key=value DSNs and the environment.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use percent_encoding::percent_decode_str;
+
+use crate::error::{Error, Result};
+use crate::transport::Target;
+
+/// libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SslMode {
+    /// Never use TLS.
+    Disable,
+    /// Plaintext only, unless the server insists (treated as `disable`; the server never insists).
+    Allow,
+    /// TLS when the server offers it, plaintext otherwise. The default, as in libpq.
+    #[default]
+    Prefer,
+    /// TLS or fail; the certificate is not checked (unless `sslrootcert` is given, as in libpq).
+    Require,
+    /// TLS, and the certificate must chain to a trusted root.
+    VerifyCa,
+    /// TLS, the certificate must chain to a trusted root and name the host.
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(s: &str) -> Result<SslMode> {
+        Ok(match s {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(Error::interface(format!(
+                    "invalid sslmode \"{other}\": expected disable, allow, prefer, require, verify-ca or verify-full"
+                )))
+            }
+        })
+    }
+
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// True when a plaintext connection is not acceptable.
+    pub fn requires_tls(self) -> bool {
+        matches!(self, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull)
+    }
+}
+
+/// libpq's `target_session_attrs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TargetSessionAttrs {
+    /// Any server will do.
+    #[default]
+    Any,
+    /// The server must accept writes (`transaction_read_only` off).
+    ReadWrite,
+    /// The server must be read-only (a standby, or `default_transaction_read_only` on).
+    ReadOnly,
+}
+
+impl TargetSessionAttrs {
+    fn parse(s: &str) -> Result<TargetSessionAttrs> {
+        Ok(match s {
+            "any" => TargetSessionAttrs::Any,
+            "read-write" => TargetSessionAttrs::ReadWrite,
+            "read-only" => TargetSessionAttrs::ReadOnly,
+            other => {
+                return Err(Error::interface(format!(
+                    "invalid target_session_attrs \"{other}\": expected any, read-write or read-only"
+                )))
+            }
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            TargetSessionAttrs::Any => "any",
+            TargetSessionAttrs::ReadWrite => "read-write",
+            TargetSessionAttrs::ReadOnly => "read-only",
+        }
+    }
+}
+
+/// One host to try: a TCP name/address or a Unix socket directory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// Host name or IP address.
+    Tcp(String),
+    /// Directory holding the server's Unix socket.
+    Unix(PathBuf),
+}
+
+/// How to reach and log in to PostgreSQL.
+///
+/// ```
+/// use std::time::Duration;
+/// use edgepg_core::{Config, SslMode};
+///
+/// let url = Config::parse("postgresql://app:s%40cret@db1:5433,db2/shop?sslmode=require&connect_timeout=3")?;
+/// assert_eq!(url.get_user(), Some("app"));
+/// assert_eq!(url.get_password(), Some("s@cret"));
+/// assert_eq!(url.get_dbname(), Some("shop"));
+/// assert_eq!(url.get_ssl_mode(), SslMode::Require);
+/// assert_eq!(url.get_connect_timeout(), Some(Duration::from_secs(3)));
+/// assert_eq!(url.targets().len(), 2);
+///
+/// let dsn = Config::parse("host=/var/run/postgresql port=5432 dbname='my db' user=me")?;
+/// assert_eq!(dsn.get_dbname(), Some("my db"));
+/// # Ok::<(), edgepg_core::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Config {
+    hosts: Vec<Host>,
+    ports: Vec<u16>,
+    user: Option<String>,
+    password: Option<String>,
+    dbname: Option<String>,
+    application_name: Option<String>,
+    options: Option<String>,
+    connect_timeout: Option<Duration>,
+    ssl_mode: SslMode,
+    ssl_root_cert: Option<Arc<str>>,
+    target_session_attrs: TargetSessionAttrs,
+    keepalives: bool,
+    keepalives_idle: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            hosts: Vec::new(),
+            ports: Vec::new(),
+            user: None,
+            password: None,
+            dbname: None,
+            application_name: None,
+            options: None,
+            connect_timeout: None,
+            ssl_mode: SslMode::Prefer,
+            ssl_root_cert: None,
+            target_session_attrs: TargetSessionAttrs::Any,
+            keepalives: true,
+            keepalives_idle: None,
+        }
+    }
+}
+
+impl Config {
+    /// An empty configuration: `localhost:5432`, libpq defaults.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// Parses a `postgres[ql]://` URL or a `key=value` DSN.
+    pub fn parse(s: &str) -> Result<Config> {
+        let trimmed = s.trim();
+        if trimmed.starts_with("postgresql://") || trimmed.starts_with("postgres://") {
+            parse_url(trimmed)
+        } else if trimmed.contains("://") {
+            let scheme = trimmed.split("://").next().unwrap_or("");
+            Err(Error::interface(format!(
+                "invalid URL scheme \"{scheme}\": expected postgresql:// or postgres://"
+            )))
+        } else {
+            parse_dsn(trimmed)
+        }
+    }
+
+    /// Reads the configuration from the environment, as `sprockets.clients.postgresql` does.
+    ///
+    /// `Some("foo")` reads `PGSQL_FOO` (the name upper-cased, `-` turned into `_`);
+    /// `None` reads `PGSQL`. When that variable is unset, libpq's `PGHOST`, `PGPORT`,
+    /// `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`, `PGAPPNAME` and
+    /// `PGCONNECT_TIMEOUT` are used.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// std::env::set_var("PGSQL_DOCTEST", "postgresql://reader@replica/app");
+    /// let config = Config::from_env(Some("doctest"))?;
+    /// assert_eq!(config.get_user(), Some("reader"));
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
+    pub fn from_env(name: Option<&str>) -> Result<Config> {
+        Config::from_vars(name, |key| std::env::var(key).ok())
+    }
+
+    /// Like [`Config::from_env`], with variables looked up by `get` (e.g. a Workers `env` object).
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let config = Config::from_vars(None, |k| (k == "PGHOST").then(|| "db.internal".to_string()))?;
+    /// assert_eq!(config.targets()[0].to_string(), "db.internal:5432");
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
+    pub fn from_vars(name: Option<&str>, get: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let var = match name {
+            Some(n) => format!("PGSQL_{}", n.to_uppercase().replace('-', "_")),
+            None => "PGSQL".to_string(),
+        };
+        if let Some(url) = get(&var).filter(|v| !v.trim().is_empty()) {
+            return Config::parse(&url).map_err(|e| Error::interface(format!("{var}: {}", e.message())));
+        }
+        let mut config = Config::new();
+        let pairs = [
+            ("PGHOST", "host"),
+            ("PGPORT", "port"),
+            ("PGUSER", "user"),
+            ("PGPASSWORD", "password"),
+            ("PGDATABASE", "dbname"),
+            ("PGSSLMODE", "sslmode"),
+            ("PGSSLROOTCERT", "sslrootcert"),
+            ("PGAPPNAME", "application_name"),
+            ("PGCONNECT_TIMEOUT", "connect_timeout"),
+            ("PGTARGETSESSIONATTRS", "target_session_attrs"),
+        ];
+        for (env, key) in pairs {
+            if let Some(value) = get(env) {
+                config
+                    .set(key, &value)
+                    .map_err(|e| Error::interface(format!("{env}: {}", e.message())))?;
+            }
+        }
+        Ok(config)
+    }
+
+    /// Sets one libpq keyword (`host`, `port`, `user`, `password`, `dbname`, `sslmode`, …).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Config> {
+        match key {
+            "host" | "hostaddr" => {
+                self.hosts = value
+                    .split(',')
+                    .map(|h| {
+                        let h = h.trim();
+                        if h.starts_with('/') {
+                            Ok(Host::Unix(PathBuf::from(h)))
+                        } else if h.is_empty() {
+                            Err(Error::interface("invalid host: empty host name"))
+                        } else {
+                            Ok(Host::Tcp(h.trim_start_matches('[').trim_end_matches(']').to_string()))
+                        }
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            "port" => {
+                self.ports = value.split(',').map(parse_port).collect::<Result<_>>()?;
+            }
+            "user" => self.user = Some(value.to_string()),
+            "password" => self.password = Some(value.to_string()),
+            "dbname" => self.dbname = Some(value.to_string()),
+            "application_name" => self.application_name = Some(value.to_string()),
+            "options" => self.options = Some(value.to_string()),
+            "connect_timeout" => {
+                let secs: i64 = value.trim().parse().map_err(|_| {
+                    Error::interface(format!("invalid connect_timeout \"{value}\": expected whole seconds"))
+                })?;
+                // libpq: zero or negative means wait forever.
+                self.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs as u64));
+            }
+            "sslmode" => self.ssl_mode = SslMode::parse(value)?,
+            "sslrootcert" => self.ssl_root_cert = Some(Arc::from(value)),
+            "target_session_attrs" => self.target_session_attrs = TargetSessionAttrs::parse(value)?,
+            "keepalives" => {
+                self.keepalives = match value {
+                    "1" => true,
+                    "0" => false,
+                    _ => return Err(Error::interface(format!("invalid keepalives \"{value}\": expected 0 or 1"))),
+                }
+            }
+            "keepalives_idle" => {
+                let secs: u64 = value.trim().parse().map_err(|_| {
+                    Error::interface(format!("invalid keepalives_idle \"{value}\": expected whole seconds"))
+                })?;
+                self.keepalives_idle = Some(Duration::from_secs(secs));
+            }
+            other => {
+                return Err(Error::interface(format!("invalid connection option \"{other}\"")));
+            }
+        }
+        Ok(self)
+    }
+
+    /// Adds a TCP host (or, if it starts with `/`, a Unix socket directory).
+    pub fn host(&mut self, host: &str) -> &mut Config {
+        if host.starts_with('/') {
+            self.hosts.push(Host::Unix(PathBuf::from(host)));
+        } else {
+            self.hosts.push(Host::Tcp(host.to_string()));
+        }
+        self
+    }
+
+    /// Adds a port (one for all hosts, or one per host).
+    pub fn port(&mut self, port: u16) -> &mut Config {
+        self.ports.push(port);
+        self
+    }
+
+    /// Sets the user.
+    pub fn user(&mut self, user: &str) -> &mut Config {
+        self.user = Some(user.to_string());
+        self
+    }
+
+    /// Sets the password.
+    pub fn password(&mut self, password: &str) -> &mut Config {
+        self.password = Some(password.to_string());
+        self
+    }
+
+    /// Sets the database name.
+    pub fn dbname(&mut self, dbname: &str) -> &mut Config {
+        self.dbname = Some(dbname.to_string());
+        self
+    }
+
+    /// Sets `application_name`.
+    pub fn application_name(&mut self, name: &str) -> &mut Config {
+        self.application_name = Some(name.to_string());
+        self
+    }
+
+    /// Sets the time allowed for each host's connect and startup.
+    pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Config {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets `sslmode`.
+    pub fn ssl_mode(&mut self, mode: SslMode) -> &mut Config {
+        self.ssl_mode = mode;
+        self
+    }
+
+    /// Sets `sslrootcert`: a PEM file, or `"system"` for the platform's roots.
+    pub fn ssl_root_cert(&mut self, path: &str) -> &mut Config {
+        self.ssl_root_cert = Some(Arc::from(path));
+        self
+    }
+
+    /// Sets `target_session_attrs`.
+    pub fn target_session_attrs(&mut self, attrs: TargetSessionAttrs) -> &mut Config {
+        self.target_session_attrs = attrs;
+        self
+    }
+
+    /// The user name, if set.
+    pub fn get_user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The password, if set.
+    pub fn get_password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// The database name, if set.
+    pub fn get_dbname(&self) -> Option<&str> {
+        self.dbname.as_deref()
+    }
+
+    /// `application_name`, if set.
+    pub fn get_application_name(&self) -> Option<&str> {
+        self.application_name.as_deref()
+    }
+
+    /// The per-host connect timeout.
+    pub fn get_connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
+    }
+
+    /// `sslmode`.
+    pub fn get_ssl_mode(&self) -> SslMode {
+        self.ssl_mode
+    }
+
+    /// `sslrootcert`.
+    pub fn get_ssl_root_cert(&self) -> Option<&Arc<str>> {
+        self.ssl_root_cert.as_ref()
+    }
+
+    /// `target_session_attrs`.
+    pub fn get_target_session_attrs(&self) -> TargetSessionAttrs {
+        self.target_session_attrs
+    }
+
+    /// Whether TCP keepalives are on (libpq `keepalives`, default on).
+    pub fn get_keepalives(&self) -> bool {
+        self.keepalives
+    }
+
+    /// Idle time before the first keepalive probe.
+    pub fn get_keepalives_idle(&self) -> Option<Duration> {
+        self.keepalives_idle
+    }
+
+    /// The hosts to try, in order, with their ports. Defaults to `localhost:5432`.
+    pub fn targets(&self) -> Vec<Target> {
+        let hosts = if self.hosts.is_empty() {
+            vec![Host::Tcp("localhost".to_string())]
+        } else {
+            self.hosts.clone()
+        };
+        hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let port = match self.ports.len() {
+                    0 => 5432,
+                    1 => self.ports[0],
+                    _ => self.ports.get(i).copied().unwrap_or(5432),
+                };
+                match host {
+                    Host::Tcp(h) => Target::Tcp { host: h.clone(), port },
+                    Host::Unix(dir) => Target::Unix(dir.join(format!(".s.PGSQL.{port}"))),
+                }
+            })
+            .collect()
+    }
+
+    fn validate(self) -> Result<Config> {
+        if self.ports.len() > 1 && self.ports.len() != self.hosts.len().max(1) {
+            return Err(Error::interface(format!(
+                "invalid port list: {} ports given for {} hosts",
+                self.ports.len(),
+                self.hosts.len().max(1)
+            )));
+        }
+        Ok(self)
+    }
+
+    /// The user to log in as: `user`, else `$USER`, else `postgres`.
+    pub(crate) fn effective_user(&self) -> String {
+        self.user
+            .clone()
+            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| "postgres".to_string())
+    }
+
+    /// The tokio-postgres configuration for the startup message (TLS is negotiated by us).
+    pub(crate) fn to_startup(&self) -> tokio_postgres::Config {
+        let mut pg = tokio_postgres::Config::new();
+        let user = self.effective_user();
+        pg.user(&user);
+        pg.dbname(self.dbname.as_deref().unwrap_or(&user));
+        if let Some(p) = &self.password {
+            pg.password(p);
+        }
+        if let Some(a) = &self.application_name {
+            pg.application_name(a);
+        }
+        if let Some(o) = &self.options {
+            pg.options(o);
+        }
+        pg.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        pg
+    }
+}
+
+fn parse_port(s: &str) -> Result<u16> {
+    match s.trim().parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(Error::interface(format!("invalid port \"{s}\": expected a number from 1 to 65535"))),
+    }
+}
+
+fn decode(part: &str, what: &str) -> Result<String> {
+    percent_decode_str(part)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| Error::interface(format!("invalid {what} in URL: percent-encoding is not UTF-8")))
+}
+
+fn parse_url(s: &str) -> Result<Config> {
+    let rest = s.split_once("://").map(|(_, r)| r).unwrap_or("");
+    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let _ = fragment;
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    let mut config = Config::new();
+    let hostlist = match authority.rfind('@') {
+        Some(i) => {
+            let userinfo = &authority[..i];
+            let (user, password) = match userinfo.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (userinfo, None),
+            };
+            if !user.is_empty() {
+                config.user = Some(decode(user, "user name")?);
+            }
+            if let Some(p) = password {
+                config.password = Some(decode(p, "password")?);
+            }
+            &authority[i + 1..]
+        }
+        None => authority,
+    };
+    if !hostlist.is_empty() {
+        let mut hosts = Vec::new();
+        let mut ports = Vec::new();
+        for entry in hostlist.split(',') {
+            let (host, port) = split_host_port(entry)?;
+            if !host.is_empty() {
+                let host = decode(host, "host")?;
+                hosts.push(if host.starts_with('/') {
+                    Host::Unix(PathBuf::from(host))
+                } else {
+                    Host::Tcp(host)
+                });
+            } else {
+                hosts.push(Host::Tcp("localhost".to_string()));
+            }
+            ports.push(match port {
+                Some(p) => parse_port(p)?,
+                None => 5432,
+            });
+        }
+        if ports.iter().all(|p| *p == 5432) {
+            ports.clear();
+        }
+        config.hosts = hosts;
+        config.ports = ports;
+    }
+    if !path.is_empty() {
+        config.dbname = Some(decode(path, "database name")?);
+    }
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| Error::interface(format!("invalid URL query parameter \"{pair}\": expected key=value")))?;
+        let key = decode(key, "query parameter")?;
+        let value = decode(&value.replace('+', " "), "query parameter")?;
+        config.set(&key, &value)?;
+    }
+    config.validate()
+}
+
+fn split_host_port(entry: &str) -> Result<(&str, Option<&str>)> {
+    if let Some(stripped) = entry.strip_prefix('[') {
+        let end = stripped
+            .find(']')
+            .ok_or_else(|| Error::interface(format!("invalid host \"{entry}\": unclosed '[' in IPv6 address")))?;
+        let host = &stripped[..end];
+        let after = &stripped[end + 1..];
+        return match after.strip_prefix(':') {
+            Some(port) => Ok((host, Some(port))),
+            None if after.is_empty() => Ok((host, None)),
+            None => Err(Error::interface(format!("invalid host \"{entry}\": unexpected text after ']'"))),
+        };
+    }
+    match entry.split_once(':') {
+        Some((host, port)) => {
+            if port.contains(':') {
+                return Err(Error::interface(format!(
+                    "invalid host \"{entry}\": IPv6 addresses must be written in brackets"
+                )));
+            }
+            Ok((host, Some(port)))
+        }
+        None => Ok((entry, None)),
+    }
+}
+
+fn parse_dsn(s: &str) -> Result<Config> {
+    let mut config = Config::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c.is_whitespace() {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.next() != Some('=') {
+            return Err(Error::interface(format!(
+                "invalid connection string: missing \"=\" after \"{key}\""
+            )));
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'\'') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('\\') => match chars.next() {
+                        Some(c) => value.push(c),
+                        None => break,
+                    },
+                    Some('\'') => break,
+                    Some(c) => value.push(c),
+                    None => {
+                        return Err(Error::interface(format!(
+                            "invalid connection string: unterminated quoted value for \"{key}\""
+                        )))
+                    }
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                chars.next();
+                if c == '\\' {
+                    if let Some(n) = chars.next() {
+                        value.push(n);
+                    }
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        if key.is_empty() {
+            return Err(Error::interface("invalid connection string: empty keyword before \"=\""));
+        }
+        config.set(&key, &value)?;
+    }
+    config.validate()
+}
+
+impl std::str::FromStr for Config {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Config> {
+        Config::parse(s)
+    }
+}
+
+/// Anything a pool or session can be configured from: a URL or DSN string, or a [`Config`].
+pub trait IntoConfig {
+    /// Parses or clones into a [`Config`].
+    fn into_config(self) -> Result<Config>;
+}
+
+impl IntoConfig for &str {
+    fn into_config(self) -> Result<Config> {
+        Config::parse(self)
+    }
+}
+
+impl IntoConfig for String {
+    fn into_config(self) -> Result<Config> {
+        Config::parse(&self)
+    }
+}
+
+impl IntoConfig for &String {
+    fn into_config(self) -> Result<Config> {
+        Config::parse(self)
+    }
+}
+
+impl IntoConfig for Config {
+    fn into_config(self) -> Result<Config> {
+        Ok(self)
+    }
+}
+
+impl IntoConfig for &Config {
+    fn into_config(self) -> Result<Config> {
+        Ok(self.clone())
+    }
+}
+
+/// Never shows the password.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Config({self})")
+    }
+}
+
+/// A `key=value` form with the password redacted.
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let targets: Vec<String> = self.targets().iter().map(|t| t.to_string()).collect();
+        write!(f, "hosts={}", targets.join(","))?;
+        if let Some(u) = &self.user {
+            write!(f, " user={u}")?;
+        }
+        if self.password.is_some() {
+            write!(f, " password=***")?;
+        }
+        if let Some(d) = &self.dbname {
+            write!(f, " dbname={d}")?;
+        }
+        write!(f, " sslmode={}", self.ssl_mode.as_str())?;
+        if self.target_session_attrs != TargetSessionAttrs::Any {
+            write!(f, " target_session_attrs={}", self.target_session_attrs.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_forms() {
+        let c = Config::parse("postgresql://u@[::1]:6000/db?application_name=x%20y").unwrap();
+        assert_eq!(c.targets(), vec![Target::Tcp { host: "::1".into(), port: 6000 }]);
+        assert_eq!(c.get_application_name(), Some("x y"));
+        let c = Config::parse("postgres://%2Ftmp%2Fpg/db").unwrap();
+        assert_eq!(c.targets(), vec![Target::Unix(PathBuf::from("/tmp/pg/.s.PGSQL.5432"))]);
+        let c = Config::parse("postgresql:///db?host=/run/pg&port=6543").unwrap();
+        assert_eq!(c.targets(), vec![Target::Unix(PathBuf::from("/run/pg/.s.PGSQL.6543"))]);
+        let c = Config::parse("postgresql://a:1,b:2/db").unwrap();
+        assert_eq!(c.targets().len(), 2);
+        assert_eq!(c.targets()[1], Target::Tcp { host: "b".into(), port: 2 });
+        let c = Config::parse("postgresql://").unwrap();
+        assert_eq!(c.targets()[0].to_string(), "localhost:5432");
+    }
+
+    #[test]
+    fn malformed_input_names_the_bad_part() {
+        let cases = [
+            ("postgresql://h:99999/db", "port"),
+            ("postgresql://h:abc/db", "port"),
+            ("postgresql://h/db?sslmode=sometimes", "sslmode"),
+            ("postgresql://h/db?bogus=1", "bogus"),
+            ("postgresql://h/db?noequals", "noequals"),
+            ("postgresql://[::1/db", "IPv6"),
+            ("postgresql://::1:5432/db", "IPv6"),
+            ("mysql://h/db", "scheme"),
+            ("host=h port=", "port"),
+            ("host=h dbname='open", "unterminated"),
+            ("host", "="),
+            ("postgresql://h/db?connect_timeout=soon", "connect_timeout"),
+            ("postgresql://h/db?target_session_attrs=primary", "target_session_attrs"),
+            ("postgresql://%ff@h/db", "user name"),
+            ("host=a,b,c port=1,2", "port"),
+        ];
+        for (input, needle) in cases {
+            let err = Config::parse(input).expect_err(input);
+            assert_eq!(err.kind(), crate::ErrorKind::Interface, "{input}");
+            assert!(err.to_string().contains(needle), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn display_redacts_password() {
+        let c = Config::parse("postgresql://u:hunter2@h/db").unwrap();
+        assert!(!format!("{c} {c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn env_fallback() {
+        let vars = |k: &str| match k {
+            "PGHOST" => Some("h1,h2".to_string()),
+            "PGPORT" => Some("7000".to_string()),
+            "PGUSER" => Some("me".to_string()),
+            "PGDATABASE" => Some("d".to_string()),
+            _ => None,
+        };
+        let c = Config::from_vars(Some("missing"), vars).unwrap();
+        assert_eq!(c.targets()[1], Target::Tcp { host: "h2".into(), port: 7000 });
+        assert_eq!(c.get_user(), Some("me"));
+        let c = Config::from_vars(Some("my-app"), |k| {
+            (k == "PGSQL_MY_APP").then(|| "postgresql://x@y/z".to_string())
+        })
+        .unwrap();
+        assert_eq!(c.get_dbname(), Some("z"));
+    }
+}

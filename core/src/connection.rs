@@ -1,0 +1,261 @@
+//! [`Connection`]: one tokio-postgres client, its background driver, and what
+//! the pool needs to know about it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use futures_channel::{mpsc, oneshot};
+use futures_util::{StreamExt, TryStreamExt};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{AsyncMessage, Client, Statement};
+
+use crate::error::{Error, Result};
+use crate::results::{Column, Results};
+use crate::runtime::Runtime;
+use crate::transport::{Socket, Target};
+
+/// How many server notices a connection keeps (SPEC §5).
+const NOTICES_KEPT: usize = 50;
+
+/// A NOTIFY delivered to a listening connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The channel name.
+    pub channel: String,
+    /// The payload (empty when none was given).
+    pub payload: String,
+    /// PID of the notifying backend.
+    pub process_id: i32,
+}
+
+#[derive(Default)]
+struct Shared {
+    notices: Mutex<VecDeque<String>>,
+    listener: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
+}
+
+/// A live connection to one server.
+pub(crate) struct Connection {
+    client: Client,
+    shared: Arc<Shared>,
+    target: Target,
+    closed: Option<oneshot::Receiver<()>>,
+    statements: HashMap<String, (Statement, u64)>,
+    statement_capacity: usize,
+    use_counter: u64,
+    /// A statement was started and its future has not finished (it may have been dropped).
+    pub(crate) busy: bool,
+    /// The current statement reached the point where it may have run on the server (rule 6).
+    pub(crate) sent: bool,
+    /// An explicit transaction is open on this connection.
+    pub(crate) in_transaction: bool,
+    /// Runtime clock when the connection was opened.
+    pub(crate) created_at: std::time::Duration,
+    /// Runtime clock when the connection was last returned to the pool.
+    pub(crate) idle_since: std::time::Duration,
+}
+
+impl Connection {
+    /// Spawns the driver of a freshly opened connection on `rt`.
+    pub(crate) fn start<S, R>(
+        client: Client,
+        connection: tokio_postgres::Connection<S, tokio_postgres::tls::NoTlsStream>,
+        rt: R,
+        target: Target,
+    ) -> Connection
+    where
+        S: Socket + 'static,
+        R: Runtime,
+    {
+        let shared = Arc::new(Shared::default());
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        let driver_shared = shared.clone();
+        rt.spawn(Box::pin(async move {
+            let mut connection = connection;
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(AsyncMessage::Notice(notice)) => {
+                        let mut notices = driver_shared.notices.lock().unwrap_or_else(|p| p.into_inner());
+                        if notices.len() == NOTICES_KEPT {
+                            notices.pop_front();
+                        }
+                        notices.push_back(format!("{}: {}", notice.severity(), notice.message()));
+                    }
+                    Ok(AsyncMessage::Notification(n)) => {
+                        let listener = driver_shared.listener.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Some(tx) = listener.as_ref() {
+                            let _ = tx.unbounded_send(Notification {
+                                channel: n.channel().to_string(),
+                                payload: n.payload().to_string(),
+                                process_id: n.process_id(),
+                            });
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            drop(done_tx);
+        }));
+        Connection {
+            client,
+            shared,
+            target,
+            closed: Some(done_rx),
+            statements: HashMap::new(),
+            statement_capacity: 100,
+            use_counter: 0,
+            busy: false,
+            sent: false,
+            in_transaction: false,
+            created_at: std::time::Duration::ZERO,
+            idle_since: std::time::Duration::ZERO,
+        }
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// True once the socket or the driver has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Resolves when the background driver has finished (after Terminate was sent).
+    pub(crate) fn take_closed_signal(&mut self) -> impl std::future::Future<Output = ()> + 'static {
+        let rx = self.closed.take();
+        async move {
+            if let Some(rx) = rx {
+                let _ = rx.await;
+            }
+        }
+    }
+
+    /// The last server notices, oldest first.
+    pub(crate) fn notices(&self) -> Vec<String> {
+        self.shared.notices.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+
+    /// Removes and returns the notices received so far.
+    pub(crate) fn take_notices(&self) -> Vec<String> {
+        self.shared.notices.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
+    }
+
+    /// Sets the prepared-statement cache size (0 turns it off).
+    pub(crate) fn set_statement_capacity(&mut self, capacity: usize) {
+        self.statement_capacity = capacity;
+        self.statements.clear();
+    }
+
+    async fn statement(&mut self, sql: &str) -> Result<Statement> {
+        self.use_counter += 1;
+        let now = self.use_counter;
+        if let Some((stmt, used)) = self.statements.get_mut(sql) {
+            *used = now;
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql).await.map_err(Error::from_pg)?;
+        if self.statement_capacity > 0 {
+            if self.statements.len() >= self.statement_capacity {
+                if let Some(oldest) = self.statements.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) {
+                    self.statements.remove(&oldest);
+                }
+            }
+            self.statements.insert(sql.to_string(), (stmt.clone(), now));
+        }
+        Ok(stmt)
+    }
+
+    /// Runs one statement and buffers its rows.
+    pub(crate) async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
+        self.busy = true;
+        let result = self.query_inner(sql, None, params).await;
+        self.busy = false;
+        result
+    }
+
+    /// Like [`Connection::query`], with parameter types given (0 = let the server infer).
+    pub(crate) async fn query_typed(
+        &mut self,
+        sql: &str,
+        types: &[Type],
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Results> {
+        self.busy = true;
+        let result = self.query_inner(sql, Some(types), params).await;
+        self.busy = false;
+        result
+    }
+
+    async fn query_inner(
+        &mut self,
+        sql: &str,
+        types: Option<&[Type]>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Results> {
+        self.sent = false;
+        let stmt = match types {
+            None => self.statement(sql).await?,
+            Some(types) => self.client.prepare_typed(sql, types).await.map_err(Error::from_pg)?,
+        };
+        check_param_count(&stmt, params)?;
+        self.sent = true;
+        let stream = self.client.query_raw(&stmt, params.iter().copied()).await.map_err(Error::from_pg)?;
+        futures_util::pin_mut!(stream);
+        let mut rows = Vec::new();
+        while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
+            rows.push(row);
+        }
+        let affected = stream.rows_affected().unwrap_or(rows.len() as u64);
+        let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
+        Ok(Results::new(sql, columns, rows, affected))
+    }
+
+    /// Runs one statement and returns the number of rows it affected.
+    pub(crate) async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.busy = true;
+        self.sent = false;
+        let result = async {
+            let stmt = self.statement(sql).await?;
+            check_param_count(&stmt, params)?;
+            self.sent = true;
+            self.client.execute(&stmt, params).await.map_err(Error::from_pg)
+        }
+        .await;
+        self.busy = false;
+        result
+    }
+
+    /// Runs SQL text with the simple protocol (several statements allowed, no parameters).
+    pub(crate) async fn batch(&mut self, sql: &str) -> Result<()> {
+        self.busy = true;
+        self.sent = !sql.is_empty();
+        let result = self.client.batch_execute(sql).await.map_err(Error::from_pg);
+        self.busy = false;
+        result
+    }
+
+    /// One round trip to prove the connection is alive.
+    pub(crate) async fn ping(&mut self) -> Result<()> {
+        self.batch("").await
+    }
+}
+
+fn check_param_count(stmt: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<()> {
+    let expected = stmt.params().len();
+    if expected != params.len() {
+        return Err(Error::interface(format!(
+            "the statement takes {expected} parameter{} but {} {} given",
+            if expected == 1 { "" } else { "s" },
+            params.len(),
+            if params.len() == 1 { "was" } else { "were" }
+        )));
+    }
+    Ok(())
+}

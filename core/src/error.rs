@@ -1,0 +1,367 @@
+//! [`Error`] and [`ErrorKind`]: the DB-API error classes of SPEC §6.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The class of an [`Error`], following the DB-API classes of `queries` and `momoko`.
+///
+/// ```
+/// use edgepg_core::ErrorKind;
+/// assert_eq!(ErrorKind::from_sqlstate("23505"), ErrorKind::Integrity);
+/// assert_eq!(ErrorKind::from_sqlstate("57014"), ErrorKind::QueryCanceled);
+/// assert!(ErrorKind::ConnectionLost.is_operational());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Misuse of the API or a bad configuration, detected client-side.
+    Interface,
+    /// SQLSTATE class 22: bad data (division by zero, out of range, bad input syntax).
+    Data,
+    /// SQLSTATE class 23: a constraint was violated.
+    Integrity,
+    /// SQLSTATE classes 42, 26, 34, 3D, 3F: bad SQL or a missing object.
+    Programming,
+    /// SQLSTATE class 0A: the feature is not supported.
+    NotSupported,
+    /// SQLSTATE 57014: the statement was cancelled (timeout or cancel request).
+    QueryCanceled,
+    /// SQLSTATE class 40: serialization failure or deadlock; retrying may succeed.
+    TransactionRollback,
+    /// SQLSTATE classes 08, 28, 53, 54, 55, 57, 58, and any error while connecting.
+    Operational,
+    /// SQLSTATE classes XX, 25 and P0.
+    Internal,
+    /// Any other SQLSTATE.
+    Database,
+    /// The connection broke while a statement may have been running; it was not retried.
+    ConnectionLost,
+    /// The pool is at `max_size` and `acquire_timeout` is zero.
+    PoolFull,
+    /// No connection became available within `acquire_timeout`.
+    PoolTimeout,
+    /// The pool was closed.
+    PoolClosed,
+    /// No connection to the server can be made right now.
+    DatabaseNotAvailable,
+    /// `connect()` could open only some of `min_size` connections.
+    PartiallyConnected,
+}
+
+impl ErrorKind {
+    /// Maps a SQLSTATE code to its kind (SPEC §6).
+    pub fn from_sqlstate(code: &str) -> ErrorKind {
+        if code == "57014" {
+            return ErrorKind::QueryCanceled;
+        }
+        match code.get(..2).unwrap_or("") {
+            "22" => ErrorKind::Data,
+            "23" => ErrorKind::Integrity,
+            "42" | "26" | "34" | "3D" | "3F" => ErrorKind::Programming,
+            "0A" => ErrorKind::NotSupported,
+            "40" => ErrorKind::TransactionRollback,
+            "08" | "28" | "53" | "54" | "55" | "57" | "58" => ErrorKind::Operational,
+            "XX" | "25" | "P0" => ErrorKind::Internal,
+            _ => ErrorKind::Database,
+        }
+    }
+
+    /// True for [`ErrorKind::Operational`] and the client-side kinds that are
+    /// operational in DB-API terms (lost connections, unavailable server, pool exhaustion).
+    pub fn is_operational(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Operational
+                | ErrorKind::ConnectionLost
+                | ErrorKind::DatabaseNotAvailable
+                | ErrorKind::PartiallyConnected
+                | ErrorKind::PoolTimeout
+                | ErrorKind::PoolFull
+                | ErrorKind::PoolClosed
+        )
+    }
+
+    /// True when the error came from the server (it carries a SQLSTATE).
+    pub fn is_database(self) -> bool {
+        !matches!(
+            self,
+            ErrorKind::Interface
+                | ErrorKind::ConnectionLost
+                | ErrorKind::PoolFull
+                | ErrorKind::PoolTimeout
+                | ErrorKind::PoolClosed
+                | ErrorKind::DatabaseNotAvailable
+                | ErrorKind::PartiallyConnected
+        )
+    }
+}
+
+/// Fields of an error reported by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DbErrorFields {
+    /// Severity (`ERROR`, `FATAL`, `PANIC`).
+    pub severity: String,
+    /// Five-character SQLSTATE code.
+    pub code: String,
+    /// Primary message.
+    pub message: String,
+    /// Optional detail.
+    pub detail: Option<String>,
+    /// Optional hint.
+    pub hint: Option<String>,
+    /// 1-based character position in the query text.
+    pub position: Option<u32>,
+    /// Schema of the object involved.
+    pub schema: Option<String>,
+    /// Table involved.
+    pub table: Option<String>,
+    /// Column involved.
+    pub column: Option<String>,
+    /// Constraint involved.
+    pub constraint: Option<String>,
+    /// Data type involved.
+    pub datatype: Option<String>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    db: Option<DbErrorFields>,
+    counts: Option<(usize, usize)>,
+    source: Option<Error>,
+    io_kind: Option<std::io::ErrorKind>,
+}
+
+/// An edgepg error: a kind, one clear sentence, the server's fields when there are any,
+/// and the cause. Cheap to clone, so one connect failure can be handed to every waiter.
+///
+/// ```
+/// use edgepg_core::{Config, ErrorKind};
+/// let err = Config::parse("postgresql://h:notaport/db").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Interface);
+/// assert!(err.to_string().contains("port"));
+/// ```
+#[derive(Clone)]
+pub struct Error(Arc<Inner>);
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error(Arc::new(Inner {
+            kind,
+            message: message.into(),
+            db: None,
+            counts: None,
+            source: None,
+            io_kind: None,
+        }))
+    }
+
+    /// An [`ErrorKind::Interface`] error: misuse or bad configuration.
+    pub fn interface(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Interface, message)
+    }
+
+    pub(crate) fn with_source(kind: ErrorKind, message: impl Into<String>, source: Error) -> Error {
+        let mut e = Error::new(kind, message);
+        Arc::get_mut(&mut e.0).expect("fresh").source = Some(source);
+        e
+    }
+
+    pub(crate) fn partially_connected(connected: usize, failed: usize, cause: Error) -> Error {
+        let mut e = Error::with_source(
+            ErrorKind::PartiallyConnected,
+            format!("opened {connected} of {} connections; the first failure was: {cause}", connected + failed),
+            cause,
+        );
+        Arc::get_mut(&mut e.0).expect("fresh").counts = Some((connected, failed));
+        e
+    }
+
+    pub(crate) fn io(kind: ErrorKind, context: &str, err: &std::io::Error) -> Error {
+        let mut e = Error::new(kind, format!("{context}: {err}"));
+        Arc::get_mut(&mut e.0).expect("fresh").io_kind = Some(err.kind());
+        e
+    }
+
+    /// Converts a tokio-postgres error raised while a statement ran.
+    pub(crate) fn from_pg(err: tokio_postgres::Error) -> Error {
+        Error::convert(err, false)
+    }
+
+    /// Converts a tokio-postgres error raised while connecting: every failure is operational,
+    /// as in psycopg2, but the server's SQLSTATE is kept.
+    pub(crate) fn from_pg_connect(err: tokio_postgres::Error) -> Error {
+        Error::convert(err, true)
+    }
+
+    fn convert(err: tokio_postgres::Error, connecting: bool) -> Error {
+        if let Some(db) = err.as_db_error() {
+            let code = db.code().code().to_string();
+            let kind = if connecting {
+                ErrorKind::Operational
+            } else {
+                ErrorKind::from_sqlstate(&code)
+            };
+            let fields = DbErrorFields {
+                severity: db.severity().to_string(),
+                code,
+                message: db.message().to_string(),
+                detail: db.detail().map(str::to_string),
+                hint: db.hint().map(str::to_string),
+                position: match db.position() {
+                    Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p),
+                    Some(tokio_postgres::error::ErrorPosition::Internal { position, .. }) => Some(*position),
+                    None => None,
+                },
+                schema: db.schema().map(str::to_string),
+                table: db.table().map(str::to_string),
+                column: db.column().map(str::to_string),
+                constraint: db.constraint().map(str::to_string),
+                datatype: db.datatype().map(str::to_string),
+            };
+            let message = match &fields.detail {
+                Some(detail) => format!("{} (SQLSTATE {}): {}", fields.message, fields.code, detail),
+                None => format!("{} (SQLSTATE {})", fields.message, fields.code),
+            };
+            let mut e = Error::new(kind, message);
+            Arc::get_mut(&mut e.0).expect("fresh").db = Some(fields);
+            return e;
+        }
+        let io_kind = std::error::Error::source(&err)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .map(|io| io.kind());
+        let text = err.to_string();
+        let kind = if connecting {
+            ErrorKind::Operational
+        } else if err.is_closed() || io_kind.is_some() || text.contains("unexpected EOF") || text.contains("closed") {
+            ErrorKind::ConnectionLost
+        } else {
+            ErrorKind::Interface
+        };
+        let message = match std::error::Error::source(&err) {
+            Some(source) if !text.contains(&source.to_string()) => format!("{text}: {source}"),
+            _ => text,
+        };
+        let mut e = Error::new(kind, message);
+        Arc::get_mut(&mut e.0).expect("fresh").io_kind = io_kind;
+        e
+    }
+
+    /// The kind of error.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// True for operational errors (see [`ErrorKind::is_operational`]).
+    pub fn is_operational(&self) -> bool {
+        self.0.kind.is_operational()
+    }
+
+    /// The message, without the kind.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The server's fields, if the server reported this error (here or in its cause).
+    pub fn db_error(&self) -> Option<&DbErrorFields> {
+        self.0.db.as_ref().or_else(|| self.0.source.as_ref().and_then(|s| s.db_error()))
+    }
+
+    /// The SQLSTATE code, if the server reported one.
+    pub fn code(&self) -> Option<&str> {
+        self.db_error().map(|d| d.code.as_str())
+    }
+
+    /// The server's DETAIL field.
+    pub fn detail(&self) -> Option<&str> {
+        self.db_error().and_then(|d| d.detail.as_deref())
+    }
+
+    /// The server's HINT field.
+    pub fn hint(&self) -> Option<&str> {
+        self.db_error().and_then(|d| d.hint.as_deref())
+    }
+
+    /// The 1-based character position of the error in the query.
+    pub fn position(&self) -> Option<u32> {
+        self.db_error().and_then(|d| d.position)
+    }
+
+    /// The table involved, if any.
+    pub fn table(&self) -> Option<&str> {
+        self.db_error().and_then(|d| d.table.as_deref())
+    }
+
+    /// The column involved, if any.
+    pub fn column(&self) -> Option<&str> {
+        self.db_error().and_then(|d| d.column.as_deref())
+    }
+
+    /// The constraint involved, if any.
+    pub fn constraint(&self) -> Option<&str> {
+        self.db_error().and_then(|d| d.constraint.as_deref())
+    }
+
+    /// For [`ErrorKind::PartiallyConnected`]: (connections opened, connections that failed).
+    pub fn connect_counts(&self) -> Option<(usize, usize)> {
+        self.0.counts
+    }
+
+    /// The underlying error that caused this one (e.g. the last connect error of
+    /// a [`ErrorKind::DatabaseNotAvailable`]).
+    pub fn cause(&self) -> Option<&Error> {
+        self.0.source.as_ref()
+    }
+
+    /// The I/O error kind, when this error came from the socket.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        self.0.io_kind.or_else(|| self.0.source.as_ref().and_then(|s| s.io_kind()))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.0.kind {
+            ErrorKind::Interface => "interface error",
+            ErrorKind::Data => "data error",
+            ErrorKind::Integrity => "integrity error",
+            ErrorKind::Programming => "programming error",
+            ErrorKind::NotSupported => "not supported",
+            ErrorKind::QueryCanceled => "query canceled",
+            ErrorKind::TransactionRollback => "transaction rolled back",
+            ErrorKind::Operational => "operational error",
+            ErrorKind::Internal => "internal error",
+            ErrorKind::Database => "database error",
+            ErrorKind::ConnectionLost => "connection lost",
+            ErrorKind::PoolFull => "pool full",
+            ErrorKind::PoolTimeout => "pool timeout",
+            ErrorKind::PoolClosed => "pool closed",
+            ErrorKind::DatabaseNotAvailable => "database not available",
+            ErrorKind::PartiallyConnected => "partially connected",
+        };
+        write!(f, "{label}: {}", self.0.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.0.kind).field("message", &self.0.message);
+        if let Some(db) = &self.0.db {
+            d.field("code", &db.code);
+        }
+        if let Some(source) = &self.0.source {
+            d.field("cause", source);
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source.as_ref().map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}

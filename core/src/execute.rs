@@ -1,0 +1,390 @@
+//! Running statements through the pool: query, execute, callproc and
+//! momoko's `transaction`, with the retry rule (§4 rule 6).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use tokio_postgres::types::{Kind, ToSql, Type};
+
+use crate::connection::Connection;
+use crate::error::{Error, ErrorKind, Result};
+use crate::pool::{Pool, PooledConnection};
+use crate::results::Results;
+use crate::transaction::Transaction;
+use crate::transport::Transport;
+use crate::value::Value;
+
+/// One statement of [`Pool::transaction`]: SQL text, optionally with parameters.
+///
+/// ```
+/// use edgepg_core::{Statement, Value};
+/// let plain: Statement = "DELETE FROM jobs".into();
+/// let bound: Statement = ("INSERT INTO jobs VALUES ($1)", vec![Value::from(7)]).into();
+/// assert_eq!(bound.params().len(), 1);
+/// # let _ = plain;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    sql: String,
+    params: Vec<Value>,
+}
+
+impl Statement {
+    /// A statement with parameters.
+    pub fn new(sql: impl Into<String>, params: Vec<Value>) -> Statement {
+        Statement {
+            sql: sql.into(),
+            params,
+        }
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &[Value] {
+        &self.params
+    }
+
+    fn param_refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+    }
+}
+
+impl From<&str> for Statement {
+    fn from(sql: &str) -> Statement {
+        Statement::new(sql, Vec::new())
+    }
+}
+
+impl From<String> for Statement {
+    fn from(sql: String) -> Statement {
+        Statement::new(sql, Vec::new())
+    }
+}
+
+impl<S: Into<String>> From<(S, Vec<Value>)> for Statement {
+    fn from((sql, params): (S, Vec<Value>)) -> Statement {
+        Statement::new(sql, params)
+    }
+}
+
+/// Where a Session collects the notices of the connections it used.
+pub(crate) type NoticeSink = Mutex<VecDeque<String>>;
+
+fn collect_notices(sink: Option<&NoticeSink>, conn: &Connection) {
+    if let Some(sink) = sink {
+        let fresh = conn.take_notices();
+        if !fresh.is_empty() {
+            let mut ring = sink.lock().unwrap_or_else(|p| p.into_inner());
+            for n in fresh {
+                if ring.len() == 50 {
+                    ring.pop_front();
+                }
+                ring.push_back(n);
+            }
+        }
+    }
+}
+
+/// The server is ending this backend (admin command, shutdown, crash recovery):
+/// whatever statement it was handed did not commit.
+fn is_terminating(e: &Error) -> bool {
+    matches!(e.code(), Some("57P01" | "57P02" | "57P03"))
+}
+
+/// Rule 6: retry only when the statement cannot have taken effect.
+fn retryable(e: &Error, conn: &Connection) -> bool {
+    let dead_before_send = !conn.sent && (conn.is_closed() || e.kind() == ErrorKind::ConnectionLost);
+    dead_before_send || is_terminating(e)
+}
+
+/// Rule 6: a broken connection under a statement that may have run is `ConnectionLost`.
+fn lost(e: Error) -> Error {
+    let broken = e.kind() == ErrorKind::ConnectionLost || is_terminating(&e) || e.code().is_some_and(|c| c.starts_with("08"));
+    if broken && e.kind() != ErrorKind::ConnectionLost {
+        Error::with_source(
+            ErrorKind::ConnectionLost,
+            format!("the connection was lost and the statement was not retried: {}", e.message()),
+            e,
+        )
+    } else {
+        e
+    }
+}
+
+macro_rules! with_retry {
+    ($pool:expr, $sink:expr, |$conn:ident| $body:expr) => {{
+        let mut retried = false;
+        loop {
+            let mut guard = $pool.inner.acquire().await?;
+            let result = {
+                let $conn: &mut Connection = guard.conn();
+                $conn.sent = false;
+                $body
+            };
+            collect_notices($sink, guard.conn_ref());
+            match result {
+                Err(e) if !retried && retryable(&e, guard.conn_ref()) => {
+                    retried = true;
+                    $pool.inner.lock().counters_retry();
+                    drop(guard);
+                }
+                Err(e) => break Err(lost(e)),
+                Ok(v) => break Ok(v),
+            }
+        }
+    }};
+}
+
+impl<T: Transport> Pool<T> {
+    /// Runs a statement and buffers its rows.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let rows = pool.query("SELECT $1::int + 1 AS n", &[&41i32]).await?;
+    /// assert_eq!(rows[0].get::<i32, _>("n"), 42);
+    /// # Ok(()) }
+    /// ```
+    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
+        self.query_noting(None, sql, params).await
+    }
+
+    pub(crate) async fn query_noting(
+        &self,
+        sink: Option<&NoticeSink>,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Results> {
+        with_retry!(self, sink, |conn| conn.query(sql, params).await)
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.execute_noting(None, sql, params).await
+    }
+
+    pub(crate) async fn execute_noting(
+        &self,
+        sink: Option<&NoticeSink>,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64> {
+        with_retry!(self, sink, |conn| conn.execute(sql, params).await)
+    }
+
+    /// Calls a function: `SELECT * FROM name($1, …)`, the name quoted as a
+    /// (possibly schema-qualified) identifier. Parameter types are taken from
+    /// the Rust values, so overloaded functions such as `mod` resolve.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.callproc("mod", &[&6i32, &4i32]).await?;
+    /// assert_eq!(r[0].get::<i32, _>(0), 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn callproc(&self, name: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
+        self.callproc_noting(None, name, params).await
+    }
+
+    pub(crate) async fn callproc_noting(
+        &self,
+        sink: Option<&NoticeSink>,
+        name: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Results> {
+        let sql = callproc_sql(name, params.len())?;
+        let types: Vec<Type> = params.iter().map(|p| probe_type(*p)).collect();
+        with_retry!(self, sink, |conn| conn.query_typed(&sql, &types, params).await)
+    }
+
+    /// momoko's `transaction`: BEGIN, every statement in order on one connection,
+    /// COMMIT. On error it rolls back and returns the original error.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::Value;
+    /// let results = pool
+    ///     .transaction([
+    ///         ("INSERT INTO t VALUES ($1)", vec![Value::from(1)]).into(),
+    ///         "SELECT count(*) FROM t".into(),
+    ///     ])
+    ///     .await?;
+    /// assert_eq!(results.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<I>(&self, statements: I) -> Result<Vec<Results>>
+    where
+        I: IntoIterator<Item = Statement>,
+    {
+        self.transaction_noting(None, statements.into_iter().collect()).await
+    }
+
+    pub(crate) async fn transaction_noting(&self, sink: Option<&NoticeSink>, statements: Vec<Statement>) -> Result<Vec<Results>> {
+        let mut guard = self.begin_guard(sink).await?;
+        let conn = guard.conn();
+        let mut results = Vec::with_capacity(statements.len());
+        for statement in &statements {
+            match conn.query(statement.sql(), &statement.param_refs()).await {
+                Ok(r) => results.push(r),
+                Err(e) => {
+                    if conn.batch("ROLLBACK").await.is_ok() {
+                        conn.in_transaction = false;
+                    }
+                    collect_notices(sink, conn);
+                    return Err(lost(e));
+                }
+            }
+        }
+        let committed = conn.batch("COMMIT").await;
+        collect_notices(sink, conn);
+        committed.map_err(lost)?;
+        conn.in_transaction = false;
+        Ok(results)
+    }
+
+    /// Starts a transaction on one connection; it rolls back if dropped uncommitted.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut tx = pool.begin().await?;
+    /// tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = $1", &[&1i32]).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin(&self) -> Result<Transaction<T>> {
+        Ok(Transaction::new(self.begin_guard(None).await?))
+    }
+
+    /// Checks out a connection and runs BEGIN on it, retrying once on a fresh
+    /// connection if the first was dead (nothing has run yet, so this is safe).
+    async fn begin_guard(&self, sink: Option<&NoticeSink>) -> Result<PooledConnection<T>> {
+        let mut retried = false;
+        loop {
+            let mut guard = self.inner.acquire().await?;
+            let conn = guard.conn();
+            match conn.batch("BEGIN").await {
+                Ok(()) => {
+                    conn.in_transaction = true;
+                    collect_notices(sink, conn);
+                    return Ok(guard);
+                }
+                Err(e) if !retried && (conn.is_closed() || e.kind() == ErrorKind::ConnectionLost || is_terminating(&e)) => {
+                    retried = true;
+                    self.inner.lock().counters_retry();
+                }
+                Err(e) => return Err(lost(e)),
+            }
+        }
+    }
+}
+
+impl crate::pool::State {
+    pub(crate) fn counters_retry(&mut self) {
+        self.counters_mut().retries += 1;
+    }
+}
+
+/// Quotes a function name, keeping schema qualification and already-quoted parts.
+pub(crate) fn quote_qualified(name: &str) -> Result<String> {
+    if name.trim().is_empty() {
+        return Err(Error::interface("function name is empty"));
+    }
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut in_quotes = false;
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if in_quotes && chars.peek() == Some(&'"') => {
+                current.push_str("\"\"");
+                chars.next();
+            }
+            '"' => {
+                in_quotes = !in_quotes;
+                current.push('"');
+            }
+            '.' if !in_quotes => parts.push(std::mem::take(&mut current)),
+            '\0' => return Err(Error::interface("function name contains a NUL byte")),
+            c => current.push(c),
+        }
+    }
+    if in_quotes {
+        return Err(Error::interface(format!("function name {name:?} has an unclosed quote")));
+    }
+    parts.push(current);
+    parts
+        .into_iter()
+        .map(|p| {
+            if p.is_empty() {
+                Err(Error::interface(format!("function name {name:?} has an empty part")))
+            } else if p.starts_with('"') && p.ends_with('"') && p.len() >= 2 {
+                Ok(p)
+            } else if p.contains('"') {
+                Err(Error::interface(format!("function name {name:?} has a stray quote")))
+            } else {
+                Ok(format!("\"{}\"", p.replace('"', "\"\"")))
+            }
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(|parts| parts.join("."))
+}
+
+fn callproc_sql(name: &str, n: usize) -> Result<String> {
+    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    Ok(format!("SELECT * FROM {}({})", quote_qualified(name)?, placeholders.join(", ")))
+}
+
+/// The first type a parameter encodes to in binary; "unspecified" (OID 0) when none.
+fn probe_type(param: &(dyn ToSql + Sync)) -> Type {
+    const CANDIDATES: [Type; 13] = [
+        Type::BOOL,
+        Type::INT4,
+        Type::INT8,
+        Type::INT2,
+        Type::FLOAT8,
+        Type::FLOAT4,
+        Type::TEXT,
+        Type::BYTEA,
+        Type::JSONB,
+        Type::UUID,
+        Type::TIMESTAMPTZ,
+        Type::TIMESTAMP,
+        Type::DATE,
+    ];
+    let mut buf = bytes::BytesMut::new();
+    for ty in CANDIDATES {
+        buf.clear();
+        if matches!(param.encode_format(&ty), postgres_types::Format::Binary) && param.to_sql_checked(&ty, &mut buf).is_ok() {
+            return ty;
+        }
+    }
+    Type::new("unspecified".into(), 0, Kind::Pseudo, "pg_catalog".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_qualified("mod").unwrap(), "\"mod\"");
+        assert_eq!(quote_qualified("public.mod").unwrap(), "\"public\".\"mod\"");
+        assert_eq!(quote_qualified("\"My.Func\"").unwrap(), "\"My.Func\"");
+        assert_eq!(quote_qualified("s.\"we\"\"ird\"").unwrap(), "\"s\".\"we\"\"ird\"");
+        for bad in ["", "a..b", "\"open", "a\"b", "x\0"] {
+            assert!(quote_qualified(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn probing() {
+        assert_eq!(probe_type(&6i32), Type::INT4);
+        assert_eq!(probe_type(&Value::Int(6)), Type::INT4);
+        assert_eq!(probe_type(&Value::Int(1 << 40)), Type::INT8);
+        assert_eq!(probe_type(&"x"), Type::TEXT);
+        assert_eq!(probe_type(&Value::Numeric("1.5".into())).oid(), 0);
+    }
+}

@@ -1,0 +1,46 @@
+//! The one place where native and wasm32 differ: `Send` bounds.
+//!
+//! On native targets connections are driven on a multi-threaded runtime, so
+//! everything the pool stores must be `Send + Sync`. On wasm32 there is one
+//! thread and JavaScript values are not `Send`, so the bounds vanish.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// `Send` on native targets, nothing on wasm32.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSend: Send {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + ?Sized> MaybeSend for T {}
+
+/// `Send` on native targets, nothing on wasm32.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSend for T {}
+
+/// `Sync` on native targets, nothing on wasm32.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSync: Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Sync + ?Sized> MaybeSync for T {}
+
+/// `Sync` on native targets, nothing on wasm32.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSync {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSync for T {}
+
+/// A boxed future that is `Send` on native targets.
+#[cfg(not(target_arch = "wasm32"))]
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed future that is `Send` on native targets.
+#[cfg(target_arch = "wasm32")]
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// A type-erased value that is `Send` on native targets.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type BoxAny = Box<dyn std::any::Any + Send>;
+/// A type-erased value that is `Send` on native targets.
+#[cfg(target_arch = "wasm32")]
+pub(crate) type BoxAny = Box<dyn std::any::Any>;

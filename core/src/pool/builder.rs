@@ -1,0 +1,184 @@
+//! [`Builder`]: pool options, each named after the rule of SPEC §4 it implements.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::pool::{Inner, Pool, State};
+use crate::transport::Transport;
+
+/// Pool settings. Built by [`Builder`]; see the rules of SPEC §4.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub min_size: usize,
+    pub max_size: usize,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Option<Duration>,
+    pub max_lifetime: Option<Duration>,
+    pub reconnect_interval: Duration,
+    pub setsession: Vec<String>,
+    pub ping_on_checkout: bool,
+    pub raise_connect_errors: bool,
+    pub statement_cache_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            min_size: 1,
+            max_size: 25,
+            acquire_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(60)),
+            max_lifetime: None,
+            reconnect_interval: Duration::from_millis(500),
+            setsession: Vec::new(),
+            ping_on_checkout: false,
+            raise_connect_errors: true,
+            statement_cache_size: 100,
+        }
+    }
+}
+
+/// Configures a [`Pool`]. `build()` does no I/O (rule 1).
+///
+/// ```
+/// use std::time::Duration;
+/// # use edgepg_core::{async_trait, BoxSocket, BoxFuture, Runtime, Target, Transport, Pool};
+/// # #[derive(Clone)] struct Rt;
+/// # impl Runtime for Rt {
+/// #     fn spawn(&self, _: BoxFuture<'static, ()>) {}
+/// #     fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> { Box::pin(async {}) }
+/// #     fn now(&self) -> Duration { Duration::ZERO }
+/// # }
+/// # #[derive(Clone, Default)] struct Tcp;
+/// # #[async_trait] impl Transport for Tcp {
+/// #     type Runtime = Rt; fn runtime(&self) -> Rt { Rt }
+/// #     async fn connect(&self, _: &Target) -> std::io::Result<BoxSocket> { unimplemented!() }
+/// # }
+/// let pool = Pool::<Tcp>::builder("postgresql://app@db/shop")
+///     .min_size(2)
+///     .max_size(10)
+///     .acquire_timeout(Duration::from_secs(5))
+///     .setsession(["SET TIME ZONE 'UTC'"])
+///     .build()?;
+/// assert_eq!(pool.status().max_size, 10);
+/// # Ok::<(), edgepg_core::Error>(())
+/// ```
+pub struct Builder<T: Transport> {
+    config: Result<Config>,
+    transport: T,
+    options: Options,
+}
+
+impl<T: Transport> Builder<T> {
+    pub(crate) fn new(config: Result<Config>, transport: T) -> Builder<T> {
+        Builder {
+            config,
+            transport,
+            options: Options::default(),
+        }
+    }
+
+    /// Rule 1 and 8: connections kept open (momoko `size`). Default 1.
+    pub fn min_size(mut self, n: usize) -> Self {
+        self.options.min_size = n;
+        self
+    }
+
+    /// Rule 3: the stretch limit, never exceeded, counting connects under way
+    /// (momoko `max_size`). Default 25.
+    pub fn max_size(mut self, n: usize) -> Self {
+        self.options.max_size = n;
+        self
+    }
+
+    /// Rule 4: bound on a whole checkout. `Duration::ZERO` fails at once with
+    /// `PoolFull` when no connection is free. Default 30 s.
+    pub fn acquire_timeout(mut self, d: Duration) -> Self {
+        self.options.acquire_timeout = d;
+        self
+    }
+
+    /// Rule 8: idle connections above `min_size` close after this long
+    /// (queries `pool_idle_ttl`, momoko `shrink_delay`). Default 60 s.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.options.idle_timeout = Some(d);
+        self
+    }
+
+    /// Rule 8: connections older than this are closed when idle and replaced
+    /// (tornado-mysql `max_recycle_sec`). Default: never.
+    pub fn max_lifetime(mut self, d: Duration) -> Self {
+        self.options.max_lifetime = Some(d);
+        self
+    }
+
+    /// Rule 7: how often to retry while the server is unreachable (momoko). Default 500 ms.
+    pub fn reconnect_interval(mut self, d: Duration) -> Self {
+        self.options.reconnect_interval = d;
+        self
+    }
+
+    /// Rule 9: statements run on every new connection before its first use.
+    pub fn setsession<I, S>(mut self, statements: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.options.setsession = statements.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Rule 5: check liveness with one round trip before handing a connection out
+    /// (momoko `getconn(ping=True)`). Default off.
+    pub fn ping_on_checkout(mut self, on: bool) -> Self {
+        self.options.ping_on_checkout = on;
+        self
+    }
+
+    /// Rule 1: `connect()` fails with `PartiallyConnected` when some of `min_size`
+    /// connections could not be opened (momoko). Default on.
+    pub fn raise_connect_errors(mut self, on: bool) -> Self {
+        self.options.raise_connect_errors = on;
+        self
+    }
+
+    /// Prepared statements cached per connection (LRU). 0 turns the cache off,
+    /// for PgBouncer in transaction mode. Default 100.
+    pub fn statement_cache_size(mut self, n: usize) -> Self {
+        self.options.statement_cache_size = n;
+        self
+    }
+
+    /// Replaces the transport (e.g. a WebSocket tunnel instead of TCP).
+    pub fn transport(mut self, transport: T) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Checks the options and creates the pool, without any I/O.
+    pub fn build(self) -> Result<Pool<T>> {
+        let config = self.config?;
+        let o = &self.options;
+        if o.max_size == 0 {
+            return Err(Error::interface("max_size must be at least 1"));
+        }
+        if o.min_size > o.max_size {
+            return Err(Error::interface(format!(
+                "min_size ({}) must not exceed max_size ({})",
+                o.min_size, o.max_size
+            )));
+        }
+        let rt = self.transport.runtime();
+        Ok(Pool {
+            inner: Arc::new(Inner {
+                config,
+                transport: self.transport,
+                rt,
+                options: self.options,
+                state: Mutex::new(State::default()),
+            }),
+        })
+    }
+}

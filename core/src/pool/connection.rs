@@ -1,0 +1,74 @@
+//! [`PooledConnection`]: a checked-out connection that goes back on drop.
+
+use std::sync::Arc;
+
+use tokio_postgres::types::ToSql;
+
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::pool::Inner;
+use crate::results::Results;
+use crate::transport::Transport;
+
+/// A connection checked out of a [`crate::Pool`] (momoko's `getconn`).
+///
+/// Dropping it returns it to the pool (rule 10: a statement still in flight
+/// is cancelled and an open transaction rolled back first, or the connection
+/// is discarded).
+pub struct PooledConnection<T: Transport> {
+    pool: Arc<Inner<T>>,
+    conn: Option<Connection>,
+}
+
+impl<T: Transport> PooledConnection<T> {
+    pub(crate) fn new(pool: Arc<Inner<T>>, conn: Connection) -> Self {
+        PooledConnection { pool, conn: Some(conn) }
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("present until drop")
+    }
+
+    pub(crate) fn conn_ref(&self) -> &Connection {
+        self.conn.as_ref().expect("present until drop")
+    }
+
+    /// Runs a statement on this connection and buffers its rows.
+    pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
+        self.conn().query(sql, params).await
+    }
+
+    /// Runs a statement on this connection and returns the rows affected.
+    pub async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.conn().execute(sql, params).await
+    }
+
+    /// Runs one or more statements without parameters (simple protocol).
+    pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        self.conn().batch(sql).await
+    }
+
+    /// True when the socket has closed.
+    pub fn is_closed(&self) -> bool {
+        self.conn_ref().is_closed()
+    }
+
+    /// The last server notices received on this connection (at most 50).
+    pub fn notices(&self) -> Vec<String> {
+        self.conn_ref().notices()
+    }
+
+    /// The server process ID of this connection.
+    pub async fn backend_pid(&mut self) -> Result<i32> {
+        let r = self.query("SELECT pg_backend_pid()", &[]).await?;
+        r.get(0).map(|row| row.try_get::<i32, _>(0)).unwrap_or_else(|| Err(crate::Error::interface("no pid")))
+    }
+}
+
+impl<T: Transport> Drop for PooledConnection<T> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.release(conn);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The background upkeep of a pool: shrink idle connections (rule 8), retire
+//! old ones (rule 8), drop dead ones (rule 5) and top up to `min_size` once the
+//! server is reachable again (rule 7).
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crate::pool::Inner;
+use crate::runtime::Runtime;
+use crate::transport::Transport;
+
+impl<T: Transport> Inner<T> {
+    /// Starts the upkeep task on first use (never in `build()`, which does no I/O).
+    pub(crate) fn ensure_maintainer(self: &Arc<Self>) {
+        {
+            let mut st = self.lock();
+            if st.maintainer_started || st.closed {
+                return;
+            }
+            st.maintainer_started = true;
+        }
+        let weak = Arc::downgrade(self);
+        let rt = self.rt.clone();
+        let tick = self
+            .options
+            .reconnect_interval
+            .min(self.options.idle_timeout.map_or(Duration::MAX, |d| d / 4))
+            .clamp(Duration::from_millis(50), Duration::from_secs(1));
+        self.rt.spawn(Box::pin(async move {
+            loop {
+                rt.sleep(tick).await;
+                if !upkeep(&weak) {
+                    break;
+                }
+            }
+        }));
+    }
+}
+
+/// One round of upkeep; false when the pool is gone or closed.
+fn upkeep<T: Transport>(weak: &Weak<Inner<T>>) -> bool {
+    let Some(inner) = weak.upgrade() else {
+        return false;
+    };
+    let now = inner.rt.now();
+    let mut retired = Vec::new();
+    let mut st = inner.lock();
+    if st.closed {
+        return false;
+    }
+    let min = inner.options.min_size;
+    let mut i = 0;
+    while i < st.idle.len() {
+        let conn = &st.idle[i];
+        let idle_for = now.saturating_sub(conn.idle_since);
+        let cause = if conn.is_closed() {
+            Some(&mut st.counters.closed_broken)
+        } else if inner.expired(conn) {
+            Some(&mut st.counters.closed_lifetime)
+        } else if st.open > min && inner.options.idle_timeout.is_some_and(|t| idle_for >= t) {
+            Some(&mut st.counters.closed_idle)
+        } else {
+            None
+        };
+        match cause {
+            Some(counter) => {
+                *counter += 1;
+                // Oldest-idle connections sit at the front; remove keeps MRU order.
+                retired.push(st.idle.remove(i));
+                st.open -= 1;
+            }
+            None => i += 1,
+        }
+    }
+    let reachable = st
+        .down
+        .as_ref()
+        .is_none_or(|(_, at)| now.saturating_sub(*at) >= inner.options.reconnect_interval);
+    if reachable && st.connecting == 0 {
+        while st.open < min {
+            inner.spawn_open(&mut st);
+        }
+    }
+    drop(st);
+    drop(retired);
+    true
+}

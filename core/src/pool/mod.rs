@@ -1,0 +1,545 @@
+//! The connection pool: every rule of SPEC §4 lives in this module.
+//!
+//! `State` is guarded by a plain mutex that is never held across an await;
+//! connects run as spawned tasks so that a caller dropping its future can
+//! never leak capacity (rule 11).
+
+mod builder;
+mod connection;
+mod maintain;
+mod status;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures_channel::oneshot;
+
+pub use builder::Builder;
+pub(crate) use builder::Options;
+pub use connection::PooledConnection;
+pub use status::PoolStatus;
+
+use crate::config::{Config, IntoConfig};
+use crate::connect::{close_gracefully, connect};
+use crate::connection::Connection;
+use crate::error::{Error, ErrorKind, Result};
+use crate::runtime::{timeout, Runtime};
+use crate::transport::Transport;
+
+/// A pool of connections to one database, generic over the [`Transport`].
+///
+/// Cloning is cheap and shares the pool. Transport crates name a concrete
+/// type, e.g. `edgepg_tokio::Pool`.
+pub struct Pool<T: Transport> {
+    pub(crate) inner: Arc<Inner<T>>,
+}
+
+impl<T: Transport> Clone for Pool<T> {
+    fn clone(&self) -> Self {
+        Pool {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+pub(crate) struct Inner<T: Transport> {
+    pub(crate) config: Config,
+    pub(crate) transport: T,
+    pub(crate) rt: T::Runtime,
+    pub(crate) options: Options,
+    pub(crate) state: Mutex<State>,
+}
+
+struct Waiter {
+    id: u64,
+    tx: oneshot::Sender<Result<Connection>>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// Idle connections, most recently used last (rule 2).
+    idle: Vec<Connection>,
+    /// Callers waiting for a connection, oldest first (rule 2).
+    waiters: VecDeque<Waiter>,
+    /// Idle + in use + connecting; never above `max_size` (rule 3).
+    open: usize,
+    connecting: usize,
+    in_use: usize,
+    closed: bool,
+    /// The last connect failure and when it happened, while no connect has succeeded since (rule 7).
+    down: Option<(Error, Duration)>,
+    last_connect_error: Option<Error>,
+    maintainer_started: bool,
+    next_waiter: u64,
+    counters: PoolStatus,
+}
+
+impl<T: Transport + Default> Pool<T> {
+    /// Starts configuring a pool for a URL, DSN or [`Config`], on the default transport.
+    pub fn builder(config: impl IntoConfig) -> Builder<T> {
+        Builder::new(config.into_config(), T::default())
+    }
+
+    /// A pool with default options.
+    pub fn new(config: impl IntoConfig) -> Result<Pool<T>> {
+        Pool::builder(config).build()
+    }
+}
+
+impl<T: Transport> Pool<T> {
+    /// Starts configuring a pool on an explicit transport.
+    pub fn builder_with(config: impl IntoConfig, transport: T) -> Builder<T> {
+        Builder::new(config.into_config(), transport)
+    }
+
+    /// The configuration the pool connects with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Opens `min_size` connections in parallel (rule 1).
+    ///
+    /// With `raise_connect_errors` (the default), fails with
+    /// [`ErrorKind::PartiallyConnected`] when any could not be opened.
+    pub async fn connect(&self) -> Result<()> {
+        let inner = &self.inner;
+        inner.ensure_maintainer();
+        let wanted = {
+            let mut st = inner.lock();
+            if st.closed {
+                return Err(pool_closed());
+            }
+            let n = inner.options.min_size.saturating_sub(st.open);
+            st.open += n;
+            st.connecting += n;
+            n
+        };
+        let attempts = (0..wanted).map(|_| {
+            let inner = inner.clone();
+            async move {
+                let result = inner.open_connection().await;
+                let outcome = result.as_ref().map(|_| ()).map_err(Clone::clone);
+                inner.opened(result);
+                outcome
+            }
+        });
+        let outcomes = futures_util::future::join_all(attempts).await;
+        let failed: Vec<Error> = outcomes.into_iter().filter_map(|r| r.err()).collect();
+        match failed.first() {
+            Some(first) if inner.options.raise_connect_errors => {
+                Err(Error::partially_connected(wanted - failed.len(), failed.len(), first.clone()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks out a connection; it returns to the pool when dropped (momoko `getconn`).
+    pub async fn getconn(&self) -> Result<PooledConnection<T>> {
+        self.inner.acquire().await
+    }
+
+    /// Returns a connection explicitly (momoko `putconn`); the same as dropping it.
+    pub fn putconn(&self, conn: PooledConnection<T>) {
+        drop(conn)
+    }
+
+    /// Sizes and counters right now.
+    pub fn status(&self) -> PoolStatus {
+        let st = self.inner.lock();
+        let mut s = st.counters.clone();
+        s.size = st.open;
+        s.idle = st.idle.len();
+        s.in_use = st.in_use;
+        s.pending = st.connecting;
+        s.waiting = st.waiters.len();
+        s.min_size = self.inner.options.min_size;
+        s.max_size = self.inner.options.max_size;
+        s.closed = st.closed;
+        s
+    }
+
+    /// Closes the pool (rule 12): new checkouts and waiters fail with
+    /// [`ErrorKind::PoolClosed`], connections in use finish their work, and every
+    /// connection ends with a Terminate message.
+    pub async fn close(&self) {
+        let inner = &self.inner;
+        let (idle, waiters) = {
+            let mut st = inner.lock();
+            st.closed = true;
+            let idle = std::mem::take(&mut st.idle);
+            st.open -= idle.len();
+            st.counters.closed_by_close += idle.len() as u64;
+            (idle, std::mem::take(&mut st.waiters))
+        };
+        for w in waiters {
+            let _ = w.tx.send(Err(pool_closed()));
+        }
+        let closing = idle.into_iter().map(|c| close_gracefully(&inner.rt, c));
+        futures_util::future::join_all(closing).await;
+        // Connections in use are closed as they come back; wait for them (bounded).
+        let start = inner.rt.now();
+        while inner.rt.now().saturating_sub(start) < Duration::from_secs(30) {
+            let busy = {
+                let st = inner.lock();
+                st.in_use + st.connecting
+            };
+            if busy == 0 {
+                break;
+            }
+            inner.rt.sleep(Duration::from_millis(5)).await;
+        }
+        // Let the drivers of connections released meanwhile send Terminate.
+        inner.rt.sleep(Duration::from_millis(1)).await;
+    }
+
+    /// True after [`Pool::close`].
+    pub fn is_closed(&self) -> bool {
+        self.inner.lock().closed
+    }
+}
+
+impl<T: Transport> Inner<T> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now(&self) -> Duration {
+        self.rt.now()
+    }
+
+    /// Checks out a connection (rules 2–5, 7, 11).
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Result<PooledConnection<T>> {
+        self.ensure_maintainer();
+        let start = self.now();
+        let limit = self.options.acquire_timeout;
+        loop {
+            let waiter = {
+                let mut st = self.lock();
+                if st.closed {
+                    return Err(pool_closed());
+                }
+                if let Some(conn) = self.take_idle(&mut st) {
+                    st.in_use += 1;
+                    drop(st);
+                    match self.checked(conn).await {
+                        Some(conn) => return Ok(PooledConnection::new(self.clone(), conn)),
+                        None => continue,
+                    }
+                }
+                if let Some(err) = self.unavailable(&st) {
+                    return Err(err);
+                }
+                let can_open = st.open < self.options.max_size && st.connecting <= st.waiters.len();
+                if limit.is_zero() && !can_open {
+                    st.counters.timeouts += 1;
+                    return Err(Error::new(
+                        ErrorKind::PoolFull,
+                        format!("all {} connections are in use", self.options.max_size),
+                    ));
+                }
+                if can_open {
+                    self.spawn_open(&mut st);
+                }
+                st.counters.waits += 1;
+                let (tx, rx) = oneshot::channel();
+                let id = st.next_waiter;
+                st.next_waiter += 1;
+                st.waiters.push_back(Waiter { id, tx });
+                WaitGuard {
+                    inner: self.clone(),
+                    id,
+                    rx: Some(rx),
+                }
+            };
+            let mut waiter = waiter;
+            let received = if limit.is_zero() {
+                Some(waiter.recv().await)
+            } else {
+                let left = limit.saturating_sub(self.now().saturating_sub(start));
+                timeout(&self.rt, left, waiter.recv()).await
+            };
+            match received {
+                Some(Ok(conn)) => {
+                    waiter.disarm();
+                    match self.checked(conn).await {
+                        Some(conn) => return Ok(PooledConnection::new(self.clone(), conn)),
+                        None => continue,
+                    }
+                }
+                Some(Err(e)) => {
+                    waiter.disarm();
+                    return Err(e);
+                }
+                None => {
+                    drop(waiter);
+                    let mut st = self.lock();
+                    st.counters.timeouts += 1;
+                    let msg = format!("no connection became available within {limit:?}");
+                    return Err(match &st.last_connect_error {
+                        Some(cause) if st.down.is_some() => Error::with_source(
+                            ErrorKind::PoolTimeout,
+                            format!("{msg}; the last connect attempt failed: {cause}"),
+                            cause.clone(),
+                        ),
+                        _ => Error::new(ErrorKind::PoolTimeout, msg),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Rule 5: a connection handed out is open, and answers a ping if asked to.
+    /// Returns `None` (and discards it) otherwise.
+    async fn checked(self: &Arc<Self>, mut conn: Connection) -> Option<Connection> {
+        if !conn.is_closed() && !self.options.ping_on_checkout {
+            return Some(conn);
+        }
+        let alive = !conn.is_closed() && conn.ping().await.is_ok();
+        if alive {
+            return Some(conn);
+        }
+        let mut st = self.lock();
+        st.in_use -= 1;
+        st.open -= 1;
+        st.counters.closed_broken += 1;
+        self.replenish(&mut st);
+        None
+    }
+
+    /// Rule 7: while the server is known to be unreachable, fail at once.
+    fn unavailable(&self, st: &State) -> Option<Error> {
+        let (err, at) = st.down.as_ref()?;
+        let recent = self.now().saturating_sub(*at) < self.options.reconnect_interval;
+        (recent && st.connecting == 0).then(|| err.clone())
+    }
+
+    /// Pops the most recently used idle connection that is still usable (rules 2, 5, 8).
+    fn take_idle(&self, st: &mut State) -> Option<Connection> {
+        while let Some(conn) = st.idle.pop() {
+            if conn.is_closed() {
+                st.open -= 1;
+                st.counters.closed_broken += 1;
+                continue;
+            }
+            if self.expired(&conn) {
+                st.open -= 1;
+                st.counters.closed_lifetime += 1;
+                continue;
+            }
+            return Some(conn);
+        }
+        None
+    }
+
+    /// Rule 8: past `max_lifetime`, with up to 10 % jitter so connections do not expire together.
+    pub(crate) fn expired(&self, conn: &Connection) -> bool {
+        let Some(lifetime) = self.options.max_lifetime else {
+            return false;
+        };
+        let jitter = lifetime.mul_f64(f64::from(conn.created_at.subsec_nanos() % 100) / 1000.0);
+        self.now().saturating_sub(conn.created_at) >= lifetime.saturating_sub(jitter)
+    }
+
+    pub(crate) fn spawn_open(self: &Arc<Self>, st: &mut State) {
+        st.open += 1;
+        st.connecting += 1;
+        let inner = self.clone();
+        self.rt.spawn(Box::pin(async move {
+            let result = inner.open_connection().await;
+            inner.opened(result);
+        }));
+    }
+
+    /// Opens one connection and runs `setsession` on it (rule 9).
+    async fn open_connection(&self) -> Result<Connection> {
+        let mut conn = connect(&self.config, &self.transport).await.map_err(|e| {
+            if e.db_error().is_some() || e.kind() == ErrorKind::Interface {
+                e
+            } else {
+                Error::with_source(
+                    ErrorKind::DatabaseNotAvailable,
+                    format!("cannot reach the database: {}", e.message()),
+                    e,
+                )
+            }
+        })?;
+        conn.set_statement_capacity(self.options.statement_cache_size);
+        for statement in &self.options.setsession {
+            if let Err(e) = conn.batch(statement).await {
+                return Err(Error::with_source(
+                    e.kind(),
+                    format!("setsession statement \"{statement}\" failed: {}", e.message()),
+                    e,
+                ));
+            }
+        }
+        conn.created_at = self.now();
+        conn.idle_since = conn.created_at;
+        Ok(conn)
+    }
+
+    /// Books the outcome of a connect: hand the connection to the oldest waiter,
+    /// or fail waiters with the connect error (rule 7).
+    fn opened(self: &Arc<Self>, result: Result<Connection>) {
+        let mut st = self.lock();
+        st.connecting -= 1;
+        match result {
+            Ok(conn) => {
+                st.down = None;
+                st.counters.created += 1;
+                if st.closed {
+                    st.open -= 1;
+                    st.counters.closed_by_close += 1;
+                    drop(st);
+                    drop(conn);
+                    return;
+                }
+                self.hand_over(&mut st, conn);
+            }
+            Err(e) => {
+                st.open -= 1;
+                st.counters.connect_failures += 1;
+                st.last_connect_error = Some(e.clone());
+                st.down = Some((e.clone(), self.now()));
+                let failing: Vec<Waiter> = if st.connecting == 0 {
+                    st.waiters.drain(..).collect()
+                } else {
+                    st.waiters.pop_front().into_iter().collect()
+                };
+                drop(st);
+                for w in failing {
+                    let _ = w.tx.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Gives an idle connection to the oldest live waiter, or parks it (rule 2).
+    fn hand_over(&self, st: &mut State, mut conn: Connection) {
+        conn.idle_since = self.now();
+        while let Some(w) = st.waiters.pop_front() {
+            match w.tx.send(Ok(conn)) {
+                Ok(()) => {
+                    st.in_use += 1;
+                    return;
+                }
+                Err(Ok(back)) => conn = back,
+                Err(Err(_)) => unreachable!("only connections are sent here"),
+            }
+        }
+        st.idle.push(conn);
+    }
+
+    /// Opens connections for waiters left without one (rule 3).
+    fn replenish(self: &Arc<Self>, st: &mut State) {
+        while !st.closed && st.open < self.options.max_size && st.connecting < st.waiters.len() {
+            self.spawn_open(st);
+        }
+    }
+
+    /// Takes a connection back from a caller (rules 10 and 11).
+    pub(crate) fn release(self: &Arc<Self>, conn: Connection) {
+        if conn.busy || conn.in_transaction {
+            let inner = self.clone();
+            self.rt.spawn(Box::pin(async move {
+                let cleaned = inner.clean(conn).await;
+                inner.put_back(cleaned);
+            }));
+        } else {
+            self.put_back(Some(conn));
+        }
+    }
+
+    /// Rule 10: cancel an abandoned statement, roll back an open transaction.
+    async fn clean(&self, mut conn: Connection) -> Option<Connection> {
+        let limit = Duration::from_secs(5);
+        if conn.busy && !conn.is_closed() {
+            let token = conn.client().cancel_token();
+            let target = conn.target().clone();
+            let _ = timeout(&self.rt, limit, crate::connect::cancel(&self.transport, &target, &token)).await;
+        }
+        if conn.in_transaction && !conn.is_closed() {
+            match timeout(&self.rt, limit, conn.batch("ROLLBACK")).await {
+                Some(Ok(())) => conn.in_transaction = false,
+                _ => return None,
+            }
+        }
+        // The ping queues behind the abandoned statement, so success means it has ended.
+        match timeout(&self.rt, limit, conn.ping()).await {
+            Some(Ok(())) if !conn.in_transaction => {
+                conn.busy = false;
+                Some(conn)
+            }
+            _ => None,
+        }
+    }
+
+    fn put_back(self: &Arc<Self>, conn: Option<Connection>) {
+        let mut st = self.lock();
+        st.in_use -= 1;
+        match conn {
+            Some(conn) if !st.closed && !conn.is_closed() && !self.expired(&conn) => self.hand_over(&mut st, conn),
+            other => {
+                st.open -= 1;
+                match &other {
+                    None => st.counters.closed_dirty += 1,
+                    Some(_) if st.closed => st.counters.closed_by_close += 1,
+                    Some(c) if c.is_closed() => st.counters.closed_broken += 1,
+                    Some(_) => st.counters.closed_lifetime += 1,
+                }
+                self.replenish(&mut st);
+                drop(st);
+                drop(other);
+            }
+        }
+    }
+
+    fn remove_waiter(&self, id: u64) {
+        let mut st = self.lock();
+        st.waiters.retain(|w| w.id != id);
+    }
+}
+
+/// Removes a waiter that gave up, and returns any connection sent to it meanwhile (rule 11).
+struct WaitGuard<T: Transport> {
+    inner: Arc<Inner<T>>,
+    id: u64,
+    rx: Option<oneshot::Receiver<Result<Connection>>>,
+}
+
+impl<T: Transport> WaitGuard<T> {
+    async fn recv(&mut self) -> Result<Connection> {
+        match self.rx.as_mut() {
+            Some(rx) => rx.await.unwrap_or_else(|_| Err(pool_closed())),
+            None => Err(pool_closed()),
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.rx = None;
+    }
+}
+
+impl<T: Transport> Drop for WaitGuard<T> {
+    fn drop(&mut self) {
+        let Some(mut rx) = self.rx.take() else {
+            return;
+        };
+        self.inner.remove_waiter(self.id);
+        rx.close();
+        if let Ok(Some(Ok(conn))) = rx.try_recv() {
+            self.inner.put_back(Some(conn));
+        }
+    }
+}
+
+pub(crate) fn pool_closed() -> Error {
+    Error::new(ErrorKind::PoolClosed, "the pool is closed")
+}
+
+impl State {
+    pub(crate) fn counters_mut(&mut self) -> &mut PoolStatus {
+        &mut self.counters
+    }
+}

@@ -1,0 +1,246 @@
+//! [`Results`]: buffered rows, the command tag, the query and column metadata.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::row::Row;
+use crate::value::Value;
+
+/// Name and type of a result column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    name: String,
+    type_name: String,
+    type_oid: u32,
+}
+
+impl Column {
+    pub(crate) fn from_pg(c: &tokio_postgres::Column) -> Column {
+        Column {
+            name: c.name().to_string(),
+            type_name: c.type_().name().to_string(),
+            type_oid: c.type_().oid(),
+        }
+    }
+
+    /// The column name (its alias, if any).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The type name (`int4`, `text`, `_int4` for arrays, …).
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// The type OID.
+    pub fn type_oid(&self) -> u32 {
+        self.type_oid
+    }
+}
+
+/// The result of one statement: its rows (owned, so nothing leaks when
+/// [`Results::free`] is forgotten), the command tag, the query text and columns.
+///
+/// Navigation follows DB-API cursors (momoko) and `queries.Results`.
+///
+/// ```no_run
+/// # async fn demo(session: &edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// let results = session.query("SELECT 1 AS value", &[]).await?;
+/// assert_eq!(results.as_dict()?["value"], 1);
+/// assert_eq!(results.status(), "SELECT 1");
+/// # Ok(()) }
+/// ```
+pub struct Results {
+    query: String,
+    status: String,
+    columns: Arc<[Column]>,
+    rows: Vec<Row>,
+    affected: u64,
+    position: usize,
+}
+
+impl Results {
+    pub(crate) fn new(query: &str, columns: Arc<[Column]>, rows: Vec<tokio_postgres::Row>, affected: u64) -> Results {
+        let status = command_tag(query, !columns.is_empty(), affected);
+        let rows = rows.into_iter().map(|r| Row::new(r, columns.clone())).collect();
+        Results {
+            query: query.to_string(),
+            status,
+            columns,
+            rows,
+            affected,
+            position: 0,
+        }
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Iterates over all rows (independent of the cursor position).
+    pub fn iter(&self) -> std::slice::Iter<'_, Row> {
+        self.rows.iter()
+    }
+
+    /// The row at `i`.
+    pub fn get(&self, i: usize) -> Option<&Row> {
+        self.rows.get(i)
+    }
+
+    /// All rows.
+    pub fn items(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// Rows returned, or for INSERT/UPDATE/DELETE without RETURNING, rows affected.
+    pub fn count(&self) -> u64 {
+        self.affected
+    }
+
+    /// The command tag, e.g. `SELECT 3` or `INSERT 0 1`.
+    pub fn status(&self) -> &str {
+        &self.status
+    }
+
+    /// The SQL text that produced these results.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// The result columns.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// `queries`' `as_dict`: `{}` for no rows, the row for one, an error for more.
+    pub fn as_dict(&self) -> Result<BTreeMap<String, Value>> {
+        match self.rows.len() {
+            0 => Ok(BTreeMap::new()),
+            1 => Ok(self.rows[0].to_map()),
+            n => Err(Error::interface(format!(
+                "as_dict() needs at most one row, but the results have {n}"
+            ))),
+        }
+    }
+
+    /// The next row, advancing the cursor.
+    pub fn fetchone(&mut self) -> Option<&Row> {
+        let row = self.rows.get(self.position)?;
+        self.position += 1;
+        Some(row)
+    }
+
+    /// Up to `n` next rows, advancing the cursor.
+    pub fn fetchmany(&mut self, n: usize) -> &[Row] {
+        let start = self.position.min(self.rows.len());
+        let end = start.saturating_add(n).min(self.rows.len());
+        self.position = end;
+        &self.rows[start..end]
+    }
+
+    /// All remaining rows, moving the cursor to the end.
+    pub fn fetchall(&mut self) -> &[Row] {
+        let start = self.position.min(self.rows.len());
+        self.position = self.rows.len();
+        &self.rows[start..]
+    }
+
+    /// The 0-based index of the next row `fetchone` returns.
+    pub fn rownumber(&self) -> usize {
+        self.position
+    }
+
+    /// Moves the cursor by `offset` rows (DB-API `scroll(value, mode='relative')`).
+    pub fn scroll(&mut self, offset: isize) -> Result<()> {
+        let target = self.position as isize + offset;
+        self.scroll_to(usize::try_from(target).map_err(|_| Error::interface("scroll before the first row"))?)
+    }
+
+    /// Moves the cursor to `index` (DB-API `scroll(value, mode='absolute')`).
+    pub fn scroll_to(&mut self, index: usize) -> Result<()> {
+        if index > self.rows.len() {
+            return Err(Error::interface(format!(
+                "scroll to row {index} is out of range: there are {} rows",
+                self.rows.len()
+            )));
+        }
+        self.position = index;
+        Ok(())
+    }
+
+    /// Every row deserialized into `T` (serde), columns matched by name.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
+        self.rows
+            .iter()
+            .map(|row| {
+                serde_json::from_value(row.to_json())
+                    .map_err(|e| Error::interface(format!("cannot deserialize a row: {e}")))
+            })
+            .collect()
+    }
+
+    /// Releases the rows now (parity with `queries`; dropping does the same).
+    pub fn free(self) {}
+}
+
+impl std::ops::Index<usize> for Results {
+    type Output = Row;
+    fn index(&self, i: usize) -> &Row {
+        &self.rows[i]
+    }
+}
+
+impl<'a> IntoIterator for &'a Results {
+    type Item = &'a Row;
+    type IntoIter = std::slice::Iter<'a, Row>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.rows.iter()
+    }
+}
+
+impl IntoIterator for Results {
+    type Item = Row;
+    type IntoIter = std::vec::IntoIter<Row>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.rows.into_iter()
+    }
+}
+
+impl std::fmt::Debug for Results {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Results")
+            .field("status", &self.status)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+/// The command tag the server would have sent (tokio-postgres keeps only the count).
+fn command_tag(query: &str, returns_rows: bool, n: u64) -> String {
+    let words: Vec<String> = query
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
+        .filter(|w| !w.is_empty())
+        .take(2)
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
+    let first = words.first().map(String::as_str).unwrap_or("");
+    match first {
+        "INSERT" => format!("INSERT 0 {n}"),
+        "UPDATE" | "DELETE" | "MERGE" | "FETCH" | "MOVE" | "COPY" => format!("{first} {n}"),
+        "SELECT" | "VALUES" | "TABLE" | "WITH" | "SHOW" if returns_rows => format!("SELECT {n}"),
+        "CREATE" | "DROP" | "ALTER" => words.join(" "),
+        "" => String::new(),
+        _ if returns_rows => format!("SELECT {n}"),
+        _ => first.to_string(),
+    }
+}

@@ -1,0 +1,186 @@
+//! [`Session`]: the `queries` TornadoSession over a shared pool.
+
+use std::any::TypeId;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use tokio_postgres::types::ToSql;
+
+use crate::config::{Config, IntoConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::execute::{NoticeSink, Statement};
+use crate::platform::BoxAny;
+use crate::pool::Pool;
+use crate::results::Results;
+use crate::transaction::Transaction;
+use crate::transport::Transport;
+
+/// A handle for running statements: each call takes a connection from the
+/// pool and returns it before the call resolves (`queries.TornadoSession`).
+///
+/// `Session::new(url)` shares one pool per URL in the process, as
+/// `queries`' PoolManager does.
+pub struct Session<T: Transport> {
+    pool: Pool<T>,
+    notices: Arc<NoticeSink>,
+}
+
+impl<T: Transport> Clone for Session<T> {
+    fn clone(&self) -> Self {
+        Session {
+            pool: self.pool.clone(),
+            notices: self.notices.clone(),
+        }
+    }
+}
+
+type Registry = HashMap<(TypeId, Config), BoxAny>;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
+    static REGISTRY: std::sync::OnceLock<Mutex<Registry>> = std::sync::OnceLock::new();
+    let mut map = REGISTRY.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut map)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
+    thread_local!(static REGISTRY: std::cell::RefCell<Registry> = Default::default());
+    REGISTRY.with(|r| f(&mut r.borrow_mut()))
+}
+
+impl<T: Transport + Default> Session<T> {
+    /// A session on the process-wide pool for this URL (created on first use, no I/O).
+    ///
+    /// ```no_run
+    /// # async fn f() -> edgepg_core::Result<()> {
+    /// # type Session = edgepg_core::Session<MyTransport>;
+    /// # #[derive(Clone, Default)] struct MyTransport;
+    /// # #[edgepg_core::async_trait] impl edgepg_core::Transport for MyTransport {
+    /// #   type Runtime = Rt; fn runtime(&self) -> Rt { Rt }
+    /// #   async fn connect(&self, _: &edgepg_core::Target) -> std::io::Result<edgepg_core::BoxSocket> { unimplemented!() } }
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl edgepg_core::Runtime for Rt { fn spawn(&self, _: edgepg_core::BoxFuture<'static, ()>) {}
+    /// #   fn sleep(&self, _: std::time::Duration) -> edgepg_core::BoxFuture<'static, ()> { Box::pin(async {}) }
+    /// #   fn now(&self) -> std::time::Duration { Default::default() } }
+    /// let session = Session::new("postgresql://postgres@localhost/postgres")?;
+    /// let row = session.query("SELECT 1 AS value", &[]).await?.as_dict()?;
+    /// assert_eq!(row["value"], 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn new(config: impl IntoConfig) -> Result<Session<T>> {
+        let config = config.into_config()?;
+        let key = (TypeId::of::<T>(), config.clone());
+        let pool = with_registry(|map| {
+            if let Some(pool) = map.get(&key).and_then(|p| p.downcast_ref::<Pool<T>>()) {
+                if !pool.is_closed() {
+                    return Ok(pool.clone());
+                }
+            }
+            let pool = Pool::<T>::builder(config).min_size(0).build()?;
+            map.insert(key, Box::new(pool.clone()));
+            Ok::<_, Error>(pool)
+        })?;
+        Ok(Session::from_pool(pool))
+    }
+
+    /// A session configured from the environment (`PGSQL_FOO` for `Some("foo")`;
+    /// see [`Config::from_env`]).
+    pub fn from_env(name: Option<&str>) -> Result<Session<T>> {
+        Session::new(Config::from_env(name)?)
+    }
+}
+
+impl<T: Transport> Session<T> {
+    /// A session over an existing pool.
+    pub fn from_pool(pool: Pool<T>) -> Session<T> {
+        Session {
+            pool,
+            notices: Arc::new(Mutex::new(VecDeque::new())),
+        }
+    }
+
+    /// The pool behind this session.
+    pub fn pool(&self) -> &Pool<T> {
+        &self.pool
+    }
+
+    /// Runs a statement and buffers its rows.
+    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
+        self.pool.query_noting(Some(&self.notices), sql, params).await
+    }
+
+    /// Runs a statement and returns the rows affected.
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.pool.execute_noting(Some(&self.notices), sql, params).await
+    }
+
+    /// Calls a function (see [`Pool::callproc`]).
+    pub async fn callproc(&self, name: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
+        self.pool.callproc_noting(Some(&self.notices), name, params).await
+    }
+
+    /// Runs statements in one transaction (see [`Pool::transaction`]).
+    pub async fn transaction<I>(&self, statements: I) -> Result<Vec<Results>>
+    where
+        I: IntoIterator<Item = Statement>,
+    {
+        self.pool
+            .transaction_noting(Some(&self.notices), statements.into_iter().collect())
+            .await
+    }
+
+    /// Starts an explicit transaction (see [`Pool::begin`]).
+    pub async fn begin(&self) -> Result<Transaction<T>> {
+        self.pool.begin().await
+    }
+
+    /// The server process ID of a pooled connection.
+    pub async fn backend_pid(&self) -> Result<i32> {
+        self.pool.getconn().await?.backend_pid().await
+    }
+
+    /// An identifier of the pool this session uses (`queries`' `Session.pid`).
+    pub fn pid(&self) -> String {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.pool.config().hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+
+    /// The client encoding; always `UTF8`, the only one the wire decoding supports.
+    pub fn encoding(&self) -> &'static str {
+        "UTF8"
+    }
+
+    /// Accepts the spellings of UTF-8 and rejects any other encoding with `NotSupported`.
+    pub fn set_encoding(&self, encoding: &str) -> Result<()> {
+        let normalized: String = encoding
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        match normalized.as_str() {
+            "UTF8" | "UNICODE" => Ok(()),
+            _ => Err(Error::new(
+                ErrorKind::NotSupported,
+                format!("encoding \"{encoding}\" is not supported: edgepg speaks UTF-8 only"),
+            )),
+        }
+    }
+
+    /// The last server notices seen by this session (at most 50), oldest first.
+    pub fn notices(&self) -> Vec<String> {
+        self.notices.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+
+    /// Checks that a connection can be had and answers (one round trip).
+    pub async fn validate(&self) -> Result<()> {
+        self.pool.getconn().await?.batch_execute("").await
+    }
+
+    /// Closes the pool behind this session (and forgets it if it was shared).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,110 @@
+//! The [`Transport`] trait: how bytes reach a server.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::config::SslMode;
+use crate::platform::{MaybeSend, MaybeSync};
+use crate::runtime::Runtime;
+
+/// A bidirectional byte stream to a server.
+pub trait Socket: AsyncRead + AsyncWrite + Unpin + MaybeSend {}
+impl<T: AsyncRead + AsyncWrite + Unpin + MaybeSend> Socket for T {}
+
+/// A boxed [`Socket`], as transports return them.
+pub type BoxSocket = Box<dyn Socket>;
+
+/// Where to open a socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A TCP host name or address and port.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
+    /// A Unix-domain socket file (`<dir>/.s.PGSQL.<port>`).
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Target::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Target::Unix(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// What the server certificate must prove, and against which roots.
+#[derive(Debug, Clone)]
+pub struct TlsRequest {
+    /// The host name to verify (for `verify-full`) and to send as SNI.
+    pub host: String,
+    /// The libpq `sslmode`; only `require`, `verify-ca` and `verify-full` reach the transport.
+    pub mode: SslMode,
+    /// `sslrootcert`: a PEM file path, `"system"`, or `None` for the bundled web roots.
+    pub root_cert: Option<Arc<str>>,
+}
+
+/// Opens byte streams for the core and, where it can, upgrades them to TLS.
+///
+/// The core speaks the protocol, negotiates TLS (`SSLRequest`), tries hosts
+/// in order and enforces timeouts; a transport only moves bytes.
+///
+/// ```
+/// use std::io;
+/// use edgepg_core::{async_trait, BoxSocket, Runtime, Target, Transport};
+/// # use edgepg_core::BoxFuture; use std::time::Duration;
+/// # #[derive(Clone)] struct Rt;
+/// # impl Runtime for Rt {
+/// #     fn spawn(&self, _: BoxFuture<'static, ()>) {}
+/// #     fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> { Box::pin(async {}) }
+/// #     fn now(&self) -> Duration { Duration::ZERO }
+/// # }
+///
+/// /// A transport that can reach nothing.
+/// #[derive(Clone, Default)]
+/// struct Offline;
+///
+/// #[async_trait]
+/// impl Transport for Offline {
+///     type Runtime = Rt;
+///     fn runtime(&self) -> Rt { Rt }
+///     async fn connect(&self, target: &Target) -> io::Result<BoxSocket> {
+///         Err(io::Error::new(io::ErrorKind::Unsupported, format!("offline: {target}")))
+///     }
+/// }
+/// ```
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait Transport: Clone + MaybeSend + MaybeSync + 'static {
+    /// The runtime this transport's sockets run on.
+    type Runtime: Runtime;
+
+    /// The runtime that drives connections opened by this transport.
+    fn runtime(&self) -> Self::Runtime;
+
+    /// Opens a plain byte stream to `target`.
+    async fn connect(&self, target: &Target) -> io::Result<BoxSocket>;
+
+    /// Whether [`Transport::upgrade_tls`] is implemented.
+    fn supports_tls(&self) -> bool {
+        false
+    }
+
+    /// Performs a TLS handshake on `socket`, after the server accepted `SSLRequest`.
+    async fn upgrade_tls(&self, socket: BoxSocket, request: &TlsRequest) -> io::Result<BoxSocket> {
+        let _ = (socket, request);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this transport cannot negotiate TLS",
+        ))
+    }
+}

@@ -1,0 +1,633 @@
+//! [`Value`]: a dynamically typed PostgreSQL value, decoded from and encoded to the wire.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use bytes::{BufMut, BytesMut};
+use postgres_protocol::types as wire;
+use postgres_types::{FromSql, IsNull, Kind, ToSql, Type};
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+/// A PostgreSQL value whose type is known only at run time (SPEC §7).
+///
+/// Decoding never loses information: `numeric` stays an exact decimal string,
+/// timestamps keep their microseconds, and types without a dedicated variant
+/// keep their server text form.
+///
+/// As a parameter, a `Value` adapts to the type the server inferred for the
+/// placeholder; where it has no binary encoding for that type it is sent in
+/// text form and parsed by the server, as node-postgres does.
+///
+/// ```
+/// use edgepg_core::Value;
+/// assert_eq!(Value::from(42), Value::Int(42));
+/// assert_eq!(Value::from("hi").as_str(), Some("hi"));
+/// assert!(Value::Null.is_null());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// `bool`.
+    Bool(bool),
+    /// `int2`, `int4`, `int8`.
+    Int(i64),
+    /// `float4`, `float8` (NaN and ±Infinity kept).
+    Float(f64),
+    /// `numeric`, as an exact decimal string (`"NaN"`, `"Infinity"` included).
+    Numeric(String),
+    /// `text`, `varchar`, `bpchar`, `name`, `citext`, enums.
+    Text(String),
+    /// `bytea`.
+    Bytes(Vec<u8>),
+    /// `json`, `jsonb`.
+    Json(serde_json::Value),
+    /// `uuid`, in its canonical hyphenated form.
+    Uuid(String),
+    /// `date`, as PostgreSQL prints it (ISO, `BC` suffix, `infinity`).
+    Date(String),
+    /// `time` and `timetz`, as PostgreSQL prints them.
+    Time(String),
+    /// `timestamp` without time zone, exact to the microsecond, no shift.
+    Timestamp(String),
+    /// `timestamptz`, exact to the microsecond, in UTC (`+00`).
+    TimestampTz(String),
+    /// `interval`, as PostgreSQL prints it in `postgres` style.
+    Interval(String),
+    /// An array; multi-dimensional arrays nest.
+    Array(Vec<Value>),
+    /// Any other type, in its text form when it has one, or its raw bytes hex-encoded.
+    Other {
+        /// The type name (`inet`, `int4range`, …).
+        type_name: String,
+        /// The value as text.
+        text: String,
+    },
+}
+
+impl Value {
+    /// True for [`Value::Null`].
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The integer, for [`Value::Int`].
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The number, for [`Value::Int`] and [`Value::Float`].
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// The boolean, for [`Value::Bool`].
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The text of every textual variant (text, numeric, uuid, dates and times, other).
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s)
+            | Value::Numeric(s)
+            | Value::Uuid(s)
+            | Value::Date(s)
+            | Value::Time(s)
+            | Value::Timestamp(s)
+            | Value::TimestampTz(s)
+            | Value::Interval(s) => Some(s),
+            Value::Other { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The bytes, for [`Value::Bytes`].
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The value as JSON (bytes become a `\x…` hex string, numeric a string).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or_else(|| J::String(format_float(*f))),
+            Value::Json(j) => j.clone(),
+            Value::Bytes(b) => J::String(hex_bytea(b)),
+            Value::Array(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            other => J::String(other.as_str().unwrap_or_default().to_string()),
+        }
+    }
+}
+
+pub(crate) fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_string()
+    } else if f == f64::INFINITY {
+        "Infinity".to_string()
+    } else if f == f64::NEG_INFINITY {
+        "-Infinity".to_string()
+    } else {
+        format!("{f:?}")
+    }
+}
+
+fn hex_bytea(b: &[u8]) -> String {
+    let mut s = String::with_capacity(2 + b.len() * 2);
+    s.push_str("\\x");
+    for byte in b {
+        s.push_str(&format!("{byte:02x}"));
+    }
+    s
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => write!(f, "NULL"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{}", format_float(*x)),
+            Value::Bytes(b) => write!(f, "{}", hex_bytea(b)),
+            Value::Json(j) => write!(f, "{j}"),
+            Value::Array(_) => write!(f, "{}", self.to_json()),
+            other => write!(f, "{}", other.as_str().unwrap_or_default()),
+        }
+    }
+}
+
+macro_rules! value_from {
+    ($($t:ty => $v:ident $(as $cast:ty)?),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(x: $t) -> Value { Value::$v((x $(as $cast)?).into()) }
+        }
+    )*};
+}
+value_from!(bool => Bool, i8 => Int as i64, i16 => Int as i64, i32 => Int as i64, i64 => Int, u8 => Int as i64,
+    u16 => Int as i64, u32 => Int as i64, f32 => Float as f64, f64 => Float, String => Text, &str => Text,
+    Vec<u8> => Bytes, serde_json::Value => Json);
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(x: Option<T>) -> Value {
+        x.map_or(Value::Null, Into::into)
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+}
+
+impl PartialEq<i64> for Value {
+    fn eq(&self, other: &i64) -> bool {
+        self.as_i64() == Some(*other)
+    }
+}
+
+impl PartialEq<i32> for Value {
+    fn eq(&self, other: &i32) -> bool {
+        self.as_i64() == Some(i64::from(*other))
+    }
+}
+
+impl PartialEq<&str> for Value {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
+
+impl PartialEq<bool> for Value {
+    fn eq(&self, other: &bool) -> bool {
+        self.as_bool() == Some(*other)
+    }
+}
+
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_none(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::Bytes(b) => s.serialize_bytes(b),
+            Value::Json(j) => j.serialize(s),
+            Value::Array(items) => items.serialize(s),
+            other => s.serialize_str(other.as_str().unwrap_or_default()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- decoding
+
+fn is_text_like(ty: &Type) -> bool {
+    matches!(*ty, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::CHAR)
+        || ty.name() == "citext"
+        || matches!(ty.kind(), Kind::Enum(_))
+}
+
+impl<'a> FromSql<'a> for Value {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Value, BoxError> {
+        decode(ty, raw)
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Value, BoxError> {
+        Ok(Value::Null)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
+    if let Kind::Domain(base) = ty.kind() {
+        return decode(base, raw);
+    }
+    if let Kind::Array(member) = ty.kind() {
+        return decode_array(member, raw);
+    }
+    Ok(match *ty {
+        Type::BOOL => Value::Bool(wire::bool_from_sql(raw)?),
+        Type::INT2 => Value::Int(wire::int2_from_sql(raw)?.into()),
+        Type::INT4 => Value::Int(wire::int4_from_sql(raw)?.into()),
+        Type::INT8 => Value::Int(wire::int8_from_sql(raw)?),
+        Type::OID => Value::Int(wire::oid_from_sql(raw)?.into()),
+        Type::FLOAT4 => Value::Float(wire::float4_from_sql(raw)?.into()),
+        Type::FLOAT8 => Value::Float(wire::float8_from_sql(raw)?),
+        Type::NUMERIC => Value::Numeric(numeric_to_string(raw)?),
+        Type::BYTEA => Value::Bytes(raw.to_vec()),
+        Type::JSON => Value::Json(serde_json::from_slice(raw)?),
+        Type::JSONB => match raw.split_first() {
+            Some((1, rest)) => Value::Json(serde_json::from_slice(rest)?),
+            _ => return Err("unsupported jsonb version".into()),
+        },
+        Type::UUID => Value::Uuid(format_uuid(wire::uuid_from_sql(raw)?)),
+        Type::DATE => Value::Date(format_date(wire::date_from_sql(raw)?)),
+        Type::TIMESTAMP => Value::Timestamp(format_timestamp(wire::timestamp_from_sql(raw)?, "")),
+        Type::TIMESTAMPTZ => Value::TimestampTz(format_timestamp(wire::timestamp_from_sql(raw)?, "+00")),
+        Type::TIME => Value::Time(format_time(wire::time_from_sql(raw)?)),
+        Type::TIMETZ => Value::Time(format_timetz(raw)?),
+        Type::INTERVAL => Value::Interval(format_interval(raw)?),
+        _ if is_text_like(ty) => Value::Text(String::from_utf8(raw.to_vec())?),
+        _ => Value::Other {
+            type_name: ty.name().to_string(),
+            text: match std::str::from_utf8(raw) {
+                Ok(s) if !s.contains('\0') => s.to_string(),
+                _ => hex_bytea(raw),
+            },
+        },
+    })
+}
+
+fn decode_array(member: &Type, raw: &[u8]) -> Result<Value, BoxError> {
+    use fallible_iterator::FallibleIterator;
+    let array = wire::array_from_sql(raw)?;
+    let dims: Vec<usize> = array.dimensions().map(|d| Ok(d.len.max(0) as usize)).collect()?;
+    let mut flat = Vec::new();
+    let mut values = array.values();
+    while let Some(v) = values.next()? {
+        flat.push(match v {
+            Some(bytes) => decode(member, bytes)?,
+            None => Value::Null,
+        });
+    }
+    if dims.is_empty() {
+        return Ok(Value::Array(Vec::new()));
+    }
+    fn nest(dims: &[usize], flat: &mut std::vec::IntoIter<Value>) -> Value {
+        if dims.len() == 1 {
+            return Value::Array(flat.by_ref().take(dims[0]).collect());
+        }
+        Value::Array((0..dims[0]).map(|_| nest(&dims[1..], flat)).collect())
+    }
+    let mut iter = flat.into_iter();
+    Ok(nest(&dims, &mut iter))
+}
+
+/// The exact decimal text of a binary `numeric`.
+fn numeric_to_string(raw: &[u8]) -> Result<String, BoxError> {
+    if raw.len() < 8 {
+        return Err("invalid numeric: too short".into());
+    }
+    let word = |i: usize| i16::from_be_bytes([raw[i], raw[i + 1]]);
+    let ndigits = word(0).max(0) as usize;
+    let weight = word(2) as i32;
+    let sign = word(4) as u16;
+    let dscale = word(6).max(0) as usize;
+    if raw.len() < 8 + 2 * ndigits {
+        return Err("invalid numeric: truncated digits".into());
+    }
+    match sign {
+        0xC000 => return Ok("NaN".into()),
+        0xD000 => return Ok("Infinity".into()),
+        0xF000 => return Ok("-Infinity".into()),
+        0x0000 | 0x4000 => {}
+        _ => return Err("invalid numeric sign".into()),
+    }
+    let digits: Vec<i16> = (0..ndigits).map(|i| word(8 + 2 * i)).collect();
+    let mut out = String::new();
+    if sign == 0x4000 {
+        out.push('-');
+    }
+    // Integer part: base-10000 digit groups with index 0..=weight.
+    if weight < 0 {
+        out.push('0');
+    } else {
+        for i in 0..=weight {
+            let d = digits.get(i as usize).copied().unwrap_or(0);
+            if i == 0 {
+                out.push_str(&d.to_string());
+            } else {
+                out.push_str(&format!("{d:04}"));
+            }
+        }
+    }
+    if dscale > 0 {
+        out.push('.');
+        let mut frac = String::new();
+        let mut i = weight + 1;
+        while frac.len() < dscale {
+            let d = if i < 0 { 0 } else { digits.get(i as usize).copied().unwrap_or(0) };
+            frac.push_str(&format!("{d:04}"));
+            i += 1;
+        }
+        frac.truncate(dscale);
+        out.push_str(&frac);
+    }
+    Ok(out)
+}
+
+fn format_uuid(b: [u8; 16]) -> String {
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// Days since 2000-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(days_since_2000: i64) -> (i64, u32, u32) {
+    let z = days_since_2000 + 10957 + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn format_ymd(days: i64) -> (String, bool) {
+    let (y, m, d) = civil_from_days(days);
+    if y <= 0 {
+        (format!("{:04}-{m:02}-{d:02}", 1 - y), true)
+    } else {
+        (format!("{y:04}-{m:02}-{d:02}"), false)
+    }
+}
+
+fn format_date(days: i32) -> String {
+    match days {
+        i32::MAX => "infinity".into(),
+        i32::MIN => "-infinity".into(),
+        _ => {
+            let (s, bc) = format_ymd(days.into());
+            if bc {
+                format!("{s} BC")
+            } else {
+                s
+            }
+        }
+    }
+}
+
+fn format_clock(micros: i64) -> String {
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000);
+    let mut s = format!("{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60);
+    if frac != 0 {
+        let f = format!("{frac:06}");
+        s.push('.');
+        s.push_str(f.trim_end_matches('0'));
+    }
+    s
+}
+
+fn format_timestamp(micros: i64, zone: &str) -> String {
+    match micros {
+        i64::MAX => "infinity".into(),
+        i64::MIN => "-infinity".into(),
+        _ => {
+            let days = micros.div_euclid(86_400_000_000);
+            let (date, bc) = format_ymd(days);
+            let clock = format_clock(micros.rem_euclid(86_400_000_000));
+            format!("{date} {clock}{zone}{}", if bc { " BC" } else { "" })
+        }
+    }
+}
+
+fn format_time(micros: i64) -> String {
+    format_clock(micros)
+}
+
+fn format_timetz(raw: &[u8]) -> Result<String, BoxError> {
+    if raw.len() != 12 {
+        return Err("invalid timetz".into());
+    }
+    let micros = i64::from_be_bytes(raw[0..8].try_into()?);
+    // The wire offset is seconds *west* of UTC.
+    let offset = -i32::from_be_bytes(raw[8..12].try_into()?);
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.unsigned_abs();
+    let mut zone = format!("{sign}{:02}", abs / 3600);
+    if abs % 3600 != 0 {
+        zone.push_str(&format!(":{:02}", (abs / 60) % 60));
+        if abs % 60 != 0 {
+            zone.push_str(&format!(":{:02}", abs % 60));
+        }
+    }
+    Ok(format!("{}{zone}", format_clock(micros)))
+}
+
+fn format_interval(raw: &[u8]) -> Result<String, BoxError> {
+    if raw.len() != 16 {
+        return Err("invalid interval".into());
+    }
+    let micros = i64::from_be_bytes(raw[0..8].try_into()?);
+    let days = i32::from_be_bytes(raw[8..12].try_into()?);
+    let months = i32::from_be_bytes(raw[12..16].try_into()?);
+    let mut parts = Vec::new();
+    let (years, months) = (months / 12, months % 12);
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n.abs() == 1 { "" } else { "s" });
+    if years != 0 {
+        parts.push(plural(years.into(), "year"));
+    }
+    if months != 0 {
+        parts.push(plural(months.into(), "mon"));
+    }
+    if days != 0 {
+        parts.push(plural(days.into(), "day"));
+    }
+    if micros != 0 || parts.is_empty() {
+        let sign = if micros < 0 { "-" } else { "" };
+        parts.push(format!("{sign}{}", format_clock(micros.unsigned_abs() as i64)));
+    }
+    Ok(parts.join(" "))
+}
+
+// ---------------------------------------------------------------- encoding
+
+impl Value {
+    /// Text form sent when the target type has no binary encoding here.
+    fn text_param(&self) -> Result<String, BoxError> {
+        Ok(match self {
+            Value::Null => return Err("NULL has no text form".into()),
+            Value::Bool(b) => if *b { "t" } else { "f" }.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => format_float(*f),
+            Value::Bytes(b) => hex_bytea(b),
+            Value::Json(j) => j.to_string(),
+            Value::Array(items) => array_literal(items)?,
+            other => other.as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    fn binary_encodable(&self, ty: &Type) -> bool {
+        let ty = base_type(ty);
+        match self {
+            Value::Null => true,
+            Value::Bool(_) => *ty == Type::BOOL,
+            Value::Int(_) => matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8 | Type::FLOAT4 | Type::FLOAT8 | Type::OID),
+            Value::Float(_) => matches!(*ty, Type::FLOAT4 | Type::FLOAT8),
+            Value::Bytes(_) => *ty == Type::BYTEA,
+            Value::Json(_) => matches!(*ty, Type::JSON | Type::JSONB),
+            Value::Text(_) => is_text_like(ty),
+            _ => false,
+        }
+    }
+}
+
+fn base_type(ty: &Type) -> &Type {
+    match ty.kind() {
+        Kind::Domain(base) => base_type(base),
+        _ => ty,
+    }
+}
+
+fn array_literal(items: &[Value]) -> Result<String, BoxError> {
+    let mut out = String::from("{");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match item {
+            Value::Null => out.push_str("NULL"),
+            Value::Array(inner) => out.push_str(&array_literal(inner)?),
+            other => {
+                out.push('"');
+                for c in other.text_param()?.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
+impl ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        if self.is_null() {
+            return Ok(IsNull::Yes);
+        }
+        if !self.binary_encodable(ty) {
+            out.put_slice(self.text_param()?.as_bytes());
+            return Ok(IsNull::No);
+        }
+        let base = base_type(ty);
+        match (self, base) {
+            (Value::Bool(b), _) => wire::bool_to_sql(*b, out),
+            (Value::Int(i), &Type::INT2) => wire::int2_to_sql(i16::try_from(*i).map_err(|_| range_error(*i, ty))?, out),
+            (Value::Int(i), &Type::INT4) => wire::int4_to_sql(i32::try_from(*i).map_err(|_| range_error(*i, ty))?, out),
+            (Value::Int(i), &Type::OID) => wire::oid_to_sql(u32::try_from(*i).map_err(|_| range_error(*i, ty))?, out),
+            (Value::Int(i), &Type::INT8) => wire::int8_to_sql(*i, out),
+            (Value::Int(i), &Type::FLOAT4) => wire::float4_to_sql(*i as f32, out),
+            (Value::Int(i), _) => wire::float8_to_sql(*i as f64, out),
+            (Value::Float(f), &Type::FLOAT4) => wire::float4_to_sql(*f as f32, out),
+            (Value::Float(f), _) => wire::float8_to_sql(*f, out),
+            (Value::Bytes(b), _) => wire::bytea_to_sql(b, out),
+            (Value::Json(j), &Type::JSONB) => {
+                out.put_u8(1);
+                serde_json::to_writer(out.writer(), j)?;
+            }
+            (Value::Json(j), _) => serde_json::to_writer(out.writer(), j)?,
+            (Value::Text(s), _) => wire::text_to_sql(s, out),
+            _ => unreachable!("binary_encodable covers every pair"),
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, ty: &Type) -> postgres_types::Format {
+        if self.binary_encodable(ty) {
+            postgres_types::Format::Binary
+        } else {
+            postgres_types::Format::Text
+        }
+    }
+
+    postgres_types::to_sql_checked!();
+}
+
+fn range_error(i: i64, ty: &Type) -> BoxError {
+    format!("value {i} is out of range for type {}", ty.name()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(format_date(0), "2000-01-01");
+        assert_eq!(format_date(-730120), "0001-01-01");
+        assert_eq!(format_date(-730121), "0001-12-31 BC");
+        assert_eq!(format_timestamp(1_500_000, "+00"), "2000-01-01 00:00:01.5+00");
+        assert_eq!(format_timestamp(-1, ""), "1999-12-31 23:59:59.999999");
+    }
+
+    #[test]
+    fn numeric_text() {
+        // 12345.678: ndigits 3, weight 1, sign +, dscale 3; digits 1, 2345, 6780
+        let raw = [0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1A, 0x7C];
+        assert_eq!(numeric_to_string(&raw).unwrap(), "12345.678");
+        // 0.0001: ndigits 1, weight -1, dscale 4; digit 1
+        let raw = [0, 1, 0xff, 0xff, 0, 0, 0, 4, 0, 1];
+        assert_eq!(numeric_to_string(&raw).unwrap(), "0.0001");
+        assert!(numeric_to_string(&[0, 5, 0, 0]).is_err());
+    }
+}

@@ -1,0 +1,32 @@
+//! [`TokioRuntime`]: the core's runtime on tokio.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use edgepg_core::{BoxFuture, Runtime};
+
+/// Spawns on the current tokio runtime and uses tokio's timers.
+///
+/// ```
+/// use edgepg_core::Runtime;
+/// let rt = edgepg_tokio::TokioRuntime;
+/// let a = rt.now();
+/// assert!(rt.now() >= a);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioRuntime;
+
+impl Runtime for TokioRuntime {
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        tokio::spawn(task);
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+
+    fn now(&self) -> Duration {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        ORIGIN.get_or_init(Instant::now).elapsed()
+    }
+}

@@ -1,0 +1,181 @@
+//! Session and Results against a real PostgreSQL (issue 2).
+
+use edgepg_tests::PgServer;
+use edgepg_tokio::{Config, ErrorKind, Pool, Session, Value};
+
+fn session() -> Session {
+    Session::new(PgServer::shared().url()).expect("valid URL")
+}
+
+#[tokio::test]
+async fn select_one_as_dict() {
+    let r = session().query("SELECT 1 AS value", &[]).await.unwrap();
+    let d = r.as_dict().unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d["value"], Value::Int(1));
+    assert_eq!(r.status(), "SELECT 1");
+    assert_eq!(r.query(), "SELECT 1 AS value");
+    assert_eq!(r.columns()[0].name(), "value");
+    assert_eq!(r.columns()[0].type_name(), "int4");
+}
+
+#[tokio::test]
+async fn as_dict_is_empty_for_no_rows_and_an_error_for_many() {
+    let s = session();
+    let none = s.query("SELECT 1 AS v WHERE false", &[]).await.unwrap();
+    assert!(none.as_dict().unwrap().is_empty());
+    let many = s.query("SELECT generate_series(1, 2) AS v", &[]).await.unwrap();
+    assert_eq!(many.as_dict().unwrap_err().kind(), ErrorKind::Interface);
+}
+
+#[tokio::test]
+async fn multi_row_navigation_agrees() {
+    let mut r = session()
+        .query("SELECT g AS n, 'row ' || g AS label FROM generate_series(1, 5) g ORDER BY g", &[])
+        .await
+        .unwrap();
+    assert_eq!(r.len(), 5);
+    assert_eq!(r.count(), 5);
+    assert_eq!(r.status(), "SELECT 5");
+    let via_iter: Vec<i32> = r.iter().map(|row| row.get("n")).collect();
+    assert_eq!(via_iter, vec![1, 2, 3, 4, 5]);
+    for (i, n) in via_iter.iter().enumerate() {
+        assert_eq!(r[i].get::<i32, _>(0), *n);
+        assert_eq!(r.get(i).unwrap().get::<String, _>("label"), format!("row {n}"));
+    }
+    assert!(r.get(5).is_none());
+    assert_eq!(r.rownumber(), 0);
+    assert_eq!(r.fetchone().unwrap().get::<i32, _>("n"), 1);
+    assert_eq!(r.rownumber(), 1);
+    let two: Vec<i32> = r.fetchmany(2).iter().map(|row| row.get("n")).collect();
+    assert_eq!(two, vec![2, 3]);
+    assert_eq!(r.rownumber(), 3);
+    let rest: Vec<i32> = r.fetchall().iter().map(|row| row.get("n")).collect();
+    assert_eq!(rest, vec![4, 5]);
+    assert_eq!(r.rownumber(), 5);
+    assert!(r.fetchone().is_none());
+    assert!(r.fetchmany(3).is_empty());
+    r.scroll(-2).unwrap();
+    assert_eq!(r.fetchone().unwrap().get::<i32, _>("n"), 4);
+    assert!(r.scroll(10).is_err());
+    r.scroll_to(0).unwrap();
+    assert_eq!(r.fetchall().len(), 5);
+    let labels: Vec<String> = r.into_iter().map(|row| row.get("label")).collect();
+    assert_eq!(labels.len(), 5);
+}
+
+#[tokio::test]
+async fn callproc_resolves_overloads_and_returns_results() {
+    let s = session();
+    let r = s.callproc("mod", &[&6i32, &4i32]).await.unwrap();
+    assert_eq!(r[0].get::<i32, _>(0), 2);
+    let r = s.callproc("mod", &[&Value::from(6), &Value::from(4)]).await.unwrap();
+    assert_eq!(r[0].values()[0], Value::Int(2));
+    let r = s.callproc("to_timestamp", &[&0i32]).await.unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].values()[0], Value::TimestampTz("1970-01-01 00:00:00+00".into()));
+    let r = s.callproc("pg_catalog.mod", &[&7i64, &4i64]).await.unwrap();
+    assert_eq!(r[0].get::<i64, _>(0), 3);
+    let err = s.callproc("no_such_function", &[&1i32]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Programming);
+    assert_eq!(err.code(), Some("42883"));
+}
+
+#[tokio::test]
+async fn execute_counts_rows_and_transaction_rolls_back() {
+    let pool = Pool::new(PgServer::shared().url()).unwrap();
+    pool.execute("CREATE TABLE IF NOT EXISTS s_tx (id int PRIMARY KEY)", &[]).await.unwrap();
+    pool.execute("TRUNCATE s_tx", &[]).await.unwrap();
+    let n = pool.execute("INSERT INTO s_tx SELECT generate_series(1, 3)", &[]).await.unwrap();
+    assert_eq!(n, 3);
+    let err = pool
+        .transaction([
+            ("INSERT INTO s_tx VALUES ($1)", vec![Value::from(10)]).into(),
+            ("INSERT INTO s_tx VALUES ($1)", vec![Value::from(1)]).into(),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity);
+    assert_eq!(err.constraint(), Some("s_tx_pkey"));
+    let count: i64 = pool.query("SELECT count(*) FROM s_tx", &[]).await.unwrap()[0].get(0);
+    assert_eq!(count, 3, "the failed transaction left nothing behind");
+    let out = pool
+        .transaction([("INSERT INTO s_tx VALUES ($1) RETURNING id", vec![Value::from(11)]).into()])
+        .await
+        .unwrap();
+    assert_eq!(out[0][0].get::<i32, _>("id"), 11);
+    let mut tx = pool.begin().await.unwrap();
+    tx.execute("INSERT INTO s_tx VALUES (12)", &[]).await.unwrap();
+    drop(tx);
+    let count: i64 = pool.query("SELECT count(*) FROM s_tx WHERE id = 12", &[]).await.unwrap()[0].get(0);
+    assert_eq!(count, 0, "a dropped transaction rolls back");
+    pool.execute("DROP TABLE s_tx", &[]).await.unwrap();
+}
+
+#[tokio::test]
+async fn parameters_are_checked() {
+    let s = session();
+    let err = s.query("SELECT $1::int", &[]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Interface);
+    assert!(err.to_string().contains("1 parameter"), "{err}");
+    let err = s.query("SELECT $1::int", &[&"not a number"]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Interface, "{err}");
+    let err = s.query("SELECT $1::int2", &[&Value::Int(1 << 20)]).await.unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
+    // Dynamic values adapt to the inferred type, or go as text for the server to parse.
+    let r = s
+        .query("SELECT $1::int8 AS a, $2::numeric AS b, $3::date AS c", &[&Value::Int(5), &Value::Numeric("1.50".into()), &Value::Text("2024-02-29".into())])
+        .await
+        .unwrap();
+    assert_eq!(r[0].values(), &[Value::Int(5), Value::Numeric("1.50".into()), Value::Date("2024-02-29".into())]);
+}
+
+#[tokio::test]
+async fn session_helpers() {
+    let s = session();
+    assert_eq!(s.encoding(), "UTF8");
+    s.set_encoding("utf-8").unwrap();
+    assert_eq!(s.set_encoding("LATIN1").unwrap_err().kind(), ErrorKind::NotSupported);
+    s.validate().await.unwrap();
+    assert!(s.backend_pid().await.unwrap() > 0);
+    s.execute("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$", &[]).await.unwrap();
+    assert!(s.notices().iter().any(|n| n.contains("hello from plpgsql")), "{:?}", s.notices());
+    // Sessions for the same URL share one pool.
+    let other = Session::new(PgServer::shared().url()).unwrap();
+    assert_eq!(s.pid(), other.pid());
+}
+
+#[tokio::test]
+async fn rows_serialize_and_deserialize() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Item {
+        id: i64,
+        name: String,
+        tags: Vec<String>,
+    }
+    let r = session()
+        .query("SELECT 1::int8 AS id, 'pen' AS name, ARRAY['a','b'] AS tags", &[])
+        .await
+        .unwrap();
+    let items: Vec<Item> = r.deserialize().unwrap();
+    assert_eq!(items, vec![Item { id: 1, name: "pen".into(), tags: vec!["a".into(), "b".into()] }]);
+    let json = serde_json::to_value(&r[0]).unwrap();
+    assert_eq!(json, serde_json::json!({"id": 1, "name": "pen", "tags": ["a", "b"]}));
+}
+
+#[tokio::test]
+async fn config_from_env_and_unix_socket() {
+    let pg = PgServer::shared();
+    let Some(dir) = pg.socket_dir() else { return };
+    let url = format!("host={} port={} user=postgres dbname=postgres", dir.display(), pg.port());
+    std::env::set_var("PGSQL_EDGEPG_UNIX_TEST", &url);
+    let config = Config::from_env(Some("edgepg_unix_test")).unwrap();
+    let session = Session::new(config).unwrap();
+    let r = session
+        .query("SELECT inet_server_addr() IS NULL AS via_unix_socket", &[])
+        .await
+        .unwrap();
+    assert_eq!(r[0].get::<bool, _>(0), true, "connected over the Unix socket");
+    let session = Session::from_env(Some("EDGEPG_UNIX_TEST")).unwrap();
+    assert_eq!(session.query("SELECT 2 AS two", &[]).await.unwrap()[0].get::<i32, _>(0), 2);
+}

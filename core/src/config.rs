@@ -59,7 +59,10 @@ impl SslMode {
 
     /// True when a plaintext connection is not acceptable.
     pub fn requires_tls(self) -> bool {
-        matches!(self, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull)
+        matches!(
+            self,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        )
     }
 }
 
@@ -83,8 +86,8 @@ impl TargetSessionAttrs {
             "read-only" => TargetSessionAttrs::ReadOnly,
             other => {
                 return Err(Error::interface(format!(
-                    "invalid target_session_attrs \"{other}\": expected any, read-write or read-only"
-                )))
+                "invalid target_session_attrs \"{other}\": expected any, read-write or read-only"
+            )))
             }
         })
     }
@@ -215,7 +218,8 @@ impl Config {
             None => "PGSQL".to_string(),
         };
         if let Some(url) = get(&var).filter(|v| !v.trim().is_empty()) {
-            return Config::parse(&url).map_err(|e| Error::interface(format!("{var}: {}", e.message())));
+            return Config::parse(&url)
+                .map_err(|e| Error::interface(format!("{var}: {}", e.message())));
         }
         let mut config = Config::new();
         let pairs = [
@@ -253,7 +257,9 @@ impl Config {
                         } else if h.is_empty() {
                             Err(Error::interface("invalid host: empty host name"))
                         } else {
-                            Ok(Host::Tcp(h.trim_start_matches('[').trim_end_matches(']').to_string()))
+                            Ok(Host::Tcp(
+                                h.trim_start_matches('[').trim_end_matches(']').to_string(),
+                            ))
                         }
                     })
                     .collect::<Result<_>>()?;
@@ -268,7 +274,9 @@ impl Config {
             "options" => self.options = Some(value.to_string()),
             "connect_timeout" => {
                 let secs: i64 = value.trim().parse().map_err(|_| {
-                    Error::interface(format!("invalid connect_timeout \"{value}\": expected whole seconds"))
+                    Error::interface(format!(
+                        "invalid connect_timeout \"{value}\": expected whole seconds"
+                    ))
                 })?;
                 // libpq: zero or negative means wait forever.
                 self.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs as u64));
@@ -280,17 +288,25 @@ impl Config {
                 self.keepalives = match value {
                     "1" => true,
                     "0" => false,
-                    _ => return Err(Error::interface(format!("invalid keepalives \"{value}\": expected 0 or 1"))),
+                    _ => {
+                        return Err(Error::interface(format!(
+                            "invalid keepalives \"{value}\": expected 0 or 1"
+                        )))
+                    }
                 }
             }
             "keepalives_idle" => {
                 let secs: u64 = value.trim().parse().map_err(|_| {
-                    Error::interface(format!("invalid keepalives_idle \"{value}\": expected whole seconds"))
+                    Error::interface(format!(
+                        "invalid keepalives_idle \"{value}\": expected whole seconds"
+                    ))
                 })?;
                 self.keepalives_idle = Some(Duration::from_secs(secs));
             }
             other => {
-                return Err(Error::interface(format!("invalid connection option \"{other}\"")));
+                return Err(Error::interface(format!(
+                    "invalid connection option \"{other}\""
+                )));
             }
         }
         Ok(self)
@@ -427,7 +443,10 @@ impl Config {
                     _ => self.ports.get(i).copied().unwrap_or(5432),
                 };
                 match host {
-                    Host::Tcp(h) => Target::Tcp { host: h.clone(), port },
+                    Host::Tcp(h) => Target::Tcp {
+                        host: h.clone(),
+                        port,
+                    },
                     Host::Unix(dir) => Target::Unix(dir.join(format!(".s.PGSQL.{port}"))),
                 }
             })
@@ -476,7 +495,9 @@ impl Config {
 fn parse_port(s: &str) -> Result<u16> {
     match s.trim().parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
-        _ => Err(Error::interface(format!("invalid port \"{s}\": expected a number from 1 to 65535"))),
+        _ => Err(Error::interface(format!(
+            "invalid port \"{s}\": expected a number from 1 to 65535"
+        ))),
     }
 }
 
@@ -484,7 +505,11 @@ fn decode(part: &str, what: &str) -> Result<String> {
     percent_decode_str(part)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| Error::interface(format!("invalid {what} in URL: percent-encoding is not UTF-8")))
+        .map_err(|_| {
+            Error::interface(format!(
+                "invalid {what} in URL: percent-encoding is not UTF-8"
+            ))
+        })
 }
 
 fn parse_url(s: &str) -> Result<Config> {
@@ -544,9 +569,11 @@ fn parse_url(s: &str) -> Result<Config> {
         config.dbname = Some(decode(path, "database name")?);
     }
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| Error::interface(format!("invalid URL query parameter \"{pair}\": expected key=value")))?;
+        let (key, value) = pair.split_once('=').ok_or_else(|| {
+            Error::interface(format!(
+                "invalid URL query parameter \"{pair}\": expected key=value"
+            ))
+        })?;
         let key = decode(key, "query parameter")?;
         let value = decode(&value.replace('+', " "), "query parameter")?;
         config.set(&key, &value)?;
@@ -556,15 +583,19 @@ fn parse_url(s: &str) -> Result<Config> {
 
 fn split_host_port(entry: &str) -> Result<(&str, Option<&str>)> {
     if let Some(stripped) = entry.strip_prefix('[') {
-        let end = stripped
-            .find(']')
-            .ok_or_else(|| Error::interface(format!("invalid host \"{entry}\": unclosed '[' in IPv6 address")))?;
+        let end = stripped.find(']').ok_or_else(|| {
+            Error::interface(format!(
+                "invalid host \"{entry}\": unclosed '[' in IPv6 address"
+            ))
+        })?;
         let host = &stripped[..end];
         let after = &stripped[end + 1..];
         return match after.strip_prefix(':') {
             Some(port) => Ok((host, Some(port))),
             None if after.is_empty() => Ok((host, None)),
-            None => Err(Error::interface(format!("invalid host \"{entry}\": unexpected text after ']'"))),
+            None => Err(Error::interface(format!(
+                "invalid host \"{entry}\": unexpected text after ']'"
+            ))),
         };
     }
     match entry.split_once(':') {
@@ -643,7 +674,9 @@ fn parse_dsn(s: &str) -> Result<Config> {
             }
         }
         if key.is_empty() {
-            return Err(Error::interface("invalid connection string: empty keyword before \"=\""));
+            return Err(Error::interface(
+                "invalid connection string: empty keyword before \"=\"",
+            ));
         }
         config.set(&key, &value)?;
     }
@@ -716,7 +749,11 @@ impl fmt::Display for Config {
         }
         write!(f, " sslmode={}", self.ssl_mode.as_str())?;
         if self.target_session_attrs != TargetSessionAttrs::Any {
-            write!(f, " target_session_attrs={}", self.target_session_attrs.as_str())?;
+            write!(
+                f,
+                " target_session_attrs={}",
+                self.target_session_attrs.as_str()
+            )?;
         }
         Ok(())
     }
@@ -729,15 +766,33 @@ mod tests {
     #[test]
     fn url_forms() {
         let c = Config::parse("postgresql://u@[::1]:6000/db?application_name=x%20y").unwrap();
-        assert_eq!(c.targets(), vec![Target::Tcp { host: "::1".into(), port: 6000 }]);
+        assert_eq!(
+            c.targets(),
+            vec![Target::Tcp {
+                host: "::1".into(),
+                port: 6000
+            }]
+        );
         assert_eq!(c.get_application_name(), Some("x y"));
         let c = Config::parse("postgres://%2Ftmp%2Fpg/db").unwrap();
-        assert_eq!(c.targets(), vec![Target::Unix(PathBuf::from("/tmp/pg/.s.PGSQL.5432"))]);
+        assert_eq!(
+            c.targets(),
+            vec![Target::Unix(PathBuf::from("/tmp/pg/.s.PGSQL.5432"))]
+        );
         let c = Config::parse("postgresql:///db?host=/run/pg&port=6543").unwrap();
-        assert_eq!(c.targets(), vec![Target::Unix(PathBuf::from("/run/pg/.s.PGSQL.6543"))]);
+        assert_eq!(
+            c.targets(),
+            vec![Target::Unix(PathBuf::from("/run/pg/.s.PGSQL.6543"))]
+        );
         let c = Config::parse("postgresql://a:1,b:2/db").unwrap();
         assert_eq!(c.targets().len(), 2);
-        assert_eq!(c.targets()[1], Target::Tcp { host: "b".into(), port: 2 });
+        assert_eq!(
+            c.targets()[1],
+            Target::Tcp {
+                host: "b".into(),
+                port: 2
+            }
+        );
         let c = Config::parse("postgresql://").unwrap();
         assert_eq!(c.targets()[0].to_string(), "localhost:5432");
     }
@@ -757,7 +812,10 @@ mod tests {
             ("host=h dbname='open", "unterminated"),
             ("host", "="),
             ("postgresql://h/db?connect_timeout=soon", "connect_timeout"),
-            ("postgresql://h/db?target_session_attrs=primary", "target_session_attrs"),
+            (
+                "postgresql://h/db?target_session_attrs=primary",
+                "target_session_attrs",
+            ),
             ("postgresql://%ff@h/db", "user name"),
             ("host=a,b,c port=1,2", "port"),
         ];
@@ -784,7 +842,13 @@ mod tests {
             _ => None,
         };
         let c = Config::from_vars(Some("missing"), vars).unwrap();
-        assert_eq!(c.targets()[1], Target::Tcp { host: "h2".into(), port: 7000 });
+        assert_eq!(
+            c.targets()[1],
+            Target::Tcp {
+                host: "h2".into(),
+                port: 7000
+            }
+        );
         assert_eq!(c.get_user(), Some("me"));
         let c = Config::from_vars(Some("my-app"), |k| {
             (k == "PGSQL_MY_APP").then(|| "postgresql://x@y/z".to_string())

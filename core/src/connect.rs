@@ -23,8 +23,15 @@ pub(crate) async fn connect<T: Transport>(config: &Config, transport: &T) -> Res
         let attempt = connect_target(config, transport, &target);
         let result = match config.get_connect_timeout() {
             Some(limit) => timeout(&rt, limit, attempt).await.unwrap_or_else(|| {
-                let err = io::Error::new(io::ErrorKind::TimedOut, format!("timed out after {limit:?}"));
-                Err(Error::io(ErrorKind::Operational, &format!("could not connect to {target}"), &err))
+                let err = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("timed out after {limit:?}"),
+                );
+                Err(Error::io(
+                    ErrorKind::Operational,
+                    &format!("could not connect to {target}"),
+                    &err,
+                ))
             }),
             None => attempt.await,
         };
@@ -36,14 +43,25 @@ pub(crate) async fn connect<T: Transport>(config: &Config, transport: &T) -> Res
     Err(last.unwrap_or_else(|| Error::interface("no host to connect to")))
 }
 
-async fn connect_target<T: Transport>(config: &Config, transport: &T, target: &Target) -> Result<Connection> {
+async fn connect_target<T: Transport>(
+    config: &Config,
+    transport: &T,
+    target: &Target,
+) -> Result<Connection> {
     let is_unix = matches!(target, Target::Unix(_));
-    let mut mode = if is_unix { SslMode::Disable } else { config.get_ssl_mode() };
+    let mut mode = if is_unix {
+        SslMode::Disable
+    } else {
+        config.get_ssl_mode()
+    };
     loop {
-        let socket = transport
-            .connect(target)
-            .await
-            .map_err(|e| Error::io(ErrorKind::Operational, &format!("could not connect to {target}"), &e))?;
+        let socket = transport.connect(target).await.map_err(|e| {
+            Error::io(
+                ErrorKind::Operational,
+                &format!("could not connect to {target}"),
+                &e,
+            )
+        })?;
         let socket = match negotiate_tls(config, transport, target, socket, mode).await {
             Ok(s) => s,
             // libpq's `prefer`: a failed handshake is retried in plaintext on a new socket.
@@ -68,7 +86,11 @@ fn with_target(err: Error, target: &Target) -> Error {
     if err.db_error().is_some() {
         err
     } else {
-        Error::with_source(err.kind(), format!("connection to {target} failed: {}", err.message()), err)
+        Error::with_source(
+            err.kind(),
+            format!("connection to {target} failed: {}", err.message()),
+            err,
+        )
     }
 }
 
@@ -94,7 +116,13 @@ async fn negotiate_tls<T: Transport>(
         }
         return Ok(socket);
     }
-    let io_err = |e: io::Error| Error::io(ErrorKind::Operational, &format!("TLS negotiation with {target} failed"), &e);
+    let io_err = |e: io::Error| {
+        Error::io(
+            ErrorKind::Operational,
+            &format!("TLS negotiation with {target} failed"),
+            &e,
+        )
+    };
     socket.write_all(&SSL_REQUEST).await.map_err(io_err)?;
     socket.flush().await.map_err(io_err)?;
     let mut answer = [0u8; 1];
@@ -113,7 +141,11 @@ async fn negotiate_tls<T: Transport>(
                 root_cert: config.get_ssl_root_cert().cloned(),
             };
             transport.upgrade_tls(socket, &request).await.map_err(|e| {
-                Error::io(ErrorKind::Operational, &format!("TLS handshake with {target} failed"), &e)
+                Error::io(
+                    ErrorKind::Operational,
+                    &format!("TLS handshake with {target} failed"),
+                    &e,
+                )
             })
         }
         b'N' if mode.requires_tls() => Err(Error::new(
@@ -126,7 +158,9 @@ async fn negotiate_tls<T: Transport>(
         b'N' => Ok(socket),
         other => Err(Error::new(
             ErrorKind::Operational,
-            format!("server at {target} sent an invalid answer to the TLS request (byte {other:#04x})"),
+            format!(
+                "server at {target} sent an invalid answer to the TLS request (byte {other:#04x})"
+            ),
         )),
     }
 }
@@ -153,20 +187,38 @@ async fn check_session_attrs(config: &Config, conn: &Connection, target: &Target
             ErrorKind::Operational,
             format!(
                 "server at {target} is {}, but target_session_attrs={}",
-                if want_read_only { "read-write" } else { "read-only" },
-                if want_read_only { "read-only" } else { "read-write" }
+                if want_read_only {
+                    "read-write"
+                } else {
+                    "read-only"
+                },
+                if want_read_only {
+                    "read-only"
+                } else {
+                    "read-write"
+                }
             ),
         ))
     }
 }
 
 /// Opens a fresh socket to `target` and sends a cancel request for `conn`'s running statement.
-pub(crate) async fn cancel<T: Transport>(transport: &T, target: &Target, token: &tokio_postgres::CancelToken) -> Result<()> {
-    let socket = transport
-        .connect(target)
+pub(crate) async fn cancel<T: Transport>(
+    transport: &T,
+    target: &Target,
+    token: &tokio_postgres::CancelToken,
+) -> Result<()> {
+    let socket = transport.connect(target).await.map_err(|e| {
+        Error::io(
+            ErrorKind::Operational,
+            &format!("could not connect to {target} to cancel"),
+            &e,
+        )
+    })?;
+    token
+        .cancel_query_raw(socket, NoTls)
         .await
-        .map_err(|e| Error::io(ErrorKind::Operational, &format!("could not connect to {target} to cancel"), &e))?;
-    token.cancel_query_raw(socket, NoTls).await.map_err(Error::from_pg)
+        .map_err(Error::from_pg)
 }
 
 /// Closes a connection politely when it is dropped by the pool: tokio-postgres sends

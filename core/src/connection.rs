@@ -30,6 +30,9 @@ pub struct Notification {
 
 #[derive(Default)]
 struct Shared {
+    /// Set when the server ended the connection with a FATAL shutdown error
+    /// (57P01–57P03) that answered no request of ours.
+    terminated_by_server: std::sync::atomic::AtomicBool,
     notices: Mutex<VecDeque<String>>,
     listener: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
 }
@@ -76,14 +79,20 @@ impl Connection {
             while let Some(message) = messages.next().await {
                 match message {
                     Ok(AsyncMessage::Notice(notice)) => {
-                        let mut notices = driver_shared.notices.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut notices = driver_shared
+                            .notices
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner());
                         if notices.len() == NOTICES_KEPT {
                             notices.pop_front();
                         }
                         notices.push_back(format!("{}: {}", notice.severity(), notice.message()));
                     }
                     Ok(AsyncMessage::Notification(n)) => {
-                        let listener = driver_shared.listener.lock().unwrap_or_else(|p| p.into_inner());
+                        let listener = driver_shared
+                            .listener
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner());
                         if let Some(tx) = listener.as_ref() {
                             let _ = tx.unbounded_send(Notification {
                                 channel: n.channel().to_string(),
@@ -93,7 +102,15 @@ impl Connection {
                         }
                     }
                     Ok(_) => {}
-                    Err(_) => break,
+                    Err(e) => {
+                        let code = e.as_db_error().map(|d| d.code().code());
+                        if matches!(code, Some("57P01" | "57P02" | "57P03")) {
+                            driver_shared
+                                .terminated_by_server
+                                .store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        break;
+                    }
                 }
             }
             drop(done_tx);
@@ -139,12 +156,31 @@ impl Connection {
 
     /// The last server notices, oldest first.
     pub(crate) fn notices(&self) -> Vec<String> {
-        self.shared.notices.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+        self.shared
+            .notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// True when the server shut this backend down while no statement of ours was
+    /// pending: anything sent afterwards cannot have run.
+    pub(crate) fn terminated_by_server(&self) -> bool {
+        self.shared
+            .terminated_by_server
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Removes and returns the notices received so far.
     pub(crate) fn take_notices(&self) -> Vec<String> {
-        self.shared.notices.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
+        self.shared
+            .notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect()
     }
 
     /// Sets the prepared-statement cache size (0 turns it off).
@@ -163,7 +199,12 @@ impl Connection {
         let stmt = self.client.prepare(sql).await.map_err(Error::from_pg)?;
         if self.statement_capacity > 0 {
             if self.statements.len() >= self.statement_capacity {
-                if let Some(oldest) = self.statements.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = self
+                    .statements
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(k, _)| k.clone())
+                {
                     self.statements.remove(&oldest);
                 }
             }
@@ -173,7 +214,11 @@ impl Connection {
     }
 
     /// Runs one statement and buffers its rows.
-    pub(crate) async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
+    pub(crate) async fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Results> {
         self.busy = true;
         let result = self.query_inner(sql, None, params).await;
         self.busy = false;
@@ -202,11 +247,19 @@ impl Connection {
         self.sent = false;
         let stmt = match types {
             None => self.statement(sql).await?,
-            Some(types) => self.client.prepare_typed(sql, types).await.map_err(Error::from_pg)?,
+            Some(types) => self
+                .client
+                .prepare_typed(sql, types)
+                .await
+                .map_err(Error::from_pg)?,
         };
         check_param_count(&stmt, params)?;
         self.sent = true;
-        let stream = self.client.query_raw(&stmt, params.iter().copied()).await.map_err(Error::from_pg)?;
+        let stream = self
+            .client
+            .query_raw(&stmt, params.iter().copied())
+            .await
+            .map_err(Error::from_pg)?;
         futures_util::pin_mut!(stream);
         let mut rows = Vec::new();
         while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
@@ -218,14 +271,21 @@ impl Connection {
     }
 
     /// Runs one statement and returns the number of rows it affected.
-    pub(crate) async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    pub(crate) async fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64> {
         self.busy = true;
         self.sent = false;
         let result = async {
             let stmt = self.statement(sql).await?;
             check_param_count(&stmt, params)?;
             self.sent = true;
-            self.client.execute(&stmt, params).await.map_err(Error::from_pg)
+            self.client
+                .execute(&stmt, params)
+                .await
+                .map_err(Error::from_pg)
         }
         .await;
         self.busy = false;

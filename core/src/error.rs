@@ -173,7 +173,10 @@ impl Error {
     pub(crate) fn partially_connected(connected: usize, failed: usize, cause: Error) -> Error {
         let mut e = Error::with_source(
             ErrorKind::PartiallyConnected,
-            format!("opened {connected} of {} connections; the first failure was: {cause}", connected + failed),
+            format!(
+                "opened {connected} of {} connections; the first failure was: {cause}",
+                connected + failed
+            ),
             cause,
         );
         Arc::get_mut(&mut e.0).expect("fresh").counts = Some((connected, failed));
@@ -213,7 +216,9 @@ impl Error {
                 hint: db.hint().map(str::to_string),
                 position: match db.position() {
                     Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p),
-                    Some(tokio_postgres::error::ErrorPosition::Internal { position, .. }) => Some(*position),
+                    Some(tokio_postgres::error::ErrorPosition::Internal { position, .. }) => {
+                        Some(*position)
+                    }
                     None => None,
                 },
                 schema: db.schema().map(str::to_string),
@@ -223,7 +228,9 @@ impl Error {
                 datatype: db.datatype().map(str::to_string),
             };
             let message = match &fields.detail {
-                Some(detail) => format!("{} (SQLSTATE {}): {}", fields.message, fields.code, detail),
+                Some(detail) => {
+                    format!("{} (SQLSTATE {}): {}", fields.message, fields.code, detail)
+                }
                 None => format!("{} (SQLSTATE {})", fields.message, fields.code),
             };
             let mut e = Error::new(kind, message);
@@ -236,7 +243,11 @@ impl Error {
         let text = err.to_string();
         let kind = if connecting {
             ErrorKind::Operational
-        } else if err.is_closed() || io_kind.is_some() || text.contains("unexpected EOF") || text.contains("closed") {
+        } else if err.is_closed()
+            || io_kind.is_some()
+            || text.contains("unexpected EOF")
+            || text.contains("closed")
+        {
             ErrorKind::ConnectionLost
         } else {
             ErrorKind::Interface
@@ -267,7 +278,10 @@ impl Error {
 
     /// The server's fields, if the server reported this error (here or in its cause).
     pub fn db_error(&self) -> Option<&DbErrorFields> {
-        self.0.db.as_ref().or_else(|| self.0.source.as_ref().and_then(|s| s.db_error()))
+        self.0
+            .db
+            .as_ref()
+            .or_else(|| self.0.source.as_ref().and_then(|s| s.db_error()))
     }
 
     /// The SQLSTATE code, if the server reported one.
@@ -318,7 +332,9 @@ impl Error {
 
     /// The I/O error kind, when this error came from the socket.
     pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
-        self.0.io_kind.or_else(|| self.0.source.as_ref().and_then(|s| s.io_kind()))
+        self.0
+            .io_kind
+            .or_else(|| self.0.source.as_ref().and_then(|s| s.io_kind()))
     }
 }
 
@@ -349,7 +365,8 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.0.kind).field("message", &self.0.message);
+        d.field("kind", &self.0.kind)
+            .field("message", &self.0.message);
         if let Some(db) = &self.0.db {
             d.field("code", &db.code);
         }
@@ -362,6 +379,9 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source.as_ref().map(|s| s as &(dyn std::error::Error + 'static))
+        self.0
+            .source
+            .as_ref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }

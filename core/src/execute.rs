@@ -49,7 +49,10 @@ impl Statement {
     }
 
     fn param_refs(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+        self.params
+            .iter()
+            .map(|v| v as &(dyn ToSql + Sync))
+            .collect()
     }
 }
 
@@ -97,17 +100,23 @@ fn is_terminating(e: &Error) -> bool {
 
 /// Rule 6: retry only when the statement cannot have taken effect.
 fn retryable(e: &Error, conn: &Connection) -> bool {
-    let dead_before_send = !conn.sent && (conn.is_closed() || e.kind() == ErrorKind::ConnectionLost);
+    let lost = conn.is_closed() || e.kind() == ErrorKind::ConnectionLost;
+    let dead_before_send = lost && (!conn.sent || conn.terminated_by_server());
     dead_before_send || is_terminating(e)
 }
 
 /// Rule 6: a broken connection under a statement that may have run is `ConnectionLost`.
 fn lost(e: Error) -> Error {
-    let broken = e.kind() == ErrorKind::ConnectionLost || is_terminating(&e) || e.code().is_some_and(|c| c.starts_with("08"));
+    let broken = e.kind() == ErrorKind::ConnectionLost
+        || is_terminating(&e)
+        || e.code().is_some_and(|c| c.starts_with("08"));
     if broken && e.kind() != ErrorKind::ConnectionLost {
         Error::with_source(
             ErrorKind::ConnectionLost,
-            format!("the connection was lost and the statement was not retried: {}", e.message()),
+            format!(
+                "the connection was lost and the statement was not retried: {}",
+                e.message()
+            ),
             e,
         )
     } else {
@@ -119,7 +128,10 @@ macro_rules! with_retry {
     ($pool:expr, $sink:expr, |$conn:ident| $body:expr) => {{
         let mut retried = false;
         loop {
-            let mut guard = $pool.inner.acquire().await?;
+            let mut guard = $pool
+                .inner
+                .acquire_pinging(retried || $pool.inner.options.ping_on_checkout)
+                .await?;
             let result = {
                 let $conn: &mut Connection = guard.conn();
                 $conn.sent = false;
@@ -197,7 +209,9 @@ impl<T: Transport> Pool<T> {
     ) -> Result<Results> {
         let sql = callproc_sql(name, params.len())?;
         let types: Vec<Type> = params.iter().map(|p| probe_type(*p)).collect();
-        with_retry!(self, sink, |conn| conn.query_typed(&sql, &types, params).await)
+        with_retry!(self, sink, |conn| conn
+            .query_typed(&sql, &types, params)
+            .await)
     }
 
     /// momoko's `transaction`: BEGIN, every statement in order on one connection,
@@ -219,10 +233,15 @@ impl<T: Transport> Pool<T> {
     where
         I: IntoIterator<Item = Statement>,
     {
-        self.transaction_noting(None, statements.into_iter().collect()).await
+        self.transaction_noting(None, statements.into_iter().collect())
+            .await
     }
 
-    pub(crate) async fn transaction_noting(&self, sink: Option<&NoticeSink>, statements: Vec<Statement>) -> Result<Vec<Results>> {
+    pub(crate) async fn transaction_noting(
+        &self,
+        sink: Option<&NoticeSink>,
+        statements: Vec<Statement>,
+    ) -> Result<Vec<Results>> {
         let mut guard = self.begin_guard(sink).await?;
         let conn = guard.conn();
         let mut results = Vec::with_capacity(statements.len());
@@ -263,15 +282,24 @@ impl<T: Transport> Pool<T> {
     async fn begin_guard(&self, sink: Option<&NoticeSink>) -> Result<PooledConnection<T>> {
         let mut retried = false;
         loop {
-            let mut guard = self.inner.acquire().await?;
+            let mut guard = self
+                .inner
+                .acquire_pinging(retried || self.inner.options.ping_on_checkout)
+                .await?;
             let conn = guard.conn();
+            // Marked before BEGIN is sent, so a drop mid-BEGIN still rolls back (rule 10).
+            conn.in_transaction = true;
             match conn.batch("BEGIN").await {
                 Ok(()) => {
-                    conn.in_transaction = true;
                     collect_notices(sink, conn);
                     return Ok(guard);
                 }
-                Err(e) if !retried && (conn.is_closed() || e.kind() == ErrorKind::ConnectionLost || is_terminating(&e)) => {
+                Err(e)
+                    if !retried
+                        && (conn.is_closed()
+                            || e.kind() == ErrorKind::ConnectionLost
+                            || is_terminating(&e)) =>
+                {
                     retried = true;
                     self.inner.lock().counters_retry();
                 }
@@ -312,18 +340,24 @@ pub(crate) fn quote_qualified(name: &str) -> Result<String> {
         }
     }
     if in_quotes {
-        return Err(Error::interface(format!("function name {name:?} has an unclosed quote")));
+        return Err(Error::interface(format!(
+            "function name {name:?} has an unclosed quote"
+        )));
     }
     parts.push(current);
     parts
         .into_iter()
         .map(|p| {
             if p.is_empty() {
-                Err(Error::interface(format!("function name {name:?} has an empty part")))
+                Err(Error::interface(format!(
+                    "function name {name:?} has an empty part"
+                )))
             } else if p.starts_with('"') && p.ends_with('"') && p.len() >= 2 {
                 Ok(p)
             } else if p.contains('"') {
-                Err(Error::interface(format!("function name {name:?} has a stray quote")))
+                Err(Error::interface(format!(
+                    "function name {name:?} has a stray quote"
+                )))
             } else {
                 Ok(format!("\"{}\"", p.replace('"', "\"\"")))
             }
@@ -334,7 +368,11 @@ pub(crate) fn quote_qualified(name: &str) -> Result<String> {
 
 fn callproc_sql(name: &str, n: usize) -> Result<String> {
     let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
-    Ok(format!("SELECT * FROM {}({})", quote_qualified(name)?, placeholders.join(", ")))
+    Ok(format!(
+        "SELECT * FROM {}({})",
+        quote_qualified(name)?,
+        placeholders.join(", ")
+    ))
 }
 
 /// The first type a parameter encodes to in binary; "unspecified" (OID 0) when none.
@@ -357,7 +395,9 @@ fn probe_type(param: &(dyn ToSql + Sync)) -> Type {
     let mut buf = bytes::BytesMut::new();
     for ty in CANDIDATES {
         buf.clear();
-        if matches!(param.encode_format(&ty), postgres_types::Format::Binary) && param.to_sql_checked(&ty, &mut buf).is_ok() {
+        if matches!(param.encode_format(&ty), postgres_types::Format::Binary)
+            && param.to_sql_checked(&ty, &mut buf).is_ok()
+        {
             return ty;
         }
     }
@@ -373,7 +413,10 @@ mod tests {
         assert_eq!(quote_qualified("mod").unwrap(), "\"mod\"");
         assert_eq!(quote_qualified("public.mod").unwrap(), "\"public\".\"mod\"");
         assert_eq!(quote_qualified("\"My.Func\"").unwrap(), "\"My.Func\"");
-        assert_eq!(quote_qualified("s.\"we\"\"ird\"").unwrap(), "\"s\".\"we\"\"ird\"");
+        assert_eq!(
+            quote_qualified("s.\"we\"\"ird\"").unwrap(),
+            "\"s\".\"we\"\"ird\""
+        );
         for bad in ["", "a..b", "\"open", "a\"b", "x\0"] {
             assert!(quote_qualified(bad).is_err(), "{bad:?}");
         }

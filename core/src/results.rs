@@ -64,9 +64,17 @@ pub struct Results {
 }
 
 impl Results {
-    pub(crate) fn new(query: &str, columns: Arc<[Column]>, rows: Vec<tokio_postgres::Row>, affected: u64) -> Results {
+    pub(crate) fn new(
+        query: &str,
+        columns: Arc<[Column]>,
+        rows: Vec<tokio_postgres::Row>,
+        affected: u64,
+    ) -> Results {
         let status = command_tag(query, !columns.is_empty(), affected);
-        let rows = rows.into_iter().map(|r| Row::new(r, columns.clone())).collect();
+        let rows = rows
+            .into_iter()
+            .map(|r| Row::new(r, columns.clone()))
+            .collect();
         Results {
             query: query.to_string(),
             status,
@@ -163,7 +171,9 @@ impl Results {
     /// Moves the cursor by `offset` rows (DB-API `scroll(value, mode='relative')`).
     pub fn scroll(&mut self, offset: isize) -> Result<()> {
         let target = self.position as isize + offset;
-        self.scroll_to(usize::try_from(target).map_err(|_| Error::interface("scroll before the first row"))?)
+        self.scroll_to(
+            usize::try_from(target).map_err(|_| Error::interface("scroll before the first row"))?,
+        )
     }
 
     /// Moves the cursor to `index` (DB-API `scroll(value, mode='absolute')`).

@@ -94,7 +94,9 @@ impl Row {
             .position(&self.columns)
             .ok_or_else(|| Error::interface(format!("no column {idx} in this row")))?;
         self.inner.try_get::<usize, T>(i).map_err(|e| {
-            let source = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+            let source = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
             Error::interface(format!(
                 "cannot read column \"{}\" ({}) as {}{source}",
                 self.columns[i].name(),
@@ -114,10 +116,12 @@ impl Row {
         self.values.get_or_init(|| {
             (0..self.columns.len())
                 .map(|i| {
-                    self.inner.try_get::<usize, Value>(i).unwrap_or_else(|e| Value::Other {
-                        type_name: self.columns[i].type_name().to_string(),
-                        text: format!("<undecodable: {e}>"),
-                    })
+                    self.inner
+                        .try_get::<usize, Value>(i)
+                        .unwrap_or_else(|e| Value::Other {
+                            type_name: self.columns[i].type_name().to_string(),
+                            text: format!("<undecodable: {e}>"),
+                        })
                 })
                 .collect()
         })

@@ -36,7 +36,11 @@ pub trait Runtime: Clone + MaybeSend + MaybeSync + 'static {
 }
 
 /// Runs `fut` for at most `limit`; `None` means it timed out (and was dropped).
-pub(crate) async fn timeout<R: Runtime, F: Future>(rt: &R, limit: Duration, fut: F) -> Option<F::Output> {
+pub(crate) async fn timeout<R: Runtime, F: Future>(
+    rt: &R,
+    limit: Duration,
+    fut: F,
+) -> Option<F::Output> {
     let fut = std::pin::pin!(fut);
     match select(fut, rt.sleep(limit)).await {
         Either::Left((out, _)) => Some(out),

@@ -40,7 +40,10 @@ type Registry = HashMap<(TypeId, Config), BoxAny>;
 #[cfg(not(target_arch = "wasm32"))]
 fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
     static REGISTRY: std::sync::OnceLock<Mutex<Registry>> = std::sync::OnceLock::new();
-    let mut map = REGISTRY.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut map = REGISTRY
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     f(&mut map)
 }
 
@@ -108,17 +111,23 @@ impl<T: Transport> Session<T> {
 
     /// Runs a statement and buffers its rows.
     pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
-        self.pool.query_noting(Some(&self.notices), sql, params).await
+        self.pool
+            .query_noting(Some(&self.notices), sql, params)
+            .await
     }
 
     /// Runs a statement and returns the rows affected.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        self.pool.execute_noting(Some(&self.notices), sql, params).await
+        self.pool
+            .execute_noting(Some(&self.notices), sql, params)
+            .await
     }
 
     /// Calls a function (see [`Pool::callproc`]).
     pub async fn callproc(&self, name: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
-        self.pool.callproc_noting(Some(&self.notices), name, params).await
+        self.pool
+            .callproc_noting(Some(&self.notices), name, params)
+            .await
     }
 
     /// Runs statements in one transaction (see [`Pool::transaction`]).
@@ -171,7 +180,12 @@ impl<T: Transport> Session<T> {
 
     /// The last server notices seen by this session (at most 50), oldest first.
     pub fn notices(&self) -> Vec<String> {
-        self.notices.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Checks that a connection can be had and answers (one round trip).

@@ -17,7 +17,10 @@ pub struct Transaction<T: Transport> {
 
 impl<T: Transport> Transaction<T> {
     pub(crate) fn new(conn: PooledConnection<T>) -> Self {
-        Transaction { conn, failed: false }
+        Transaction {
+            conn,
+            failed: false,
+        }
     }
 
     fn note<R>(&mut self, r: Result<R>) -> Result<R> {

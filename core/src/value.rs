@@ -128,7 +128,9 @@ impl Value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or_else(|| J::String(format_float(*f))),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or_else(|| J::String(format_float(*f))),
             Value::Json(j) => j.clone(),
             Value::Bytes(b) => J::String(hex_bytea(b)),
             Value::Array(items) => J::Array(items.iter().map(Value::to_json).collect()),
@@ -238,8 +240,10 @@ impl serde::Serialize for Value {
 // ---------------------------------------------------------------- decoding
 
 fn is_text_like(ty: &Type) -> bool {
-    matches!(*ty, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::CHAR)
-        || ty.name() == "citext"
+    matches!(
+        *ty,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::CHAR
+    ) || ty.name() == "citext"
         || matches!(ty.kind(), Kind::Enum(_))
 }
 
@@ -282,7 +286,9 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
         Type::UUID => Value::Uuid(format_uuid(wire::uuid_from_sql(raw)?)),
         Type::DATE => Value::Date(format_date(wire::date_from_sql(raw)?)),
         Type::TIMESTAMP => Value::Timestamp(format_timestamp(wire::timestamp_from_sql(raw)?, "")),
-        Type::TIMESTAMPTZ => Value::TimestampTz(format_timestamp(wire::timestamp_from_sql(raw)?, "+00")),
+        Type::TIMESTAMPTZ => {
+            Value::TimestampTz(format_timestamp(wire::timestamp_from_sql(raw)?, "+00"))
+        }
         Type::TIME => Value::Time(format_time(wire::time_from_sql(raw)?)),
         Type::TIMETZ => Value::Time(format_timetz(raw)?),
         Type::INTERVAL => Value::Interval(format_interval(raw)?),
@@ -300,7 +306,10 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
 fn decode_array(member: &Type, raw: &[u8]) -> Result<Value, BoxError> {
     use fallible_iterator::FallibleIterator;
     let array = wire::array_from_sql(raw)?;
-    let dims: Vec<usize> = array.dimensions().map(|d| Ok(d.len.max(0) as usize)).collect()?;
+    let dims: Vec<usize> = array
+        .dimensions()
+        .map(|d| Ok(d.len.max(0) as usize))
+        .collect()?;
     let mut flat = Vec::new();
     let mut values = array.values();
     while let Some(v) = values.next()? {
@@ -365,7 +374,11 @@ fn numeric_to_string(raw: &[u8]) -> Result<String, BoxError> {
         let mut frac = String::new();
         let mut i = weight + 1;
         while frac.len() < dscale {
-            let d = if i < 0 { 0 } else { digits.get(i as usize).copied().unwrap_or(0) };
+            let d = if i < 0 {
+                0
+            } else {
+                digits.get(i as usize).copied().unwrap_or(0)
+            };
             frac.push_str(&format!("{d:04}"));
             i += 1;
         }
@@ -377,7 +390,14 @@ fn numeric_to_string(raw: &[u8]) -> Result<String, BoxError> {
 
 fn format_uuid(b: [u8; 16]) -> String {
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Days since 2000-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
@@ -421,7 +441,12 @@ fn format_date(days: i32) -> String {
 fn format_clock(micros: i64) -> String {
     let secs = micros.div_euclid(1_000_000);
     let frac = micros.rem_euclid(1_000_000);
-    let mut s = format!("{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60);
+    let mut s = format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
     if frac != 0 {
         let f = format!("{frac:06}");
         s.push('.');
@@ -487,7 +512,10 @@ fn format_interval(raw: &[u8]) -> Result<String, BoxError> {
     }
     if micros != 0 || parts.is_empty() {
         let sign = if micros < 0 { "-" } else { "" };
-        parts.push(format!("{sign}{}", format_clock(micros.unsigned_abs() as i64)));
+        parts.push(format!(
+            "{sign}{}",
+            format_clock(micros.unsigned_abs() as i64)
+        ));
     }
     Ok(parts.join(" "))
 }
@@ -514,7 +542,10 @@ impl Value {
         match self {
             Value::Null => true,
             Value::Bool(_) => *ty == Type::BOOL,
-            Value::Int(_) => matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8 | Type::FLOAT4 | Type::FLOAT8 | Type::OID),
+            Value::Int(_) => matches!(
+                *ty,
+                Type::INT2 | Type::INT4 | Type::INT8 | Type::FLOAT4 | Type::FLOAT8 | Type::OID
+            ),
             Value::Float(_) => matches!(*ty, Type::FLOAT4 | Type::FLOAT8),
             Value::Bytes(_) => *ty == Type::BYTEA,
             Value::Json(_) => matches!(*ty, Type::JSON | Type::JSONB),
@@ -568,9 +599,15 @@ impl ToSql for Value {
         let base = base_type(ty);
         match (self, base) {
             (Value::Bool(b), _) => wire::bool_to_sql(*b, out),
-            (Value::Int(i), &Type::INT2) => wire::int2_to_sql(i16::try_from(*i).map_err(|_| range_error(*i, ty))?, out),
-            (Value::Int(i), &Type::INT4) => wire::int4_to_sql(i32::try_from(*i).map_err(|_| range_error(*i, ty))?, out),
-            (Value::Int(i), &Type::OID) => wire::oid_to_sql(u32::try_from(*i).map_err(|_| range_error(*i, ty))?, out),
+            (Value::Int(i), &Type::INT2) => {
+                wire::int2_to_sql(i16::try_from(*i).map_err(|_| range_error(*i, ty))?, out)
+            }
+            (Value::Int(i), &Type::INT4) => {
+                wire::int4_to_sql(i32::try_from(*i).map_err(|_| range_error(*i, ty))?, out)
+            }
+            (Value::Int(i), &Type::OID) => {
+                wire::oid_to_sql(u32::try_from(*i).map_err(|_| range_error(*i, ty))?, out)
+            }
             (Value::Int(i), &Type::INT8) => wire::int8_to_sql(*i, out),
             (Value::Int(i), &Type::FLOAT4) => wire::float4_to_sql(*i as f32, out),
             (Value::Int(i), _) => wire::float8_to_sql(*i as f64, out),
@@ -616,7 +653,10 @@ mod tests {
         assert_eq!(format_date(0), "2000-01-01");
         assert_eq!(format_date(-730120), "0001-01-01");
         assert_eq!(format_date(-730121), "0001-12-31 BC");
-        assert_eq!(format_timestamp(1_500_000, "+00"), "2000-01-01 00:00:01.5+00");
+        assert_eq!(
+            format_timestamp(1_500_000, "+00"),
+            "2000-01-01 00:00:01.5+00"
+        );
         assert_eq!(format_timestamp(-1, ""), "1999-12-31 23:59:59.999999");
     }
 

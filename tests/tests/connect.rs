@@ -11,11 +11,16 @@ async fn scram_authentication() {
     let (user, password) = pg.scram_user();
     let url = pg.url_for(user, Some(password), "postgres", "sslmode=disable");
     let session = Session::new(url).unwrap();
-    let r = session.query("SELECT current_user AS u", &[]).await.unwrap();
+    let r = session
+        .query("SELECT current_user AS u", &[])
+        .await
+        .unwrap();
     assert_eq!(r[0].get::<String, _>("u"), user);
     if pg.is_managed() {
         let method = pg
-            .psql(&format!("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = '{user}'"))
+            .psql(&format!(
+                "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = '{user}'"
+            ))
             .unwrap();
         assert_eq!(method, "t");
     }
@@ -25,12 +30,24 @@ async fn scram_authentication() {
 async fn wrong_password_says_authentication_failed() {
     let pg = PgServer::shared();
     let (user, _) = pg.scram_user();
-    let url = pg.url_for(user, Some("definitely-wrong"), "postgres", "sslmode=disable");
-    let err = Session::new(url).unwrap().query("SELECT 1", &[]).await.unwrap_err();
+    let url = pg.url_for(
+        user,
+        Some("definitely-wrong"),
+        "postgres",
+        "sslmode=disable",
+    );
+    let err = Session::new(url)
+        .unwrap()
+        .query("SELECT 1", &[])
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Operational, "{err:?}");
     assert_eq!(err.code(), Some("28P01"));
     assert!(err.to_string().contains("authentication failed"), "{err}");
-    assert!(!err.to_string().contains("definitely-wrong"), "the password is never echoed");
+    assert!(
+        !err.to_string().contains("definitely-wrong"),
+        "the password is never echoed"
+    );
 }
 
 #[tokio::test]
@@ -38,7 +55,10 @@ async fn missing_database_is_operational_fast_and_not_retried_in_a_storm() {
     let pg = PgServer::start();
     let db = "edgepg_no_such_db";
     let url = pg.url_for("postgres", None, db, "sslmode=disable");
-    let pool = Pool::builder(url).reconnect_interval(Duration::from_secs(5)).build().unwrap();
+    let pool = Pool::builder(url)
+        .reconnect_interval(Duration::from_secs(5))
+        .build()
+        .unwrap();
     let started = Instant::now();
     for _ in 0..20 {
         let err = pool.query("SELECT 1", &[]).await.unwrap_err();
@@ -46,17 +66,32 @@ async fn missing_database_is_operational_fast_and_not_retried_in_a_storm() {
         assert_eq!(err.code(), Some("3D000"));
         assert!(err.to_string().contains(db), "{err}");
     }
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let attempts = pg.count_in_log(&format!("database={db}"));
-    assert!((1..=2).contains(&attempts), "20 failing queries made {attempts} connection attempts");
+    assert!(
+        (1..=2).contains(&attempts),
+        "20 failing queries made {attempts} connection attempts"
+    );
 }
 
 #[tokio::test]
 async fn unreachable_host_fails_promptly() {
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let pool = Pool::builder(format!("postgresql://u@127.0.0.1:{port}/db?sslmode=disable")).build().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pool = Pool::builder(format!(
+        "postgresql://u@127.0.0.1:{port}/db?sslmode=disable"
+    ))
+    .build()
+    .unwrap();
     let started = Instant::now();
     let err = pool.query("SELECT 1", &[]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DatabaseNotAvailable, "{err:?}");
@@ -68,23 +103,41 @@ async fn unreachable_host_fails_promptly() {
 #[tokio::test]
 async fn several_hosts_are_tried_in_order() {
     let pg = PgServer::shared();
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!(
         "postgresql://postgres@127.0.0.1:{dead},{}:{}/postgres?sslmode=disable&connect_timeout=2",
         pg.host(),
         pg.port()
     );
-    let r = Session::new(url).unwrap().query("SELECT 1 AS one", &[]).await.unwrap();
+    let r = Session::new(url)
+        .unwrap()
+        .query("SELECT 1 AS one", &[])
+        .await
+        .unwrap();
     assert_eq!(r[0].get::<i32, _>(0), 1);
-    let url = format!("postgresql://postgres@{}:{}/postgres?sslmode=disable&target_session_attrs=read-only", pg.host(), pg.port());
-    let err = Session::new(url).unwrap().query("SELECT 1", &[]).await.unwrap_err();
+    let url = format!(
+        "postgresql://postgres@{}:{}/postgres?sslmode=disable&target_session_attrs=read-only",
+        pg.host(),
+        pg.port()
+    );
+    let err = Session::new(url)
+        .unwrap()
+        .query("SELECT 1", &[])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("read-write"), "{err}");
 }
 
 #[tokio::test]
 async fn tls_verify_full_checks_ca_and_host_name() {
     let pg = PgServer::shared();
-    let (Some(ca), Some(wrong_ca)) = (pg.ca_cert(), pg.wrong_ca_cert()) else { return };
+    let (Some(ca), Some(wrong_ca)) = (pg.ca_cert(), pg.wrong_ca_cert()) else {
+        return;
+    };
     let url = |host: &str, mode: &str, root: &std::path::Path| {
         format!(
             "postgresql://postgres@{host}:{}/postgres?sslmode={mode}&sslrootcert={}",
@@ -93,37 +146,77 @@ async fn tls_verify_full_checks_ca_and_host_name() {
         )
     };
     let ok = Session::new(url("localhost", "verify-full", ca)).unwrap();
-    let r = ok.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).await.unwrap();
-    assert_eq!(r[0].get::<bool, _>(0), true, "the connection is encrypted");
+    let r = ok
+        .query(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(r[0].get::<bool, _>(0), "the connection is encrypted");
 
-    let err = Session::new(url("localhost", "verify-full", wrong_ca)).unwrap().query("SELECT 1", &[]).await.unwrap_err();
+    let err = Session::new(url("localhost", "verify-full", wrong_ca))
+        .unwrap()
+        .query("SELECT 1", &[])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("TLS"), "{err}");
     assert!(err.is_operational());
 
-    let err = Session::new(url("127.0.0.1", "verify-full", ca)).unwrap().query("SELECT 1", &[]).await.unwrap_err();
+    let err = Session::new(url("127.0.0.1", "verify-full", ca))
+        .unwrap()
+        .query("SELECT 1", &[])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("TLS"), "{err}");
 
     // verify-ca does not check the name; require does not check the chain.
-    let r = Session::new(url("127.0.0.1", "verify-ca", ca)).unwrap().query("SELECT 1", &[]).await.unwrap();
-    assert_eq!(r.len(), 1);
-    let err = Session::new(url("127.0.0.1", "verify-ca", wrong_ca)).unwrap().query("SELECT 1", &[]).await.unwrap_err();
-    assert!(err.to_string().contains("TLS"), "{err}");
-    let require = format!("postgresql://postgres@127.0.0.1:{}/postgres?sslmode=require", pg.port());
-    let r = Session::new(require).unwrap()
-        .query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+    let r = Session::new(url("127.0.0.1", "verify-ca", ca))
+        .unwrap()
+        .query("SELECT 1", &[])
         .await
         .unwrap();
-    assert_eq!(r[0].get::<bool, _>(0), true);
+    assert_eq!(r.len(), 1);
+    let err = Session::new(url("127.0.0.1", "verify-ca", wrong_ca))
+        .unwrap()
+        .query("SELECT 1", &[])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("TLS"), "{err}");
+    let require = format!(
+        "postgresql://postgres@127.0.0.1:{}/postgres?sslmode=require",
+        pg.port()
+    );
+    let r = Session::new(require)
+        .unwrap()
+        .query(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(r[0].get::<bool, _>(0));
 }
 
 #[tokio::test]
 async fn require_against_a_server_without_tls_is_an_error_never_plaintext() {
-    let pg = PgServer::start_with(ServerOptions { ssl: false, ..ServerOptions::default() });
+    let pg = PgServer::start_with(ServerOptions {
+        ssl: false,
+        ..ServerOptions::default()
+    });
     let base = format!("postgresql://postgres@127.0.0.1:{}/postgres", pg.port());
-    let err = Session::new(format!("{base}?sslmode=require")).unwrap().query("SELECT 1", &[]).await.unwrap_err();
+    let err = Session::new(format!("{base}?sslmode=require"))
+        .unwrap()
+        .query("SELECT 1", &[])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("does not support TLS"), "{err}");
     assert!(err.is_operational());
     // `prefer` falls back to plaintext.
-    let r = Session::new(format!("{base}?sslmode=prefer")).unwrap().query("SELECT 1", &[]).await.unwrap();
+    let r = Session::new(format!("{base}?sslmode=prefer"))
+        .unwrap()
+        .query("SELECT 1", &[])
+        .await
+        .unwrap();
     assert_eq!(r.len(), 1);
 }

@@ -9,32 +9,86 @@ fn raise(code: &str) -> String {
 
 #[tokio::test]
 async fn sqlstate_classes_map_to_kinds() {
-    let pool = Pool::builder(PgServer::shared().url()).max_size(2).build().unwrap();
-    pool.execute("CREATE TABLE IF NOT EXISTS e_uniq (id int PRIMARY KEY)", &[]).await.unwrap();
-    pool.execute("INSERT INTO e_uniq VALUES (1) ON CONFLICT DO NOTHING", &[]).await.unwrap();
+    let pool = Pool::builder(PgServer::shared().url())
+        .max_size(2)
+        .build()
+        .unwrap();
+    pool.execute(
+        "CREATE TABLE IF NOT EXISTS e_uniq (id int PRIMARY KEY)",
+        &[],
+    )
+    .await
+    .unwrap();
+    pool.execute("INSERT INTO e_uniq VALUES (1) ON CONFLICT DO NOTHING", &[])
+        .await
+        .unwrap();
     let cases: Vec<(String, &str, ErrorKind)> = vec![
         ("SELECT 1/0".into(), "22012", ErrorKind::Data),
         ("SELECT 'x'::int".into(), "22P02", ErrorKind::Data),
-        ("INSERT INTO e_uniq VALUES (1)".into(), "23505", ErrorKind::Integrity),
+        (
+            "INSERT INTO e_uniq VALUES (1)".into(),
+            "23505",
+            ErrorKind::Integrity,
+        ),
         ("SELEC 1".into(), "42601", ErrorKind::Programming),
-        ("SELECT * FROM e_missing_table".into(), "42P01", ErrorKind::Programming),
-        ("EXECUTE e_no_such_prepared".into(), "26000", ErrorKind::Programming),
-        ("CLOSE e_no_such_cursor".into(), "34000", ErrorKind::Programming),
-        ("CREATE DATABASE e_x TEMPLATE e_no_such_template".into(), "3D000", ErrorKind::Programming),
-        ("CREATE TABLE e_no_such_schema.t (a int)".into(), "3F000", ErrorKind::Programming),
-        ("SELECT count(*) FROM e_uniq FOR UPDATE".into(), "0A000", ErrorKind::NotSupported),
-        ("SET statement_timeout = 1; SELECT pg_sleep(1)".into(), "57014", ErrorKind::QueryCanceled),
+        (
+            "SELECT * FROM e_missing_table".into(),
+            "42P01",
+            ErrorKind::Programming,
+        ),
+        (
+            "EXECUTE e_no_such_prepared".into(),
+            "26000",
+            ErrorKind::Programming,
+        ),
+        (
+            "CLOSE e_no_such_cursor".into(),
+            "34000",
+            ErrorKind::Programming,
+        ),
+        (
+            "CREATE DATABASE e_x TEMPLATE e_no_such_template".into(),
+            "3D000",
+            ErrorKind::Programming,
+        ),
+        (
+            "CREATE TABLE e_no_such_schema.t (a int)".into(),
+            "3F000",
+            ErrorKind::Programming,
+        ),
+        (
+            "SELECT count(*) FROM e_uniq FOR UPDATE".into(),
+            "0A000",
+            ErrorKind::NotSupported,
+        ),
+        (
+            "SET statement_timeout = 1; SELECT pg_sleep(1)".into(),
+            "57014",
+            ErrorKind::QueryCanceled,
+        ),
         (raise("40001"), "40001", ErrorKind::TransactionRollback),
         (raise("40P01"), "40P01", ErrorKind::TransactionRollback),
         (raise("08006"), "08006", ErrorKind::Operational),
         (raise("28000"), "28000", ErrorKind::Operational),
         (raise("53300"), "53300", ErrorKind::Operational),
-        (format!("SELECT {}", vec!["1"; 1700].join(",")), "54011", ErrorKind::Operational),
+        (
+            format!("SELECT {}", vec!["1"; 1700].join(",")),
+            "54011",
+            ErrorKind::Operational,
+        ),
         (raise("55P03"), "55P03", ErrorKind::Operational),
         (raise("57P04"), "57P04", ErrorKind::Operational),
-        ("SELECT pg_read_file('/edgepg/no/such/file')".into(), "58P01", ErrorKind::Operational),
+        (
+            "SELECT pg_read_file('/edgepg/no/such/file')".into(),
+            "58P01",
+            ErrorKind::Operational,
+        ),
         (raise("XX000"), "XX000", ErrorKind::Internal),
-        ("DO $$ BEGIN RAISE EXCEPTION 'plain raise'; END $$".into(), "P0001", ErrorKind::Internal),
+        (
+            "DO $$ BEGIN RAISE EXCEPTION 'plain raise'; END $$".into(),
+            "P0001",
+            ErrorKind::Internal,
+        ),
         (raise("F0000"), "F0000", ErrorKind::Database),
         (raise("HV000"), "HV000", ErrorKind::Database),
     ];
@@ -49,7 +103,12 @@ async fn sqlstate_classes_map_to_kinds() {
         assert_eq!(err.code(), Some(code), "{sql}: {err}");
         assert_eq!(err.kind(), kind, "{sql}: {err}");
         assert!(!err.to_string().is_empty());
-        let _ = pool.getconn().await.unwrap().batch_execute("RESET statement_timeout").await;
+        let _ = pool
+            .getconn()
+            .await
+            .unwrap()
+            .batch_execute("RESET statement_timeout")
+            .await;
     }
     // Class 25: a statement in a transaction that already failed.
     let mut tx = pool.begin().await.unwrap();
@@ -57,9 +116,15 @@ async fn sqlstate_classes_map_to_kinds() {
     let err = tx.query("SELECT 1", &[]).await.unwrap_err();
     assert_eq!(err.code(), Some("25P02"));
     assert_eq!(err.kind(), ErrorKind::Internal);
-    assert_eq!(tx.commit().await.unwrap_err().kind(), ErrorKind::TransactionRollback);
+    assert_eq!(
+        tx.commit().await.unwrap_err().kind(),
+        ErrorKind::TransactionRollback
+    );
     // The server's fields are kept.
-    let err = pool.query("SELECT * FROM e_uniq WHERE nope = 1", &[]).await.unwrap_err();
+    let err = pool
+        .query("SELECT * FROM e_uniq WHERE nope = 1", &[])
+        .await
+        .unwrap_err();
     assert!(err.position().is_some());
     assert!(err.hint().is_none() || !err.hint().unwrap().is_empty());
     pool.execute("DROP TABLE e_uniq", &[]).await.unwrap();

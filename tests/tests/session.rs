@@ -24,14 +24,20 @@ async fn as_dict_is_empty_for_no_rows_and_an_error_for_many() {
     let s = session();
     let none = s.query("SELECT 1 AS v WHERE false", &[]).await.unwrap();
     assert!(none.as_dict().unwrap().is_empty());
-    let many = s.query("SELECT generate_series(1, 2) AS v", &[]).await.unwrap();
+    let many = s
+        .query("SELECT generate_series(1, 2) AS v", &[])
+        .await
+        .unwrap();
     assert_eq!(many.as_dict().unwrap_err().kind(), ErrorKind::Interface);
 }
 
 #[tokio::test]
 async fn multi_row_navigation_agrees() {
     let mut r = session()
-        .query("SELECT g AS n, 'row ' || g AS label FROM generate_series(1, 5) g ORDER BY g", &[])
+        .query(
+            "SELECT g AS n, 'row ' || g AS label FROM generate_series(1, 5) g ORDER BY g",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(r.len(), 5);
@@ -41,7 +47,10 @@ async fn multi_row_navigation_agrees() {
     assert_eq!(via_iter, vec![1, 2, 3, 4, 5]);
     for (i, n) in via_iter.iter().enumerate() {
         assert_eq!(r[i].get::<i32, _>(0), *n);
-        assert_eq!(r.get(i).unwrap().get::<String, _>("label"), format!("row {n}"));
+        assert_eq!(
+            r.get(i).unwrap().get::<String, _>("label"),
+            format!("row {n}")
+        );
     }
     assert!(r.get(5).is_none());
     assert_eq!(r.rownumber(), 0);
@@ -69,11 +78,17 @@ async fn callproc_resolves_overloads_and_returns_results() {
     let s = session();
     let r = s.callproc("mod", &[&6i32, &4i32]).await.unwrap();
     assert_eq!(r[0].get::<i32, _>(0), 2);
-    let r = s.callproc("mod", &[&Value::from(6), &Value::from(4)]).await.unwrap();
+    let r = s
+        .callproc("mod", &[&Value::from(6), &Value::from(4)])
+        .await
+        .unwrap();
     assert_eq!(r[0].values()[0], Value::Int(2));
     let r = s.callproc("to_timestamp", &[&0i32]).await.unwrap();
     assert_eq!(r.len(), 1);
-    assert_eq!(r[0].values()[0], Value::TimestampTz("1970-01-01 00:00:00+00".into()));
+    assert_eq!(
+        r[0].values()[0],
+        Value::TimestampTz("1970-01-01 00:00:00+00".into())
+    );
     let r = s.callproc("pg_catalog.mod", &[&7i64, &4i64]).await.unwrap();
     assert_eq!(r[0].get::<i64, _>(0), 3);
     let err = s.callproc("no_such_function", &[&1i32]).await.unwrap_err();
@@ -84,9 +99,14 @@ async fn callproc_resolves_overloads_and_returns_results() {
 #[tokio::test]
 async fn execute_counts_rows_and_transaction_rolls_back() {
     let pool = Pool::new(PgServer::shared().url()).unwrap();
-    pool.execute("CREATE TABLE IF NOT EXISTS s_tx (id int PRIMARY KEY)", &[]).await.unwrap();
+    pool.execute("CREATE TABLE IF NOT EXISTS s_tx (id int PRIMARY KEY)", &[])
+        .await
+        .unwrap();
     pool.execute("TRUNCATE s_tx", &[]).await.unwrap();
-    let n = pool.execute("INSERT INTO s_tx SELECT generate_series(1, 3)", &[]).await.unwrap();
+    let n = pool
+        .execute("INSERT INTO s_tx SELECT generate_series(1, 3)", &[])
+        .await
+        .unwrap();
     assert_eq!(n, 3);
     let err = pool
         .transaction([
@@ -100,14 +120,24 @@ async fn execute_counts_rows_and_transaction_rolls_back() {
     let count: i64 = pool.query("SELECT count(*) FROM s_tx", &[]).await.unwrap()[0].get(0);
     assert_eq!(count, 3, "the failed transaction left nothing behind");
     let out = pool
-        .transaction([("INSERT INTO s_tx VALUES ($1) RETURNING id", vec![Value::from(11)]).into()])
+        .transaction([(
+            "INSERT INTO s_tx VALUES ($1) RETURNING id",
+            vec![Value::from(11)],
+        )
+            .into()])
         .await
         .unwrap();
     assert_eq!(out[0][0].get::<i32, _>("id"), 11);
     let mut tx = pool.begin().await.unwrap();
-    tx.execute("INSERT INTO s_tx VALUES (12)", &[]).await.unwrap();
+    tx.execute("INSERT INTO s_tx VALUES (12)", &[])
+        .await
+        .unwrap();
     drop(tx);
-    let count: i64 = pool.query("SELECT count(*) FROM s_tx WHERE id = 12", &[]).await.unwrap()[0].get(0);
+    let count: i64 = pool
+        .query("SELECT count(*) FROM s_tx WHERE id = 12", &[])
+        .await
+        .unwrap()[0]
+        .get(0);
     assert_eq!(count, 0, "a dropped transaction rolls back");
     pool.execute("DROP TABLE s_tx", &[]).await.unwrap();
 }
@@ -118,16 +148,36 @@ async fn parameters_are_checked() {
     let err = s.query("SELECT $1::int", &[]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Interface);
     assert!(err.to_string().contains("1 parameter"), "{err}");
-    let err = s.query("SELECT $1::int", &[&"not a number"]).await.unwrap_err();
+    let err = s
+        .query("SELECT $1::int", &[&"not a number"])
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Interface, "{err}");
-    let err = s.query("SELECT $1::int2", &[&Value::Int(1 << 20)]).await.unwrap_err();
+    let err = s
+        .query("SELECT $1::int2", &[&Value::Int(1 << 20)])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("out of range"), "{err}");
     // Dynamic values adapt to the inferred type, or go as text for the server to parse.
     let r = s
-        .query("SELECT $1::int8 AS a, $2::numeric AS b, $3::date AS c", &[&Value::Int(5), &Value::Numeric("1.50".into()), &Value::Text("2024-02-29".into())])
+        .query(
+            "SELECT $1::int8 AS a, $2::numeric AS b, $3::date AS c",
+            &[
+                &Value::Int(5),
+                &Value::Numeric("1.50".into()),
+                &Value::Text("2024-02-29".into()),
+            ],
+        )
         .await
         .unwrap();
-    assert_eq!(r[0].values(), &[Value::Int(5), Value::Numeric("1.50".into()), Value::Date("2024-02-29".into())]);
+    assert_eq!(
+        r[0].values(),
+        &[
+            Value::Int(5),
+            Value::Numeric("1.50".into()),
+            Value::Date("2024-02-29".into())
+        ]
+    );
 }
 
 #[tokio::test]
@@ -135,11 +185,20 @@ async fn session_helpers() {
     let s = session();
     assert_eq!(s.encoding(), "UTF8");
     s.set_encoding("utf-8").unwrap();
-    assert_eq!(s.set_encoding("LATIN1").unwrap_err().kind(), ErrorKind::NotSupported);
+    assert_eq!(
+        s.set_encoding("LATIN1").unwrap_err().kind(),
+        ErrorKind::NotSupported
+    );
     s.validate().await.unwrap();
     assert!(s.backend_pid().await.unwrap() > 0);
-    s.execute("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$", &[]).await.unwrap();
-    assert!(s.notices().iter().any(|n| n.contains("hello from plpgsql")), "{:?}", s.notices());
+    s.execute("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$", &[])
+        .await
+        .unwrap();
+    assert!(
+        s.notices().iter().any(|n| n.contains("hello from plpgsql")),
+        "{:?}",
+        s.notices()
+    );
     // Sessions for the same URL share one pool.
     let other = Session::new(PgServer::shared().url()).unwrap();
     assert_eq!(s.pid(), other.pid());
@@ -154,20 +213,37 @@ async fn rows_serialize_and_deserialize() {
         tags: Vec<String>,
     }
     let r = session()
-        .query("SELECT 1::int8 AS id, 'pen' AS name, ARRAY['a','b'] AS tags", &[])
+        .query(
+            "SELECT 1::int8 AS id, 'pen' AS name, ARRAY['a','b'] AS tags",
+            &[],
+        )
         .await
         .unwrap();
     let items: Vec<Item> = r.deserialize().unwrap();
-    assert_eq!(items, vec![Item { id: 1, name: "pen".into(), tags: vec!["a".into(), "b".into()] }]);
+    assert_eq!(
+        items,
+        vec![Item {
+            id: 1,
+            name: "pen".into(),
+            tags: vec!["a".into(), "b".into()]
+        }]
+    );
     let json = serde_json::to_value(&r[0]).unwrap();
-    assert_eq!(json, serde_json::json!({"id": 1, "name": "pen", "tags": ["a", "b"]}));
+    assert_eq!(
+        json,
+        serde_json::json!({"id": 1, "name": "pen", "tags": ["a", "b"]})
+    );
 }
 
 #[tokio::test]
 async fn config_from_env_and_unix_socket() {
     let pg = PgServer::shared();
     let Some(dir) = pg.socket_dir() else { return };
-    let url = format!("host={} port={} user=postgres dbname=postgres", dir.display(), pg.port());
+    let url = format!(
+        "host={} port={} user=postgres dbname=postgres",
+        dir.display(),
+        pg.port()
+    );
     std::env::set_var("PGSQL_EDGEPG_UNIX_TEST", &url);
     let config = Config::from_env(Some("edgepg_unix_test")).unwrap();
     let session = Session::new(config).unwrap();
@@ -175,7 +251,10 @@ async fn config_from_env_and_unix_socket() {
         .query("SELECT inet_server_addr() IS NULL AS via_unix_socket", &[])
         .await
         .unwrap();
-    assert_eq!(r[0].get::<bool, _>(0), true, "connected over the Unix socket");
+    assert!(r[0].get::<bool, _>(0), "connected over the Unix socket");
     let session = Session::from_env(Some("EDGEPG_UNIX_TEST")).unwrap();
-    assert_eq!(session.query("SELECT 2 AS two", &[]).await.unwrap()[0].get::<i32, _>(0), 2);
+    assert_eq!(
+        session.query("SELECT 2 AS two", &[]).await.unwrap()[0].get::<i32, _>(0),
+        2
+    );
 }

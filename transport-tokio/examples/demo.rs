@@ -14,28 +14,62 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("== Session: each call borrows a pooled connection");
     let session = Session::new(url.as_str())?;
-    let hello = session.query("SELECT 'hello' AS greeting, 6 * 7 AS answer, now() AS at", &[]).await?;
+    let hello = session
+        .query(
+            "SELECT 'hello' AS greeting, 6 * 7 AS answer, now() AS at",
+            &[],
+        )
+        .await?;
     println!("as_dict()        -> {:?}", hello.as_dict()?);
     println!("status           -> {}", hello.status());
     let series = session
-        .query("SELECT g AS n, g * g AS square FROM generate_series(1, $1::int) AS g", &[&5i32])
+        .query(
+            "SELECT g AS n, g * g AS square FROM generate_series(1, $1::int) AS g",
+            &[&5i32],
+        )
         .await?;
     for row in &series {
-        println!("  n={} square={}", row.get::<i32, _>("n"), row.get::<i32, _>("square"));
+        println!(
+            "  n={} square={}",
+            row.get::<i32, _>("n"),
+            row.get::<i32, _>("square")
+        );
     }
     let r = session.callproc("mod", &[&6i32, &4i32]).await?;
     println!("callproc mod(6,4) -> {}", r[0].values()[0]);
 
     println!("\n== Transaction: BEGIN … COMMIT on one connection");
-    session.execute("CREATE TEMP TABLE IF NOT EXISTS demo_items (id int PRIMARY KEY, name text)", &[]).await.ok();
-    let pool = Pool::builder(url.as_str()).min_size(2).max_size(4).idle_timeout(Duration::from_secs(5)).build()?;
+    session
+        .execute(
+            "CREATE TEMP TABLE IF NOT EXISTS demo_items (id int PRIMARY KEY, name text)",
+            &[],
+        )
+        .await
+        .ok();
+    let pool = Pool::builder(url.as_str())
+        .min_size(2)
+        .max_size(4)
+        .idle_timeout(Duration::from_secs(5))
+        .build()?;
     pool.connect().await?;
     pool.execute("DROP TABLE IF EXISTS demo_items", &[]).await?;
-    pool.execute("CREATE TABLE demo_items (id int PRIMARY KEY, name text)", &[]).await?;
+    pool.execute(
+        "CREATE TABLE demo_items (id int PRIMARY KEY, name text)",
+        &[],
+    )
+    .await?;
     let results = pool
         .transaction([
-            ("INSERT INTO demo_items VALUES ($1, $2)", vec![Value::from(1), Value::from("apple")]).into(),
-            ("INSERT INTO demo_items VALUES ($1, $2)", vec![Value::from(2), Value::from("pear")]).into(),
+            (
+                "INSERT INTO demo_items VALUES ($1, $2)",
+                vec![Value::from(1), Value::from("apple")],
+            )
+                .into(),
+            (
+                "INSERT INTO demo_items VALUES ($1, $2)",
+                vec![Value::from(2), Value::from("pear")],
+            )
+                .into(),
             "SELECT count(*) AS items FROM demo_items".into(),
         ])
         .await?;
@@ -44,8 +78,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== An error: a duplicate key rolls the whole transaction back");
     let err = pool
         .transaction([
-            ("INSERT INTO demo_items VALUES ($1, $2)", vec![Value::from(3), Value::from("plum")]).into(),
-            ("INSERT INTO demo_items VALUES ($1, $2)", vec![Value::from(1), Value::from("again")]).into(),
+            (
+                "INSERT INTO demo_items VALUES ($1, $2)",
+                vec![Value::from(3), Value::from("plum")],
+            )
+                .into(),
+            (
+                "INSERT INTO demo_items VALUES ($1, $2)",
+                vec![Value::from(1), Value::from("again")],
+            )
+                .into(),
         ])
         .await
         .expect_err("duplicate key");

@@ -1,8 +1,8 @@
 //! TLS over rustls with libpq's `sslmode` meanings.
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::collections::HashMap;
 
 use edgepg_core::{SslMode, TlsRequest};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -30,20 +30,25 @@ fn roots(root_cert: Option<&str>) -> io::Result<RootCertStore> {
                 let _ = store.add(cert);
             }
             if store.is_empty() {
-                return Err(invalid("sslrootcert=system: no system root certificates found".into()));
+                return Err(invalid(
+                    "sslrootcert=system: no system root certificates found".into(),
+                ));
             }
         }
         Some(path) => {
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|e| invalid(format!("cannot read sslrootcert \"{path}\": {e}")))?;
             for cert in certs {
-                let cert = cert.map_err(|e| invalid(format!("invalid certificate in \"{path}\": {e}")))?;
+                let cert =
+                    cert.map_err(|e| invalid(format!("invalid certificate in \"{path}\": {e}")))?;
                 store
                     .add(cert)
                     .map_err(|e| invalid(format!("unusable certificate in \"{path}\": {e}")))?;
             }
             if store.is_empty() {
-                return Err(invalid(format!("sslrootcert \"{path}\" holds no certificate")));
+                return Err(invalid(format!(
+                    "sslrootcert \"{path}\" holds no certificate"
+                )));
             }
         }
     }
@@ -72,7 +77,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -81,7 +91,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -102,11 +117,14 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
             Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext { .. })) => {
-                Ok(ServerCertVerified::assertion())
-            }
+            | Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -140,11 +158,14 @@ fn build_config(mode: SslMode, root_cert: Option<&str>) -> io::Result<Arc<Client
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid(e.to_string()))?;
     let config = match mode {
-        SslMode::VerifyFull => builder.with_root_certificates(roots(root_cert)?).with_no_client_auth(),
+        SslMode::VerifyFull => builder
+            .with_root_certificates(roots(root_cert)?)
+            .with_no_client_auth(),
         SslMode::VerifyCa => {
-            let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(root_cert)?), provider)
-                .build()
-                .map_err(|e| invalid(e.to_string()))?;
+            let verifier =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(root_cert)?), provider)
+                    .build()
+                    .map_err(|e| invalid(e.to_string()))?;
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))
@@ -162,16 +183,23 @@ fn build_config(mode: SslMode, root_cert: Option<&str>) -> io::Result<Arc<Client
 pub(crate) fn client_config(request: &TlsRequest) -> io::Result<Arc<ClientConfig>> {
     type Cache = Mutex<HashMap<(SslMode, Option<String>), Arc<ClientConfig>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    let key = (request.mode, request.root_cert.as_deref().map(str::to_string));
+    let key = (
+        request.mode,
+        request.root_cert.as_deref().map(str::to_string),
+    );
     let cache = CACHE.get_or_init(Default::default);
     if let Some(c) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(c.clone());
     }
     let config = build_config(request.mode, request.root_cert.as_deref())?;
-    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(key, config.clone());
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, config.clone());
     Ok(config)
 }
 
 pub(crate) fn server_name(host: &str) -> io::Result<ServerName<'static>> {
-    ServerName::try_from(host.to_string()).map_err(|e| invalid(format!("invalid TLS server name \"{host}\": {e}")))
+    ServerName::try_from(host.to_string())
+        .map_err(|e| invalid(format!("invalid TLS server name \"{host}\": {e}")))
 }

@@ -88,7 +88,9 @@ impl Transport for TokioTransport {
     async fn upgrade_tls(&self, socket: BoxSocket, request: &TlsRequest) -> io::Result<BoxSocket> {
         let config = tls::client_config(request)?;
         let name = tls::server_name(&request.host)?;
-        let stream = tokio_rustls::TlsConnector::from(config).connect(name, socket).await?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, socket)
+            .await?;
         Ok(Box::new(stream))
     }
 }

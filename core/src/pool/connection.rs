@@ -22,7 +22,10 @@ pub struct PooledConnection<T: Transport> {
 
 impl<T: Transport> PooledConnection<T> {
     pub(crate) fn new(pool: Arc<Inner<T>>, conn: Connection) -> Self {
-        PooledConnection { pool, conn: Some(conn) }
+        PooledConnection {
+            pool,
+            conn: Some(conn),
+        }
     }
 
     pub(crate) fn conn(&mut self) -> &mut Connection {
@@ -61,7 +64,9 @@ impl<T: Transport> PooledConnection<T> {
     /// The server process ID of this connection.
     pub async fn backend_pid(&mut self) -> Result<i32> {
         let r = self.query("SELECT pg_backend_pid()", &[]).await?;
-        r.get(0).map(|row| row.try_get::<i32, _>(0)).unwrap_or_else(|| Err(crate::Error::interface("no pid")))
+        r.get(0)
+            .map(|row| row.try_get::<i32, _>(0))
+            .unwrap_or_else(|| Err(crate::Error::interface("no pid")))
     }
 }
 

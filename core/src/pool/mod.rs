@@ -27,6 +27,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::{timeout, Runtime};
 use crate::transport::Transport;
 
+/// How long a liveness ping may take when no `connect_timeout` is configured.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The bound on one connect attempt when the configuration sets no `connect_timeout`.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A pool of connections to one database, generic over the [`Transport`].
 ///
 /// Cloning is cheap and shares the pool. Transport crates name a concrete
@@ -127,9 +133,11 @@ impl<T: Transport> Pool<T> {
         let outcomes = futures_util::future::join_all(attempts).await;
         let failed: Vec<Error> = outcomes.into_iter().filter_map(|r| r.err()).collect();
         match failed.first() {
-            Some(first) if inner.options.raise_connect_errors => {
-                Err(Error::partially_connected(wanted - failed.len(), failed.len(), first.clone()))
-            }
+            Some(first) if inner.options.raise_connect_errors => Err(Error::partially_connected(
+                wanted - failed.len(),
+                failed.len(),
+                first.clone(),
+            )),
             _ => Ok(()),
         }
     }
@@ -210,92 +218,112 @@ impl<T: Transport> Inner<T> {
 
     /// Checks out a connection (rules 2–5, 7, 11).
     pub(crate) async fn acquire(self: &Arc<Self>) -> Result<PooledConnection<T>> {
+        self.acquire_pinging(self.options.ping_on_checkout).await
+    }
+
+    /// Like `acquire`, pinging idle connections first when `ping` is set (used
+    /// for a retry, so that it lands on a connection known to be alive).
+    pub(crate) async fn acquire_pinging(
+        self: &Arc<Self>,
+        ping: bool,
+    ) -> Result<PooledConnection<T>> {
         self.ensure_maintainer();
         let start = self.now();
         let limit = self.options.acquire_timeout;
         loop {
-            let waiter = {
-                let mut st = self.lock();
-                if st.closed {
-                    return Err(pool_closed());
-                }
-                if let Some(conn) = self.take_idle(&mut st) {
-                    st.in_use += 1;
-                    drop(st);
-                    match self.checked(conn).await {
-                        Some(conn) => return Ok(PooledConnection::new(self.clone(), conn)),
-                        None => continue,
+            let next = self.try_acquire(limit)?;
+            let conn = match next {
+                Next::Ready(conn) => conn,
+                Next::Wait(mut waiter) => {
+                    let received = if limit.is_zero() {
+                        Some(waiter.recv().await)
+                    } else {
+                        let left = limit.saturating_sub(self.now().saturating_sub(start));
+                        timeout(&self.rt, left, waiter.recv()).await
+                    };
+                    match received {
+                        Some(Ok(conn)) => {
+                            waiter.disarm();
+                            conn
+                        }
+                        Some(Err(e)) => {
+                            waiter.disarm();
+                            return Err(e);
+                        }
+                        None => {
+                            drop(waiter);
+                            return Err(self.timed_out(limit));
+                        }
                     }
                 }
-                if let Some(err) = self.unavailable(&st) {
-                    return Err(err);
-                }
-                let can_open = st.open < self.options.max_size && st.connecting <= st.waiters.len();
-                if limit.is_zero() && !can_open {
-                    st.counters.timeouts += 1;
-                    return Err(Error::new(
-                        ErrorKind::PoolFull,
-                        format!("all {} connections are in use", self.options.max_size),
-                    ));
-                }
-                if can_open {
-                    self.spawn_open(&mut st);
-                }
-                st.counters.waits += 1;
-                let (tx, rx) = oneshot::channel();
-                let id = st.next_waiter;
-                st.next_waiter += 1;
-                st.waiters.push_back(Waiter { id, tx });
-                WaitGuard {
-                    inner: self.clone(),
-                    id,
-                    rx: Some(rx),
-                }
             };
-            let mut waiter = waiter;
-            let received = if limit.is_zero() {
-                Some(waiter.recv().await)
-            } else {
-                let left = limit.saturating_sub(self.now().saturating_sub(start));
-                timeout(&self.rt, left, waiter.recv()).await
-            };
-            match received {
-                Some(Ok(conn)) => {
-                    waiter.disarm();
-                    match self.checked(conn).await {
-                        Some(conn) => return Ok(PooledConnection::new(self.clone(), conn)),
-                        None => continue,
-                    }
-                }
-                Some(Err(e)) => {
-                    waiter.disarm();
-                    return Err(e);
-                }
-                None => {
-                    drop(waiter);
-                    let mut st = self.lock();
-                    st.counters.timeouts += 1;
-                    let msg = format!("no connection became available within {limit:?}");
-                    return Err(match &st.last_connect_error {
-                        Some(cause) if st.down.is_some() => Error::with_source(
-                            ErrorKind::PoolTimeout,
-                            format!("{msg}; the last connect attempt failed: {cause}"),
-                            cause.clone(),
-                        ),
-                        _ => Error::new(ErrorKind::PoolTimeout, msg),
-                    });
-                }
+            if let Some(conn) = self.checked(conn, ping).await {
+                return Ok(PooledConnection::new(self.clone(), conn));
             }
+        }
+    }
+
+    /// The synchronous part of a checkout: an idle connection, or a place in the queue.
+    fn try_acquire(self: &Arc<Self>, limit: Duration) -> Result<Next<T>> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(pool_closed());
+        }
+        if let Some(conn) = self.take_idle(&mut st) {
+            st.in_use += 1;
+            return Ok(Next::Ready(conn));
+        }
+        if let Some(err) = self.unavailable(&st) {
+            return Err(err);
+        }
+        let can_open = st.open < self.options.max_size && st.connecting <= st.waiters.len();
+        if limit.is_zero() && !can_open {
+            st.counters.timeouts += 1;
+            return Err(Error::new(
+                ErrorKind::PoolFull,
+                format!("all {} connections are in use", self.options.max_size),
+            ));
+        }
+        if can_open {
+            self.spawn_open(&mut st);
+        }
+        st.counters.waits += 1;
+        let (tx, rx) = oneshot::channel();
+        let id = st.next_waiter;
+        st.next_waiter += 1;
+        st.waiters.push_back(Waiter { id, tx });
+        Ok(Next::Wait(WaitGuard {
+            inner: self.clone(),
+            id,
+            rx: Some(rx),
+        }))
+    }
+
+    /// Rule 4: a timeout caused by failing connects carries the connect error.
+    fn timed_out(&self, limit: Duration) -> Error {
+        let mut st = self.lock();
+        st.counters.timeouts += 1;
+        let msg = format!("no connection became available within {limit:?}");
+        match &st.last_connect_error {
+            Some(cause) if st.down.is_some() => Error::with_source(
+                ErrorKind::PoolTimeout,
+                format!("{msg}; the last connect attempt failed: {cause}"),
+                cause.clone(),
+            ),
+            _ => Error::new(ErrorKind::PoolTimeout, msg),
         }
     }
 
     /// Rule 5: a connection handed out is open, and answers a ping if asked to.
     /// Returns `None` (and discards it) otherwise.
-    async fn checked(self: &Arc<Self>, mut conn: Connection) -> Option<Connection> {
-        if !conn.is_closed() && !self.options.ping_on_checkout {
+    async fn checked(self: &Arc<Self>, mut conn: Connection, ping: bool) -> Option<Connection> {
+        if !conn.is_closed() && !ping {
             return Some(conn);
         }
-        let alive = !conn.is_closed() && conn.ping().await.is_ok();
+        // A half-open socket never answers: bound the ping.
+        let limit = self.config.get_connect_timeout().unwrap_or(PING_TIMEOUT);
+        let alive = !conn.is_closed()
+            && matches!(timeout(&self.rt, limit, conn.ping()).await, Some(Ok(())));
         if alive {
             return Some(conn);
         }
@@ -353,7 +381,12 @@ impl<T: Transport> Inner<T> {
 
     /// Opens one connection and runs `setsession` on it (rule 9).
     async fn open_connection(&self) -> Result<Connection> {
-        let mut conn = connect(&self.config, &self.transport).await.map_err(|e| {
+        // A connect that never answers must not hold a slot forever.
+        let mut config = self.config.clone();
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        let mut conn = connect(&config, &self.transport).await.map_err(|e| {
             if e.db_error().is_some() || e.kind() == ErrorKind::Interface {
                 e
             } else {
@@ -369,7 +402,10 @@ impl<T: Transport> Inner<T> {
             if let Err(e) = conn.batch(statement).await {
                 return Err(Error::with_source(
                     e.kind(),
-                    format!("setsession statement \"{statement}\" failed: {}", e.message()),
+                    format!(
+                        "setsession statement \"{statement}\" failed: {}",
+                        e.message()
+                    ),
                     e,
                 ));
             }
@@ -457,7 +493,12 @@ impl<T: Transport> Inner<T> {
         if conn.busy && !conn.is_closed() {
             let token = conn.client().cancel_token();
             let target = conn.target().clone();
-            let _ = timeout(&self.rt, limit, crate::connect::cancel(&self.transport, &target, &token)).await;
+            let _ = timeout(
+                &self.rt,
+                limit,
+                crate::connect::cancel(&self.transport, &target, &token),
+            )
+            .await;
         }
         if conn.in_transaction && !conn.is_closed() {
             match timeout(&self.rt, limit, conn.batch("ROLLBACK")).await {
@@ -479,7 +520,9 @@ impl<T: Transport> Inner<T> {
         let mut st = self.lock();
         st.in_use -= 1;
         match conn {
-            Some(conn) if !st.closed && !conn.is_closed() && !self.expired(&conn) => self.hand_over(&mut st, conn),
+            Some(conn) if !st.closed && !conn.is_closed() && !self.expired(&conn) => {
+                self.hand_over(&mut st, conn)
+            }
             other => {
                 st.open -= 1;
                 match &other {
@@ -499,6 +542,11 @@ impl<T: Transport> Inner<T> {
         let mut st = self.lock();
         st.waiters.retain(|w| w.id != id);
     }
+}
+
+enum Next<T: Transport> {
+    Ready(Connection),
+    Wait(WaitGuard<T>),
 }
 
 /// Removes a waiter that gave up, and returns any connection sent to it meanwhile (rule 11).

@@ -1,0 +1,163 @@
+//! Installing what a fresh machine lacks, one small function per tool.
+//!
+//! Every function is idempotent and quick when the tool is present: it only
+//! checks, and prints a line only when it installs something.
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::run::{cargo, command_line, status_ok};
+
+/// Result of an `ensure` step; the error is a message for the user.
+pub type Result = std::result::Result<(), String>;
+
+/// Whether `rustup component list --installed` output lists `component`
+/// (lines look like `clippy-x86_64-unknown-linux-gnu`, or `rustfmt`).
+pub fn lists_component(installed: &str, component: &str) -> bool {
+    installed.lines().map(str::trim).any(|line| {
+        line == component
+            || line
+                .strip_prefix(component)
+                .is_some_and(|rest| rest.starts_with('-'))
+    })
+}
+
+/// Whether `rustup target list --installed` output lists `target`.
+pub fn lists_target(installed: &str, target: &str) -> bool {
+    installed.lines().map(str::trim).any(|line| line == target)
+}
+
+/// Output of a command, if it ran and succeeded.
+fn stdout_of(cmd: &mut Command) -> Option<String> {
+    let out = cmd.stderr(Stdio::null()).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs an install command with inherited stdio, after printing it.
+fn install(what: &str, cmd: &mut Command) -> Result {
+    println!("xtask: installing {what}: {}", command_line(cmd));
+    if status_ok(cmd) {
+        Ok(())
+    } else {
+        Err(format!("installing {what} failed: {}", command_line(cmd)))
+    }
+}
+
+/// rustfmt and clippy (`rustup component add` only for missing ones).
+pub fn rust_components() -> Result {
+    let Some(installed) =
+        stdout_of(Command::new("rustup").args(["component", "list", "--installed"]))
+    else {
+        // No rustup (e.g. a distribution toolchain): the tools must be there.
+        for (tool, sub) in [("rustfmt", "fmt"), ("clippy", "clippy")] {
+            if stdout_of(cargo().args([sub, "--version"])).is_none() {
+                return Err(format!(
+                    "`cargo {sub}` is not available and rustup is not installed to add {tool}"
+                ));
+            }
+        }
+        return Ok(());
+    };
+    let missing: Vec<&str> = ["rustfmt", "clippy"]
+        .into_iter()
+        .filter(|c| !lists_component(&installed, c))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    install(
+        &missing.join(", "),
+        Command::new("rustup")
+            .args(["component", "add"])
+            .args(&missing),
+    )
+}
+
+/// A rustup target such as `wasm32-unknown-unknown`.
+pub fn rust_target(target: &str) -> Result {
+    let installed = stdout_of(Command::new("rustup").args(["target", "list", "--installed"]))
+        .ok_or_else(|| format!("rustup is needed to check for and add the {target} target"))?;
+    if lists_target(&installed, target) {
+        return Ok(());
+    }
+    install(
+        &format!("Rust target {target}"),
+        Command::new("rustup").args(["target", "add", target]),
+    )
+}
+
+/// PostgreSQL server binaries (initdb, pg_ctl, postgres, psql).
+pub fn postgres() -> Result {
+    if edgepg_tests::pg_bindir().is_some() {
+        return Ok(());
+    }
+    apt_install(&["postgresql"])?;
+    if edgepg_tests::pg_bindir().is_none() {
+        return Err("the postgresql package is installed but initdb is still not found".into());
+    }
+    Ok(())
+}
+
+/// The `openssl` command-line tool (test certificates).
+pub fn openssl() -> Result {
+    if stdout_of(Command::new("openssl").arg("version")).is_some() {
+        return Ok(());
+    }
+    apt_install(&["openssl"])
+}
+
+/// `apt-get install -y` (after one `apt-get update` per run), with sudo when
+/// not root.
+pub fn apt_install(packages: &[&str]) -> Result {
+    static UPDATED: AtomicBool = AtomicBool::new(false);
+    if stdout_of(Command::new("apt-get").arg("--version")).is_none() {
+        return Err(format!(
+            "{} missing and apt-get is not available: install it by hand",
+            packages.join(", ")
+        ));
+    }
+    let apt = |args: &[&str]| {
+        let mut cmd = if is_root() {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.args(["-n", "apt-get"]);
+            c
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    if !UPDATED.swap(true, Ordering::SeqCst) {
+        install("package lists", &mut apt(&["update"]))?;
+    }
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    install(&packages.join(", "), &mut apt(&args))
+}
+
+fn is_root() -> bool {
+    stdout_of(Command::new("id").arg("-u")).is_some_and(|s| s.trim() == "0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn component_lists() {
+        let out = "cargo-x86_64-unknown-linux-gnu\nclippy-x86_64-unknown-linux-gnu\nrustfmt\n";
+        assert!(lists_component(out, "clippy"));
+        assert!(lists_component(out, "rustfmt"));
+        assert!(!lists_component(out, "rust-src"));
+        assert!(!lists_component("clippyish-x\n", "clippy"));
+    }
+
+    #[test]
+    fn target_lists() {
+        let out = "wasm32-unknown-unknown\nx86_64-unknown-linux-gnu\n";
+        assert!(lists_target(out, "wasm32-unknown-unknown"));
+        assert!(!lists_target(out, "wasm32-wasip1"));
+    }
+}

@@ -1,0 +1,183 @@
+//! `cargo xtask <command>`: the project's automation (see `usage()`).
+//!
+//! * `test` — installs what a fresh machine lacks, then runs formatting,
+//!   clippy, the wasm check and the whole test suite (what CI runs).
+//! * `demo` — runs the `edgepg-tokio` demo example against `$PGSQL` /
+//!   `$DATABASE_URL` or a throwaway PostgreSQL server.
+
+mod ensure;
+mod run;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use run::{cargo, secs, step};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test    install missing tools (rustfmt, clippy, wasm32 target, PostgreSQL,
+          openssl), then run: cargo fmt --check, cargo clippy -D warnings,
+          cargo check -p edgepg-core for wasm32, cargo test --workspace
+  demo    run `cargo run -p edgepg-tokio --example demo` with PGSQL set to
+          $PGSQL, $DATABASE_URL or a throwaway PostgreSQL server
+  help    print this message
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test") if args.len() == 1 => report(test()),
+        Some("demo") if args.len() == 1 => demo(),
+        Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(cmd @ ("test" | "demo")) => {
+            eprintln!(
+                "xtask {cmd}: unexpected arguments: {}\n",
+                args[1..].join(" ")
+            );
+            eprint!("{USAGE}");
+            ExitCode::from(2)
+        }
+        Some(other) => {
+            eprintln!("xtask: unknown command `{other}`\n");
+            eprint!("{USAGE}");
+            ExitCode::from(2)
+        }
+        None => {
+            eprint!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints an error and maps it to exit code 1.
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Everything a test run needs that a fresh machine may lack.
+fn ensure_tools() -> Result<(), String> {
+    ensure::rust_components()?;
+    ensure::rust_target("wasm32-unknown-unknown")?;
+    ensure::postgres()?;
+    ensure::openssl()?;
+    Ok(())
+}
+
+/// `cargo xtask test`.
+fn test() -> Result<(), String> {
+    let started = Instant::now();
+    println!("==> ensuring tools");
+    ensure_tools().map_err(|e| format!("ensuring tools: {e}"))?;
+    println!("<== tools ok in {}", secs(started.elapsed()));
+
+    let mut steps = Vec::new();
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    steps.push(fmt);
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    steps.push(clippy);
+    let mut wasm = cargo();
+    wasm.args([
+        "check",
+        "-p",
+        "edgepg-core",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
+    steps.push(wasm);
+    let mut tests = cargo();
+    tests.args(["test", "--workspace"]);
+    steps.push(tests);
+
+    let total = steps.len();
+    let mut timings = Vec::new();
+    let result = steps.into_iter().enumerate().try_for_each(|(i, cmd)| {
+        let line = run::command_line(&cmd);
+        let took = step(i + 1, total, cmd)?;
+        timings.push((line, took));
+        Ok::<(), String>(())
+    });
+    println!();
+    for (line, took) in &timings {
+        println!("xtask: {:>8}  {line}", secs(*took));
+    }
+    match &result {
+        Ok(()) => println!(
+            "xtask test: all {total} steps passed, total {}",
+            secs(started.elapsed())
+        ),
+        Err(_) => println!("xtask test: total {}", secs(started.elapsed())),
+    }
+    result
+}
+
+/// `cargo xtask demo`.
+fn demo() -> ExitCode {
+    let configured = ["PGSQL", "DATABASE_URL"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()));
+    let mut server = None;
+    let url = match configured {
+        Some(url) => url,
+        None => {
+            if let Err(e) = ensure::postgres().and_then(|()| ensure::openssl()) {
+                eprintln!("xtask demo: {e}");
+                return ExitCode::FAILURE;
+            }
+            println!("xtask demo: starting a throwaway PostgreSQL server");
+            match std::panic::catch_unwind(edgepg_tests::PgServer::start) {
+                Ok(pg) => {
+                    let url = pg.url();
+                    server = Some(pg);
+                    url
+                }
+                Err(_) => {
+                    eprintln!("xtask demo: could not start PostgreSQL (see the message above)");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    println!("xtask demo: PGSQL={url}");
+    let mut cmd = cargo();
+    cmd.args(["run", "-q", "-p", "edgepg-tokio", "--example", "demo"])
+        .env("PGSQL", &url);
+    let status = cmd.status();
+    // Stop the throwaway server before exiting.
+    drop(server);
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => {
+            eprintln!("xtask demo: the demo failed ({s})");
+            ExitCode::from(
+                s.code()
+                    .and_then(|c| u8::try_from(c).ok())
+                    .filter(|&c| c != 0)
+                    .unwrap_or(1),
+            )
+        }
+        Err(e) => {
+            eprintln!("xtask demo: cannot run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -33,6 +33,13 @@ pub trait Runtime: Clone + MaybeSend + MaybeSync + 'static {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
     /// Monotonic time since an arbitrary, fixed origin.
     fn now(&self) -> Duration;
+
+    /// Identifies the executor instance the caller runs on. Connection drivers
+    /// live on the executor that opened them, so `Session::new` shares a pool
+    /// only within one scope (e.g. one tokio runtime). Default: one scope.
+    fn scope(&self) -> u64 {
+        0
+    }
 }
 
 /// Runs `fut` for at most `limit`; `None` means it timed out (and was dropped).

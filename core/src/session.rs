@@ -13,6 +13,7 @@ use crate::execute::{NoticeSink, Statement};
 use crate::platform::BoxAny;
 use crate::pool::Pool;
 use crate::results::Results;
+use crate::runtime::Runtime;
 use crate::transaction::Transaction;
 use crate::transport::Transport;
 
@@ -35,7 +36,7 @@ impl<T: Transport> Clone for Session<T> {
     }
 }
 
-type Registry = HashMap<(TypeId, Config), BoxAny>;
+type Registry = HashMap<(TypeId, u64, Config), BoxAny>;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
@@ -74,7 +75,8 @@ impl<T: Transport + Default> Session<T> {
     /// ```
     pub fn new(config: impl IntoConfig) -> Result<Session<T>> {
         let config = config.into_config()?;
-        let key = (TypeId::of::<T>(), config.clone());
+        let scope = T::default().runtime().scope();
+        let key = (TypeId::of::<T>(), scope, config.clone());
         let pool = with_registry(|map| {
             if let Some(pool) = map.get(&key).and_then(|p| p.downcast_ref::<Pool<T>>()) {
                 if !pool.is_closed() {

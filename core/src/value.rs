@@ -651,8 +651,8 @@ mod tests {
     #[test]
     fn civil_dates() {
         assert_eq!(format_date(0), "2000-01-01");
-        assert_eq!(format_date(-730120), "0001-01-01");
-        assert_eq!(format_date(-730121), "0001-12-31 BC");
+        assert_eq!(format_date(-730119), "0001-01-01");
+        assert_eq!(format_date(-730120), "0001-12-31 BC");
         assert_eq!(
             format_timestamp(1_500_000, "+00"),
             "2000-01-01 00:00:01.5+00"

@@ -25,6 +25,15 @@ impl Runtime for TokioRuntime {
         Box::pin(tokio::time::sleep(duration))
     }
 
+    fn scope(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.id().hash(&mut h);
+        }
+        h.finish()
+    }
+
     fn now(&self) -> Duration {
         static ORIGIN: OnceLock<Instant> = OnceLock::new();
         ORIGIN.get_or_init(Instant::now).elapsed()

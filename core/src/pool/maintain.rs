@@ -5,7 +5,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::pool::Inner;
+use crate::pool::{Inner, OnDrop};
 use crate::runtime::Runtime;
 use crate::transport::Transport;
 
@@ -27,6 +27,13 @@ impl<T: Transport> Inner<T> {
             .min(self.options.idle_timeout.map_or(Duration::MAX, |d| d / 4))
             .clamp(Duration::from_millis(50), Duration::from_secs(1));
         self.rt.spawn(Box::pin(async move {
+            // If the runtime drops this task, let the next checkout start another.
+            let restart = weak.clone();
+            let _restart = OnDrop::new(move || {
+                if let Some(inner) = restart.upgrade() {
+                    inner.lock().maintainer_started = false;
+                }
+            });
             loop {
                 rt.sleep(tick).await;
                 if !upkeep(&weak) {

@@ -374,9 +374,20 @@ impl<T: Transport> Inner<T> {
         st.connecting += 1;
         let inner = self.clone();
         self.rt.spawn(Box::pin(async move {
+            // If the runtime drops this task midway, give the slot back.
+            let slot = OnDrop::new(|| inner.open_abandoned());
             let result = inner.open_connection().await;
+            slot.disarm();
             inner.opened(result);
         }));
+    }
+
+    /// A connect task was dropped before it finished (its runtime shut down).
+    fn open_abandoned(self: &Arc<Self>) {
+        let mut st = self.lock();
+        st.connecting -= 1;
+        st.open -= 1;
+        self.replenish(&mut st);
     }
 
     /// Opens one connection and runs `setsession` on it (rule 9).
@@ -479,7 +490,9 @@ impl<T: Transport> Inner<T> {
         if conn.busy || conn.in_transaction {
             let inner = self.clone();
             self.rt.spawn(Box::pin(async move {
+                let slot = OnDrop::new(|| inner.put_back(None));
                 let cleaned = inner.clean(conn).await;
+                slot.disarm();
                 inner.put_back(cleaned);
             }));
         } else {
@@ -541,6 +554,28 @@ impl<T: Transport> Inner<T> {
     fn remove_waiter(&self, id: u64) {
         let mut st = self.lock();
         st.waiters.retain(|w| w.id != id);
+    }
+}
+
+/// Runs a closure when dropped unless disarmed: keeps the books right when a
+/// spawned task is cancelled at an await point (rule 11).
+pub(crate) struct OnDrop<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> OnDrop<F> {
+    pub(crate) fn new(f: F) -> Self {
+        OnDrop(Some(f))
+    }
+
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl<F: FnOnce()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
     }
 }
 

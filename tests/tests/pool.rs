@@ -464,7 +464,7 @@ async fn random_drops_leave_the_pool_consistent() {
     let started = Instant::now();
     loop {
         let s = pool.status();
-        if s.in_use == 0 || started.elapsed() > Duration::from_secs(10) {
+        if (s.in_use == 0 && s.pending == 0) || started.elapsed() > Duration::from_secs(10) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

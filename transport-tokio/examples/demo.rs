@@ -39,13 +39,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("callproc mod(6,4) -> {}", r[0].values()[0]);
 
     println!("\n== Transaction: BEGIN … COMMIT on one connection");
-    session
-        .execute(
-            "CREATE TEMP TABLE IF NOT EXISTS demo_items (id int PRIMARY KEY, name text)",
-            &[],
-        )
-        .await
-        .ok();
     let pool = Pool::builder(url.as_str())
         .min_size(2)
         .max_size(4)

@@ -398,7 +398,13 @@ impl<T: Transport> Inner<T> {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
         let mut conn = connect(&config, &self.transport).await.map_err(|e| {
-            if e.db_error().is_some() || e.kind() == ErrorKind::Interface {
+            // The server answering "shutting down" / "starting up" is as unavailable as
+            // no answer; a refused login or a missing database is a real error.
+            let starting_or_stopping = e
+                .code()
+                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08"));
+            if (e.db_error().is_some() && !starting_or_stopping) || e.kind() == ErrorKind::Interface
+            {
                 e
             } else {
                 Error::with_source(

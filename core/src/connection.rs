@@ -2,6 +2,7 @@
 //! the pool needs to know about it.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_channel::{mpsc, oneshot};
@@ -10,6 +11,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, Statement};
 
 use crate::error::{Error, Result};
+use crate::execute::probe_type;
 use crate::results::{Column, Results};
 use crate::runtime::Runtime;
 use crate::transport::{Socket, Target};
@@ -37,6 +39,14 @@ struct Shared {
     listener: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
 }
 
+/// Prepared-statement cache counters, shared by the connections of a pool.
+#[derive(Debug, Default)]
+pub(crate) struct CacheStats {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) evictions: AtomicU64,
+}
+
 /// A live connection to one server.
 pub(crate) struct Connection {
     client: Client,
@@ -45,6 +55,7 @@ pub(crate) struct Connection {
     closed: Option<oneshot::Receiver<()>>,
     statements: HashMap<String, (Statement, u64)>,
     statement_capacity: usize,
+    cache_stats: Arc<CacheStats>,
     use_counter: u64,
     /// A statement was started and its future has not finished (it may have been dropped).
     pub(crate) busy: bool,
@@ -122,6 +133,7 @@ impl Connection {
             closed: Some(done_rx),
             statements: HashMap::new(),
             statement_capacity: 100,
+            cache_stats: Arc::default(),
             use_counter: 0,
             busy: false,
             sent: false,
@@ -183,34 +195,46 @@ impl Connection {
             .collect()
     }
 
-    /// Sets the prepared-statement cache size (0 turns it off).
-    pub(crate) fn set_statement_capacity(&mut self, capacity: usize) {
-        self.statement_capacity = capacity;
-        self.statements.clear();
+    /// Sends future NOTIFY messages of this connection to `tx`.
+    pub(crate) fn set_listener(&self, tx: Option<mpsc::UnboundedSender<Notification>>) {
+        *self
+            .shared
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = tx;
     }
 
-    async fn statement(&mut self, sql: &str) -> Result<Statement> {
+    /// Sets the prepared-statement cache size (0 turns it off) and where to count.
+    pub(crate) fn set_statement_cache(&mut self, capacity: usize, stats: Arc<CacheStats>) {
+        self.statement_capacity = capacity;
+        self.statements.clear();
+        self.cache_stats = stats;
+    }
+
+    /// A prepared statement for `sql`, from the LRU cache when possible; true when cached.
+    async fn statement(&mut self, sql: &str) -> Result<(Statement, bool)> {
         self.use_counter += 1;
         let now = self.use_counter;
         if let Some((stmt, used)) = self.statements.get_mut(sql) {
             *used = now;
-            return Ok(stmt.clone());
+            self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok((stmt.clone(), true));
         }
+        self.cache_stats.misses.fetch_add(1, Ordering::Relaxed);
         let stmt = self.client.prepare(sql).await.map_err(Error::from_pg)?;
-        if self.statement_capacity > 0 {
-            if self.statements.len() >= self.statement_capacity {
-                if let Some(oldest) = self
-                    .statements
-                    .iter()
-                    .min_by_key(|(_, (_, used))| *used)
-                    .map(|(k, _)| k.clone())
-                {
-                    self.statements.remove(&oldest);
-                }
+        if self.statements.len() >= self.statement_capacity {
+            let oldest = self
+                .statements
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.statements.remove(&oldest);
+                self.cache_stats.evictions.fetch_add(1, Ordering::Relaxed);
             }
-            self.statements.insert(sql.to_string(), (stmt.clone(), now));
         }
-        Ok(stmt)
+        self.statements.insert(sql.to_string(), (stmt.clone(), now));
+        Ok((stmt, true))
     }
 
     /// Runs one statement and buffers its rows.
@@ -220,12 +244,12 @@ impl Connection {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Results> {
         self.busy = true;
-        let result = self.query_inner(sql, None, params).await;
+        let result = self.run(sql, None, params).await.map(|(r, _)| r);
         self.busy = false;
         result
     }
 
-    /// Like [`Connection::query`], with parameter types given (0 = let the server infer).
+    /// Like [`Connection::query`], with parameter types given (OID 0 = let the server infer).
     pub(crate) async fn query_typed(
         &mut self,
         sql: &str,
@@ -233,41 +257,9 @@ impl Connection {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Results> {
         self.busy = true;
-        let result = self.query_inner(sql, Some(types), params).await;
+        let result = self.run(sql, Some(types), params).await.map(|(r, _)| r);
         self.busy = false;
         result
-    }
-
-    async fn query_inner(
-        &mut self,
-        sql: &str,
-        types: Option<&[Type]>,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Results> {
-        self.sent = false;
-        let stmt = match types {
-            None => self.statement(sql).await?,
-            Some(types) => self
-                .client
-                .prepare_typed(sql, types)
-                .await
-                .map_err(Error::from_pg)?,
-        };
-        check_param_count(&stmt, params)?;
-        self.sent = true;
-        let stream = self
-            .client
-            .query_raw(&stmt, params.iter().copied())
-            .await
-            .map_err(Error::from_pg)?;
-        futures_util::pin_mut!(stream);
-        let mut rows = Vec::new();
-        while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
-            rows.push(row);
-        }
-        let affected = stream.rows_affected().unwrap_or(rows.len() as u64);
-        let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
-        Ok(Results::new(sql, columns, rows, affected))
     }
 
     /// Runs one statement and returns the number of rows it affected.
@@ -277,19 +269,98 @@ impl Connection {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64> {
         self.busy = true;
-        self.sent = false;
-        let result = async {
-            let stmt = self.statement(sql).await?;
-            check_param_count(&stmt, params)?;
-            self.sent = true;
-            self.client
-                .execute(&stmt, params)
-                .await
-                .map_err(Error::from_pg)
-        }
-        .await;
+        let result = self.run(sql, None, params).await.map(|(_, n)| n);
         self.busy = false;
         result
+    }
+
+    async fn run(
+        &mut self,
+        sql: &str,
+        types: Option<&[Type]>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(Results, u64)> {
+        self.sent = false;
+        if types.is_none() && self.statement_capacity == 0 {
+            return self.run_unnamed(sql, params).await;
+        }
+        let mut first = true;
+        loop {
+            let (stmt, cached) = match types {
+                None if self.statement_capacity > 0 => self.statement(sql).await?,
+                _ => {
+                    let types = types.unwrap_or(&[]);
+                    (
+                        self.client
+                            .prepare_typed(sql, types)
+                            .await
+                            .map_err(Error::from_pg)?,
+                        false,
+                    )
+                }
+            };
+            check_param_count(stmt.params().len(), params)?;
+            self.sent = true;
+            match self.run_prepared(&stmt, sql, params).await {
+                // The server forgot the statement (DEALLOCATE, a pooler) or its plan changed
+                // shape: it did not run, so prepare it again, once, outside transactions.
+                Err(e) if first && cached && !self.in_transaction && is_stale_statement(&e) => {
+                    self.statements.remove(sql);
+                    self.sent = false;
+                    first = false;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn run_prepared(
+        &mut self,
+        stmt: &Statement,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(Results, u64)> {
+        let stream = self
+            .client
+            .query_raw(stmt, params.iter().copied())
+            .await
+            .map_err(Error::from_pg)?;
+        futures_util::pin_mut!(stream);
+        let mut rows = Vec::new();
+        while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
+            rows.push(row);
+        }
+        let affected = stream.rows_affected().unwrap_or(rows.len() as u64);
+        let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
+        Ok((Results::new(sql, columns, rows, affected), affected))
+    }
+
+    /// Statement cache off (PgBouncer transaction mode): an unnamed statement,
+    /// parsed, bound and executed in one round trip.
+    async fn run_unnamed(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(Results, u64)> {
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+            params.iter().map(|p| (*p, probe_type(*p))).collect();
+        self.sent = true;
+        let stream = self
+            .client
+            .query_typed_raw(sql, typed)
+            .await
+            .map_err(Error::from_pg)?;
+        futures_util::pin_mut!(stream);
+        let mut rows = Vec::new();
+        while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
+            rows.push(row);
+        }
+        let affected = stream.rows_affected().unwrap_or(rows.len() as u64);
+        let columns: Arc<[Column]> = rows
+            .first()
+            .map(|r| r.columns().iter().map(Column::from_pg).collect())
+            .unwrap_or_else(|| Arc::from(Vec::new()));
+        Ok((Results::new(sql, columns, rows, affected), affected))
     }
 
     /// Runs SQL text with the simple protocol (several statements allowed, no parameters).
@@ -307,8 +378,15 @@ impl Connection {
     }
 }
 
-fn check_param_count(stmt: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<()> {
-    let expected = stmt.params().len();
+fn is_stale_statement(e: &Error) -> bool {
+    match e.code() {
+        Some("26000") => true,
+        Some("0A000") => e.message().contains("cached plan"),
+        _ => false,
+    }
+}
+
+fn check_param_count(expected: usize, params: &[&(dyn ToSql + Sync)]) -> Result<()> {
     if expected != params.len() {
         return Err(Error::interface(format!(
             "the statement takes {expected} parameter{} but {} {} given",

@@ -98,6 +98,13 @@ fn is_terminating(e: &Error) -> bool {
     matches!(e.code(), Some("57P01" | "57P02" | "57P03"))
 }
 
+fn query_timed_out(limit: std::time::Duration) -> Error {
+    Error::new(
+        ErrorKind::QueryCanceled,
+        format!("the statement did not finish within {limit:?} and was cancelled"),
+    )
+}
+
 /// Rule 6: retry only when the statement cannot have taken effect.
 fn retryable(e: &Error, conn: &Connection) -> bool {
     let lost = conn.is_closed() || e.kind() == ErrorKind::ConnectionLost;
@@ -135,7 +142,15 @@ macro_rules! with_retry {
             let result = {
                 let $conn: &mut Connection = guard.conn();
                 $conn.sent = false;
-                $body
+                let work = $body;
+                match $pool.inner.options.query_timeout {
+                    // On timeout the statement future is dropped: the pool cancels it
+                    // on the server before the connection is reused (rule 10).
+                    Some(limit) => crate::runtime::timeout(&$pool.inner.rt, limit, work)
+                        .await
+                        .unwrap_or_else(|| Err(query_timed_out(limit))),
+                    None => work.await,
+                }
             };
             collect_notices($sink, guard.conn_ref());
             match result {
@@ -170,7 +185,7 @@ impl<T: Transport> Pool<T> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Results> {
-        with_retry!(self, sink, |conn| conn.query(sql, params).await)
+        with_retry!(self, sink, |conn| conn.query(sql, params))
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -184,7 +199,7 @@ impl<T: Transport> Pool<T> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64> {
-        with_retry!(self, sink, |conn| conn.execute(sql, params).await)
+        with_retry!(self, sink, |conn| conn.execute(sql, params))
     }
 
     /// Calls a function: `SELECT * FROM name($1, …)`, the name quoted as a
@@ -209,9 +224,13 @@ impl<T: Transport> Pool<T> {
     ) -> Result<Results> {
         let sql = callproc_sql(name, params.len())?;
         let types: Vec<Type> = params.iter().map(|p| probe_type(*p)).collect();
-        with_retry!(self, sink, |conn| conn
-            .query_typed(&sql, &types, params)
-            .await)
+        with_retry!(self, sink, |conn| conn.query_typed(&sql, &types, params))
+    }
+
+    /// `sql` with its parameters interpolated as literals, exactly as the server
+    /// would read the bound parameters (see [`crate::mogrify()`]). No I/O.
+    pub fn mogrify(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
+        crate::mogrify::mogrify(sql, params)
     }
 
     /// momoko's `transaction`: BEGIN, every statement in order on one connection,
@@ -242,7 +261,7 @@ impl<T: Transport> Pool<T> {
         sink: Option<&NoticeSink>,
         statements: Vec<Statement>,
     ) -> Result<Vec<Results>> {
-        let mut guard = self.begin_guard(sink).await?;
+        let mut guard = self.begin_guard(sink, "BEGIN").await?;
         let conn = guard.conn();
         let mut results = Vec::with_capacity(statements.len());
         for statement in &statements {
@@ -274,12 +293,41 @@ impl<T: Transport> Pool<T> {
     /// # Ok(()) }
     /// ```
     pub async fn begin(&self) -> Result<Transaction<T>> {
-        Ok(Transaction::new(self.begin_guard(None).await?))
+        Ok(Transaction::new(self.begin_guard(None, "BEGIN").await?))
+    }
+
+    /// Starts a transaction with an isolation level, read-only or deferrable mode.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::{IsolationLevel, TransactionOptions};
+    /// let opts = TransactionOptions::new().isolation(IsolationLevel::Serializable).read_only(true);
+    /// let mut tx = pool.begin_with(opts).await?;
+    /// tx.query("SELECT 1", &[]).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin_with(
+        &self,
+        options: crate::transaction::TransactionOptions,
+    ) -> Result<Transaction<T>> {
+        Ok(Transaction::new(
+            self.begin_guard(None, &options.begin_sql()).await?,
+        ))
+    }
+
+    /// A connection with BEGIN run on it (for cursors).
+    pub(crate) async fn begin_connection(&self) -> Result<PooledConnection<T>> {
+        self.begin_guard(None, "BEGIN").await
     }
 
     /// Checks out a connection and runs BEGIN on it, retrying once on a fresh
     /// connection if the first was dead (nothing has run yet, so this is safe).
-    async fn begin_guard(&self, sink: Option<&NoticeSink>) -> Result<PooledConnection<T>> {
+    async fn begin_guard(
+        &self,
+        sink: Option<&NoticeSink>,
+        begin: &str,
+    ) -> Result<PooledConnection<T>> {
         let mut retried = false;
         loop {
             let mut guard = self
@@ -289,7 +337,7 @@ impl<T: Transport> Pool<T> {
             let conn = guard.conn();
             // Marked before BEGIN is sent, so a drop mid-BEGIN still rolls back (rule 10).
             conn.in_transaction = true;
-            match conn.batch("BEGIN").await {
+            match conn.batch(begin).await {
                 Ok(()) => {
                     collect_notices(sink, conn);
                     return Ok(guard);
@@ -366,6 +414,14 @@ pub(crate) fn quote_qualified(name: &str) -> Result<String> {
         .map(|parts| parts.join("."))
 }
 
+/// Quotes one identifier (a channel or cursor name), never qualified.
+pub(crate) fn quote_qualified_single(name: &str) -> Result<String> {
+    if name.is_empty() || name.contains('\0') {
+        return Err(Error::interface(format!("invalid identifier {name:?}")));
+    }
+    Ok(format!("\"{}\"", name.replace('"', "\"\"")))
+}
+
 fn callproc_sql(name: &str, n: usize) -> Result<String> {
     let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
     Ok(format!(
@@ -376,7 +432,7 @@ fn callproc_sql(name: &str, n: usize) -> Result<String> {
 }
 
 /// The first type a parameter encodes to in binary; "unspecified" (OID 0) when none.
-fn probe_type(param: &(dyn ToSql + Sync)) -> Type {
+pub(crate) fn probe_type(param: &(dyn ToSql + Sync)) -> Type {
     const CANDIDATES: [Type; 13] = [
         Type::BOOL,
         Type::INT4,

@@ -44,3 +44,10 @@ pub(crate) type BoxAny = Box<dyn std::any::Any + Send>;
 /// A type-erased value that is `Send` on native targets.
 #[cfg(target_arch = "wasm32")]
 pub(crate) type BoxAny = Box<dyn std::any::Any>;
+
+/// A boxed stream that is `Send` on native targets.
+#[cfg(not(target_arch = "wasm32"))]
+pub type BoxStream<'a, T> = Pin<Box<dyn futures_util::Stream<Item = T> + Send + 'a>>;
+/// A boxed stream that is `Send` on native targets.
+#[cfg(target_arch = "wasm32")]
+pub type BoxStream<'a, T> = Pin<Box<dyn futures_util::Stream<Item = T> + 'a>>;

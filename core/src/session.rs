@@ -142,6 +142,11 @@ impl<T: Transport> Session<T> {
             .await
     }
 
+    /// `sql` with parameters interpolated as literals (see [`crate::mogrify()`]).
+    pub fn mogrify(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
+        crate::mogrify::mogrify(sql, params)
+    }
+
     /// Starts an explicit transaction (see [`Pool::begin`]).
     pub async fn begin(&self) -> Result<Transaction<T>> {
         self.pool.begin().await

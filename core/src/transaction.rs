@@ -8,6 +8,81 @@ use crate::pool::PooledConnection;
 use crate::results::Results;
 use crate::transport::Transport;
 
+/// Transaction isolation levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsolationLevel {
+    /// `READ UNCOMMITTED` (behaves as READ COMMITTED in PostgreSQL).
+    ReadUncommitted,
+    /// `READ COMMITTED`, the server default.
+    ReadCommitted,
+    /// `REPEATABLE READ`.
+    RepeatableRead,
+    /// `SERIALIZABLE`.
+    Serializable,
+}
+
+/// How `begin_with()` starts a transaction.
+///
+/// ```
+/// use edgepg_core::{IsolationLevel, TransactionOptions};
+/// let o = TransactionOptions::new().isolation(IsolationLevel::Serializable).read_only(true).deferrable(true);
+/// # let _ = o;
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransactionOptions {
+    isolation: Option<IsolationLevel>,
+    read_only: Option<bool>,
+    deferrable: Option<bool>,
+}
+
+impl TransactionOptions {
+    /// The server's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the isolation level.
+    pub fn isolation(mut self, level: IsolationLevel) -> Self {
+        self.isolation = Some(level);
+        self
+    }
+
+    /// READ ONLY (true) or READ WRITE (false).
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = Some(on);
+        self
+    }
+
+    /// DEFERRABLE (true) or NOT DEFERRABLE (false); matters for serializable read-only.
+    pub fn deferrable(mut self, on: bool) -> Self {
+        self.deferrable = Some(on);
+        self
+    }
+
+    pub(crate) fn begin_sql(&self) -> String {
+        let mut sql = String::from("BEGIN");
+        if let Some(level) = self.isolation {
+            sql.push_str(match level {
+                IsolationLevel::ReadUncommitted => " ISOLATION LEVEL READ UNCOMMITTED",
+                IsolationLevel::ReadCommitted => " ISOLATION LEVEL READ COMMITTED",
+                IsolationLevel::RepeatableRead => " ISOLATION LEVEL REPEATABLE READ",
+                IsolationLevel::Serializable => " ISOLATION LEVEL SERIALIZABLE",
+            });
+        }
+        match self.read_only {
+            Some(true) => sql.push_str(" READ ONLY"),
+            Some(false) => sql.push_str(" READ WRITE"),
+            None => {}
+        }
+        match self.deferrable {
+            Some(true) => sql.push_str(" DEFERRABLE"),
+            Some(false) => sql.push_str(" NOT DEFERRABLE"),
+            None => {}
+        }
+        sql
+    }
+}
+
 /// A transaction started by `begin()`. Uncommitted on drop means rolled back
 /// (the pool rolls it back before the connection is reused, rule 10).
 pub struct Transaction<T: Transport> {

@@ -266,7 +266,7 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
         return decode(base, raw);
     }
     if let Kind::Array(member) = ty.kind() {
-        return decode_array(member, raw);
+        return decode_array(ty, member, raw);
     }
     Ok(match *ty {
         Type::BOOL => Value::Bool(wire::bool_from_sql(raw)?),
@@ -278,9 +278,9 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
         Type::FLOAT8 => Value::Float(wire::float8_from_sql(raw)?),
         Type::NUMERIC => Value::Numeric(numeric_to_string(raw)?),
         Type::BYTEA => Value::Bytes(raw.to_vec()),
-        Type::JSON => Value::Json(serde_json::from_slice(raw)?),
+        Type::JSON => Value::Json(parse_json(raw)?),
         Type::JSONB => match raw.split_first() {
-            Some((1, rest)) => Value::Json(serde_json::from_slice(rest)?),
+            Some((1, rest)) => Value::Json(parse_json(rest)?),
             _ => return Err("unsupported jsonb version".into()),
         },
         Type::UUID => Value::Uuid(format_uuid(wire::uuid_from_sql(raw)?)),
@@ -293,23 +293,69 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
         Type::TIMETZ => Value::Time(format_timetz(raw)?),
         Type::INTERVAL => Value::Interval(format_interval(raw)?),
         _ if is_text_like(ty) => Value::Text(String::from_utf8(raw.to_vec())?),
-        _ => Value::Other {
-            type_name: ty.name().to_string(),
-            text: match std::str::from_utf8(raw) {
-                Ok(s) if !s.contains('\0') => s.to_string(),
-                _ => hex_bytea(raw),
+        _ => match crate::text_form::decode(ty, raw) {
+            Some(text) => Value::Other {
+                type_name: ty.name().to_string(),
+                text: text?,
+            },
+            None => Value::Other {
+                type_name: ty.name().to_string(),
+                text: match std::str::from_utf8(raw) {
+                    Ok(s) if !s.contains('\0') => s.to_string(),
+                    _ => hex_bytea(raw),
+                },
             },
         },
     })
 }
 
-fn decode_array(member: &Type, raw: &[u8]) -> Result<Value, BoxError> {
+/// Deepest JSON nesting decoded; deeper documents are an error, never a stack overflow.
+const MAX_JSON_DEPTH: usize = 2048;
+
+/// Parses JSON nested up to [`MAX_JSON_DEPTH`] (serde_json alone stops at 128).
+fn parse_json(raw: &[u8]) -> Result<serde_json::Value, BoxError> {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in raw {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_JSON_DEPTH {
+        return Err(format!(
+            "JSON nested {deepest} levels deep; at most {MAX_JSON_DEPTH} are decoded"
+        )
+        .into());
+    }
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    de.disable_recursion_limit();
+    let value = serde::Deserialize::deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+fn decode_array(array_type: &Type, member: &Type, raw: &[u8]) -> Result<Value, BoxError> {
     use fallible_iterator::FallibleIterator;
     let array = wire::array_from_sql(raw)?;
-    let dims: Vec<usize> = array
+    let bounds: Vec<(usize, i32)> = array
         .dimensions()
-        .map(|d| Ok(d.len.max(0) as usize))
+        .map(|d| Ok((d.len.max(0) as usize, d.lower_bound)))
         .collect()?;
+    let dims: Vec<usize> = bounds.iter().map(|(len, _)| *len).collect();
     let mut flat = Vec::new();
     let mut values = array.values();
     while let Some(v) = values.next()? {
@@ -328,7 +374,15 @@ fn decode_array(member: &Type, raw: &[u8]) -> Result<Value, BoxError> {
         Value::Array((0..dims[0]).map(|_| nest(&dims[1..], flat)).collect())
     }
     let mut iter = flat.into_iter();
-    Ok(nest(&dims, &mut iter))
+    let nested = nest(&dims, &mut iter);
+    if bounds.iter().any(|(_, lower)| *lower != 1) {
+        // Lower bounds have no place in a nested Vec: keep the exact text form.
+        return Ok(Value::Other {
+            type_name: array_type.name().to_string(),
+            text: crate::text_form::bounded_array(&bounds, &nested)?,
+        });
+    }
+    Ok(nested)
 }
 
 /// The exact decimal text of a binary `numeric`.
@@ -500,7 +554,7 @@ fn format_interval(raw: &[u8]) -> Result<String, BoxError> {
     let months = i32::from_be_bytes(raw[12..16].try_into()?);
     let mut parts = Vec::new();
     let (years, months) = (months / 12, months % 12);
-    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n.abs() == 1 { "" } else { "s" });
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
     if years != 0 {
         parts.push(plural(years.into(), "year"));
     }
@@ -524,7 +578,7 @@ fn format_interval(raw: &[u8]) -> Result<String, BoxError> {
 
 impl Value {
     /// Text form sent when the target type has no binary encoding here.
-    fn text_param(&self) -> Result<String, BoxError> {
+    pub(crate) fn text_param(&self) -> Result<String, BoxError> {
         Ok(match self {
             Value::Null => return Err("NULL has no text form".into()),
             Value::Bool(b) => if *b { "t" } else { "f" }.to_string(),

@@ -109,7 +109,7 @@ async fn restart_under_load_loses_and_duplicates_nothing() {
     let stored: HashMap<i32, i64> = rows.iter().map(|r| (r.get("k"), r.get("n"))).collect();
     let duplicates = stored.values().filter(|n| **n > 1).count();
     assert_eq!(duplicates, 0, "no write ran twice");
-    let acked = acked.lock().unwrap();
+    let acked = acked.lock().unwrap().clone();
     let lost = acked.iter().filter(|k| !stored.contains_key(k)).count();
     assert_eq!(lost, 0, "every acknowledged insert is stored");
     let phantom = never_sent

@@ -21,6 +21,7 @@ pub(crate) struct Options {
     pub ping_on_checkout: bool,
     pub raise_connect_errors: bool,
     pub statement_cache_size: usize,
+    pub query_timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -36,6 +37,7 @@ impl Default for Options {
             ping_on_checkout: false,
             raise_connect_errors: true,
             statement_cache_size: 100,
+            query_timeout: None,
         }
     }
 }
@@ -151,6 +153,14 @@ impl<T: Transport> Builder<T> {
         self
     }
 
+    /// Client-side limit on each `query`/`execute`/`callproc`: past it the call
+    /// fails with `QueryCanceled` and the statement is cancelled on the server
+    /// through the transport (rule 10). Default: none.
+    pub fn query_timeout(mut self, d: Duration) -> Self {
+        self.options.query_timeout = Some(d);
+        self
+    }
+
     /// Replaces the transport (e.g. a WebSocket tunnel instead of TCP).
     pub fn transport(mut self, transport: T) -> Self {
         self.transport = transport;
@@ -178,6 +188,7 @@ impl<T: Transport> Builder<T> {
                 rt,
                 options: self.options,
                 state: Mutex::new(State::default()),
+                cache_stats: Default::default(),
             }),
         })
     }

@@ -22,10 +22,11 @@ pub use status::PoolStatus;
 
 use crate::config::{Config, IntoConfig};
 use crate::connect::{close_gracefully, connect};
-use crate::connection::Connection;
+use crate::connection::{CacheStats, Connection};
 use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::{timeout, Runtime};
 use crate::transport::Transport;
+use std::sync::atomic::Ordering;
 
 /// How long a liveness ping may take when no `connect_timeout` is configured.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -55,6 +56,7 @@ pub(crate) struct Inner<T: Transport> {
     pub(crate) rt: T::Runtime,
     pub(crate) options: Options,
     pub(crate) state: Mutex<State>,
+    pub(crate) cache_stats: Arc<CacheStats>,
 }
 
 struct Waiter {
@@ -164,6 +166,9 @@ impl<T: Transport> Pool<T> {
         s.min_size = self.inner.options.min_size;
         s.max_size = self.inner.options.max_size;
         s.closed = st.closed;
+        s.statement_cache_hits = self.inner.cache_stats.hits.load(Ordering::Relaxed);
+        s.statement_cache_misses = self.inner.cache_stats.misses.load(Ordering::Relaxed);
+        s.statement_cache_evictions = self.inner.cache_stats.evictions.load(Ordering::Relaxed);
         s
     }
 
@@ -390,6 +395,11 @@ impl<T: Transport> Inner<T> {
         self.replenish(&mut st);
     }
 
+    /// A connection outside the pool's capacity (for LISTEN).
+    pub(crate) async fn open_dedicated(&self) -> Result<Connection> {
+        self.open_connection().await
+    }
+
     /// Opens one connection and runs `setsession` on it (rule 9).
     async fn open_connection(&self) -> Result<Connection> {
         // A connect that never answers must not hold a slot forever.
@@ -414,7 +424,7 @@ impl<T: Transport> Inner<T> {
                 )
             }
         })?;
-        conn.set_statement_capacity(self.options.statement_cache_size);
+        conn.set_statement_cache(self.options.statement_cache_size, self.cache_stats.clone());
         for statement in &self.options.setsession {
             if let Err(e) = conn.batch(statement).await {
                 return Err(Error::with_source(

@@ -42,4 +42,10 @@ pub struct PoolStatus {
     pub timeouts: u64,
     /// Statements retried once on a fresh connection (rule 6).
     pub retries: u64,
+    /// Prepared-statement cache hits, over all connections.
+    pub statement_cache_hits: u64,
+    /// Prepared-statement cache misses (statements prepared).
+    pub statement_cache_misses: u64,
+    /// Statements evicted from a full cache.
+    pub statement_cache_evictions: u64,
 }

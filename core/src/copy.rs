@@ -1,0 +1,95 @@
+//! COPY FROM STDIN and COPY TO STDOUT as streams.
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_util::{stream, SinkExt, TryStreamExt};
+use tokio_postgres::CopyInSink;
+
+use crate::error::{Error, Result};
+use crate::platform::BoxStream;
+use crate::pool::{Pool, PooledConnection};
+use crate::transport::Transport;
+
+/// A `COPY … FROM STDIN` in progress: send chunks, then [`CopyIn::finish`].
+/// Dropped unfinished, the COPY is aborted and nothing is stored.
+pub struct CopyIn<T: Transport> {
+    conn: PooledConnection<T>,
+    sink: Pin<Box<CopyInSink<Bytes>>>,
+}
+
+impl<T: Transport> CopyIn<T> {
+    /// Sends one chunk of COPY data (any split of the text or binary format).
+    pub async fn send(&mut self, data: impl Into<Bytes>) -> Result<()> {
+        self.sink.send(data.into()).await.map_err(Error::from_pg)
+    }
+
+    /// Sends every chunk of a stream.
+    pub async fn send_all<S>(&mut self, chunks: S) -> Result<()>
+    where
+        S: futures_util::Stream<Item = Result<Bytes>>,
+    {
+        let mut chunks = std::pin::pin!(chunks);
+        while let Some(chunk) = chunks.try_next().await? {
+            self.send(chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the COPY and returns the number of rows stored.
+    pub async fn finish(mut self) -> Result<u64> {
+        let n = self.sink.as_mut().finish().await.map_err(Error::from_pg)?;
+        self.conn.conn().busy = false;
+        Ok(n)
+    }
+}
+
+impl<T: Transport> Pool<T> {
+    /// Starts `COPY … FROM STDIN` on a pooled connection.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut copy = pool.copy_in("COPY items (id, name) FROM STDIN").await?;
+    /// copy.send("1\tpen\n2\tink\n").await?;
+    /// assert_eq!(copy.finish().await?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_in(&self, sql: &str) -> Result<CopyIn<T>> {
+        let mut conn = self.getconn().await?;
+        let c = conn.conn();
+        c.busy = true;
+        let sink = c
+            .client()
+            .copy_in::<_, Bytes>(sql)
+            .await
+            .map_err(Error::from_pg)?;
+        Ok(CopyIn {
+            conn,
+            sink: Box::pin(sink),
+        })
+    }
+
+    /// Runs `COPY … TO STDOUT` and streams its data in the chunks the server sends.
+    /// Dropping the stream early returns the connection clean.
+    pub async fn copy_out(&self, sql: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let mut conn = self.getconn().await?;
+        let c = conn.conn();
+        c.busy = true;
+        let out = c.client().copy_out(sql).await.map_err(Error::from_pg)?;
+        let state = (Some(conn), Box::pin(out));
+        Ok(Box::pin(stream::try_unfold(
+            state,
+            |(mut conn, mut out)| async move {
+                match out.as_mut().try_next().await.map_err(Error::from_pg)? {
+                    Some(chunk) => Ok(Some((chunk, (conn, out)))),
+                    None => {
+                        if let Some(c) = conn.as_mut() {
+                            c.conn().busy = false;
+                        }
+                        Ok(None)
+                    }
+                }
+            },
+        )))
+    }
+}

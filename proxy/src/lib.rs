@@ -1,0 +1,226 @@
+//! edgepg-proxy: a WebSocket → TCP tunnel for PostgreSQL (SPEC §8).
+//!
+//! Edge runtimes and browsers cannot open TCP connections; they open a
+//! WebSocket to this proxy instead, `ws[s]://PROXY/v1?address=HOST:PORT`
+//! (`/v2` is accepted too), and every binary frame carries a chunk of the
+//! PostgreSQL byte stream, in either direction. Closing either side closes
+//! the other. The wire format is Neon's wsproxy's, so Neon's serverless
+//! driver works against this proxy and edgepg's tunnel transport works
+//! against Neon's.
+//!
+//! The proxy is meant to be exposed to the internet, so it is default-deny:
+//! it refuses to start without an allowed destination (`--allow HOST:PORT`,
+//! `--allow-regex RE`, or an explicit `--allow-any`), checks **every**
+//! address a destination name resolves to (see [`address`]), and bounds
+//! everything a client controls: connections, handshake time, idle time,
+//! frame size, request-head size. Refusals are answered with an HTTP status
+//! (before the upgrade) or a WebSocket close code and reason (after it), are
+//! logged with connection metadata only — never payloads — and are counted
+//! in the Prometheus metrics (`--metrics ADDR`, [`metrics`]).
+//!
+//! ```no_run
+//! use clap::Parser;
+//! use edgepg_proxy::{Options, Proxy};
+//!
+//! # async fn f() -> Result<(), edgepg_proxy::Error> {
+//! let opts = Options::parse_from(["edgepg-proxy", "--listen", "127.0.0.1:0", "--allow", "127.0.0.1:5432"]);
+//! let proxy = Proxy::bind(opts).await?;
+//! println!("listening on {}", proxy.local_addr());
+//! proxy.run(async { let _ = tokio::signal::ctrl_c().await; }).await;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo
+    )
+)]
+
+pub mod address;
+mod http;
+pub mod metrics;
+mod server;
+mod tunnel;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use server::Proxy;
+
+/// A configuration or startup error.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl Error {
+    pub(crate) fn new(msg: impl Into<String>) -> Self {
+        Error(msg.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Parses a duration: `500ms`, `10s`, `5m`, `1h`, or a number of seconds.
+///
+/// ```
+/// use std::time::Duration;
+/// use edgepg_proxy::parse_duration;
+/// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+/// assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+/// assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+/// assert!(parse_duration("soon").is_err());
+/// ```
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration {s:?}: use e.g. 500ms, 10s, 5m, 1h"
+            ))
+        }
+    };
+    let value: f64 = num
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("invalid duration {s:?}: use e.g. 500ms, 10s, 5m, 1h"))?;
+    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+/// Command-line options; each can also be given in the environment
+/// (`EDGEPG_PROXY_*`; list options take comma-separated values there).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "edgepg-proxy",
+    version,
+    about = "WebSocket → TCP tunnel for PostgreSQL (Neon wsproxy compatible)",
+    long_about = "WebSocket → TCP tunnel for PostgreSQL (Neon wsproxy compatible).\n\n\
+Clients connect to ws[s]://LISTEN/v1?address=HOST:PORT (or /v2) and exchange binary \
+frames that carry the PostgreSQL byte stream. Default-deny: at least one of --allow, \
+--allow-regex or --allow-any is required. Every address a destination name resolves to \
+is checked; loopback, link-local (cloud metadata) and other special addresses are only \
+reachable through an --allow rule naming them (by IP, or loopback through a host-name rule)."
+)]
+pub struct Options {
+    /// Address to accept WebSocket clients on.
+    #[arg(long, env = "EDGEPG_PROXY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Allowed destination HOST:PORT (repeatable). HOST: a name, an IPv4
+    /// address or network (10.0.0.0/8), or a bracketed IPv6 address or network;
+    /// PORT: a number or *.
+    #[arg(
+        long = "allow",
+        value_name = "HOST:PORT",
+        env = "EDGEPG_PROXY_ALLOW",
+        value_delimiter = ','
+    )]
+    pub allow: Vec<String>,
+
+    /// Allowed destinations as a regular expression over the whole
+    /// `host:port` (repeatable; anchored at both ends).
+    #[arg(
+        long = "allow-regex",
+        value_name = "RE",
+        env = "EDGEPG_PROXY_ALLOW_REGEX"
+    )]
+    pub allow_regex: Vec<String>,
+
+    /// Allow any destination (special and loopback addresses still need --allow).
+    #[arg(long, env = "EDGEPG_PROXY_ALLOW_ANY")]
+    pub allow_any: bool,
+
+    /// Allowed browser Origin (repeatable). When given, requests with another
+    /// Origin header are refused; requests without one (non-browser clients) pass.
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        env = "EDGEPG_PROXY_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub allow_origin: Vec<String>,
+
+    /// Most client connections open at once (tunnels and handshakes).
+    #[arg(long, env = "EDGEPG_PROXY_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Time allowed for the TLS handshake and the HTTP upgrade request.
+    #[arg(long, env = "EDGEPG_PROXY_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+
+    /// Time allowed to resolve and connect to the destination.
+    #[arg(long, env = "EDGEPG_PROXY_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// A tunnel with no frame in either direction for this long is closed (0: never).
+    #[arg(long, env = "EDGEPG_PROXY_IDLE_TIMEOUT", default_value = "1h", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Largest WebSocket frame (and message) accepted from a client, in bytes.
+    #[arg(long, env = "EDGEPG_PROXY_MAX_FRAME_SIZE", default_value_t = 8 << 20)]
+    pub max_frame_size: usize,
+
+    /// PEM certificate chain: serve wss:// (requires --tls-key).
+    #[arg(long, env = "EDGEPG_PROXY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "EDGEPG_PROXY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve Prometheus metrics (/metrics) and /healthz on this address.
+    #[arg(long, value_name = "ADDR", env = "EDGEPG_PROXY_METRICS")]
+    pub metrics: Option<SocketAddr>,
+
+    /// On SIGTERM, how long open tunnels may finish before they are closed.
+    #[arg(long, env = "EDGEPG_PROXY_DRAIN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn defaults_and_flags() {
+        let o = Options::try_parse_from(["p", "--allow", "a:1,b:2", "--allow", "c:*"]).unwrap();
+        assert_eq!(o.allow, ["a:1", "b:2", "c:*"]);
+        assert_eq!(o.max_connections, 1024);
+        assert_eq!(o.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(o.max_frame_size, 8 << 20);
+        assert!(Options::try_parse_from(["p", "--tls-cert", "x"]).is_err());
+        assert!(Options::try_parse_from(["p", "--idle-timeout", "x"]).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("3h"), Ok(Duration::from_secs(3 * 3600)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("1d").is_err());
+        assert!(parse_duration("1e400").is_err());
+    }
+}

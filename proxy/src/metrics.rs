@@ -1,0 +1,249 @@
+//! Prometheus metrics (text exposition format 0.0.4), kept in atomics.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a connection was refused or a tunnel closed by the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reject {
+    /// The destination is not in the allow-list.
+    NotAllowed,
+    /// The destination resolves to an address that is not allowed.
+    ForbiddenAddress,
+    /// The `address` parameter is missing or malformed.
+    BadAddress,
+    /// Not a valid WebSocket upgrade request (method, headers, path).
+    BadRequest,
+    /// The `Origin` header is not in the allow-list.
+    Origin,
+    /// `--max-connections` reached.
+    TooManyConnections,
+    /// The TLS handshake or request head did not arrive within the handshake timeout.
+    HandshakeTimeout,
+    /// The request head exceeded the size limit.
+    HeadTooLarge,
+    /// The TLS handshake failed.
+    Tls,
+    /// The destination name did not resolve.
+    Resolve,
+    /// The destination did not accept the connection (or timed out).
+    Upstream,
+    /// A frame or message exceeded `--max-frame-size`.
+    FrameTooLarge,
+    /// A text frame was received (the tunnel carries binary frames only).
+    TextFrame,
+    /// The proxy is shutting down.
+    Draining,
+}
+
+impl Reject {
+    /// Every reason, in exposition order.
+    pub const ALL: [Reject; 14] = [
+        Reject::NotAllowed,
+        Reject::ForbiddenAddress,
+        Reject::BadAddress,
+        Reject::BadRequest,
+        Reject::Origin,
+        Reject::TooManyConnections,
+        Reject::HandshakeTimeout,
+        Reject::HeadTooLarge,
+        Reject::Tls,
+        Reject::Resolve,
+        Reject::Upstream,
+        Reject::FrameTooLarge,
+        Reject::TextFrame,
+        Reject::Draining,
+    ];
+
+    /// The `reason` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reject::NotAllowed => "not_allowed",
+            Reject::ForbiddenAddress => "forbidden_address",
+            Reject::BadAddress => "bad_address",
+            Reject::BadRequest => "bad_request",
+            Reject::Origin => "origin",
+            Reject::TooManyConnections => "too_many_connections",
+            Reject::HandshakeTimeout => "handshake_timeout",
+            Reject::HeadTooLarge => "head_too_large",
+            Reject::Tls => "tls",
+            Reject::Resolve => "resolve",
+            Reject::Upstream => "upstream",
+            Reject::FrameTooLarge => "frame_too_large",
+            Reject::TextFrame => "text_frame",
+            Reject::Draining => "draining",
+        }
+    }
+
+    fn index(self) -> usize {
+        Reject::ALL.iter().position(|&r| r == self).unwrap_or(0)
+    }
+}
+
+/// Counters and gauges of one proxy.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    connections_total: AtomicU64,
+    connections_active: AtomicU64,
+    sockets_open: AtomicU64,
+    bytes_client_to_server: AtomicU64,
+    bytes_server_to_client: AtomicU64,
+    frames_client_to_server: AtomicU64,
+    frames_server_to_client: AtomicU64,
+    rejects: [AtomicU64; 14],
+}
+
+/// A point-in-time copy of the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// Tunnels opened since start.
+    pub connections_total: u64,
+    /// Tunnels open now.
+    pub connections_active: u64,
+    /// Client sockets open now (tunnels and handshakes in progress).
+    pub sockets_open: u64,
+    /// Payload bytes from clients to servers.
+    pub bytes_client_to_server: u64,
+    /// Payload bytes from servers to clients.
+    pub bytes_server_to_client: u64,
+}
+
+impl Metrics {
+    pub(crate) fn tunnel_opened(&self) {
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+        self.connections_active.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn tunnel_closed(&self) {
+        self.connections_active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts a socket in; returns the number now open.
+    pub(crate) fn socket_opened(&self) -> u64 {
+        self.sockets_open.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub(crate) fn socket_closed(&self) {
+        self.sockets_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn client_to_server(&self, n: usize) {
+        self.bytes_client_to_server
+            .fetch_add(n as u64, Ordering::Relaxed);
+        self.frames_client_to_server.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn server_to_client(&self, n: usize) {
+        self.bytes_server_to_client
+            .fetch_add(n as u64, Ordering::Relaxed);
+        self.frames_server_to_client.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn reject(&self, reason: Reject) {
+        if let Some(c) = self.rejects.get(reason.index()) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many times `reason` was counted.
+    pub fn rejects(&self, reason: Reject) -> u64 {
+        self.rejects
+            .get(reason.index())
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// The current values.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            connections_total: self.connections_total.load(Ordering::Relaxed),
+            connections_active: self.connections_active.load(Ordering::Relaxed),
+            sockets_open: self.sockets_open.load(Ordering::Relaxed),
+            bytes_client_to_server: self.bytes_client_to_server.load(Ordering::Relaxed),
+            bytes_server_to_client: self.bytes_server_to_client.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Renders the Prometheus text exposition.
+    ///
+    /// ```
+    /// let m = edgepg_proxy::metrics::Metrics::default();
+    /// let text = m.render();
+    /// assert!(text.contains("edgepg_proxy_connections_active 0"));
+    /// assert!(text.contains("edgepg_proxy_rejects_total{reason=\"not_allowed\"} 0"));
+    /// ```
+    pub fn render(&self) -> String {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut out = String::with_capacity(2048);
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        metric(
+            "edgepg_proxy_connections_total",
+            "counter",
+            "Tunnels opened (WebSocket upgraded and destination connected).",
+            &[("", load(&self.connections_total))],
+        );
+        metric(
+            "edgepg_proxy_connections_active",
+            "gauge",
+            "Tunnels open now.",
+            &[("", load(&self.connections_active))],
+        );
+        metric(
+            "edgepg_proxy_sockets_open",
+            "gauge",
+            "Client sockets open now, including handshakes in progress.",
+            &[("", load(&self.sockets_open))],
+        );
+        metric(
+            "edgepg_proxy_bytes_total",
+            "counter",
+            "Payload bytes relayed, by direction.",
+            &[
+                (
+                    "{direction=\"client_to_server\"}",
+                    load(&self.bytes_client_to_server),
+                ),
+                (
+                    "{direction=\"server_to_client\"}",
+                    load(&self.bytes_server_to_client),
+                ),
+            ],
+        );
+        metric(
+            "edgepg_proxy_frames_total",
+            "counter",
+            "Binary frames relayed, by direction.",
+            &[
+                (
+                    "{direction=\"client_to_server\"}",
+                    load(&self.frames_client_to_server),
+                ),
+                (
+                    "{direction=\"server_to_client\"}",
+                    load(&self.frames_server_to_client),
+                ),
+            ],
+        );
+        let labels: Vec<String> = Reject::ALL
+            .iter()
+            .map(|r| format!("{{reason=\"{}\"}}", r.label()))
+            .collect();
+        let samples: Vec<(&str, u64)> = Reject::ALL
+            .iter()
+            .zip(&labels)
+            .map(|(r, l)| (l.as_str(), self.rejects(*r)))
+            .collect();
+        metric(
+            "edgepg_proxy_rejects_total",
+            "counter",
+            "Connections refused or tunnels closed by the proxy, by reason.",
+            &samples,
+        );
+        out
+    }
+}

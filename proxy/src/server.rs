@@ -1,0 +1,603 @@
+//! The listener: accepting, refusing, upgrading, draining.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::time::{timeout, timeout_at, Instant};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+use tracing::{debug, info, warn};
+
+use crate::address::{self, AllowList, Host, Refusal};
+use crate::http::{self, Head, HeadError};
+use crate::metrics::{Metrics, Reject};
+use crate::tunnel;
+use crate::{Error, Options};
+
+/// A client byte stream, plain or TLS.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+pub(crate) type BoxIo = Box<dyn Io>;
+
+/// How long a refusal may take to write.
+const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    pub(crate) opts: Options,
+    allow: AllowList,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    pub(crate) metrics: Arc<Metrics>,
+    draining: AtomicBool,
+    pub(crate) force_close: watch::Sender<bool>,
+    next_id: AtomicU64,
+}
+
+/// A bound proxy, ready to [`run`](Proxy::run).
+pub struct Proxy {
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    shared: Arc<Shared>,
+}
+
+fn tls_acceptor(opts: &Options) -> Result<Option<tokio_rustls::TlsAcceptor>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (&opts.tls_cert, &opts.tls_key) else {
+        return Ok(None);
+    };
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| Error::new(format!("--tls-cert {}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(Error::new(format!(
+            "--tls-cert {}: no certificate found",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| Error::new(format!("--tls-key {}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::new(format!("TLS: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::new(format!("--tls-cert/--tls-key: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+}
+
+fn allow_list(opts: &Options) -> Result<AllowList, Error> {
+    let mut allow = AllowList::new();
+    for rule in &opts.allow {
+        allow
+            .allow(rule)
+            .map_err(|e| Error::new(format!("--allow {rule:?}: {e}")))?;
+    }
+    for re in &opts.allow_regex {
+        allow.allow_regex(re).map_err(|e| Error::new(e.0))?;
+    }
+    if opts.allow_any {
+        allow.allow_any();
+    }
+    if allow.is_empty() {
+        return Err(Error::new(
+            "no destination is allowed: give --allow HOST:PORT, --allow-regex RE, or --allow-any \
+             (or EDGEPG_PROXY_ALLOW / EDGEPG_PROXY_ALLOW_REGEX / EDGEPG_PROXY_ALLOW_ANY)",
+        ));
+    }
+    Ok(allow)
+}
+
+impl Proxy {
+    /// Validates the options and binds the listeners.
+    ///
+    /// Fails when no destination is allowed (default-deny), when a rule,
+    /// regular expression or TLS file is invalid, or when binding fails.
+    pub async fn bind(opts: Options) -> Result<Proxy, Error> {
+        let allow = allow_list(&opts)?;
+        if opts.max_connections == 0 {
+            return Err(Error::new("--max-connections must be at least 1"));
+        }
+        if opts.max_frame_size < 1024 {
+            return Err(Error::new("--max-frame-size must be at least 1024 bytes"));
+        }
+        let tls = tls_acceptor(&opts)?;
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .map_err(|e| Error::new(format!("cannot listen on {}: {e}", opts.listen)))?;
+        let metrics_listener =
+            match opts.metrics {
+                Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                    Error::new(format!("cannot listen on {addr} (--metrics): {e}"))
+                })?),
+                None => None,
+            };
+        Ok(Proxy {
+            listener,
+            metrics_listener,
+            shared: Arc::new(Shared {
+                opts,
+                allow,
+                tls,
+                metrics: Arc::new(Metrics::default()),
+                draining: AtomicBool::new(false),
+                force_close: watch::channel(false).0,
+                next_id: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.shared.opts.listen)
+    }
+
+    /// The metrics address, if `--metrics` was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// Whether clients must speak TLS (`wss://`).
+    pub fn is_tls(&self) -> bool {
+        self.shared.tls.is_some()
+    }
+
+    /// The live metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.shared.metrics.clone()
+    }
+
+    /// Serves until `shutdown` completes, then drains: stops accepting,
+    /// answers `/healthz` with 503, lets open tunnels finish for up to
+    /// `--drain-timeout`, closes the rest (close code 1001) and returns.
+    pub async fn run<F: Future<Output = ()>>(self, shutdown: F) {
+        let Proxy {
+            listener,
+            metrics_listener,
+            shared,
+        } = self;
+        let metrics_task = metrics_listener.map(|l| tokio::spawn(serve_metrics(l, shared.clone())));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let shared = shared.clone();
+                        tokio::spawn(async move { serve_conn(shared, tcp, peer).await });
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        shared.draining.store(true, Ordering::SeqCst);
+        let active = shared.metrics.snapshot().sockets_open;
+        info!(
+            open = active,
+            drain_timeout = ?shared.opts.drain_timeout,
+            "shutting down: draining"
+        );
+        let deadline = Instant::now() + shared.opts.drain_timeout;
+        while shared.metrics.snapshot().sockets_open > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left = shared.metrics.snapshot().sockets_open;
+        if left > 0 {
+            info!(open = left, "drain timeout: closing the remaining tunnels");
+            shared.force_close.send_replace(true);
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while shared.metrics.snapshot().sockets_open > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        if let Some(task) = metrics_task {
+            task.abort();
+        }
+        info!("stopped");
+    }
+}
+
+/// Decrements the open-socket gauge when a connection ends, however it ends.
+struct SocketGuard(Arc<Metrics>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        self.0.socket_closed();
+    }
+}
+
+/// Refuses a request: counts it, logs it, answers with `status`.
+async fn refuse(
+    io: &mut BoxIo,
+    shared: &Shared,
+    conn: u64,
+    peer: SocketAddr,
+    reason: Reject,
+    status: u16,
+    message: &str,
+) {
+    shared.metrics.reject(reason);
+    info!(conn, %peer, reason = reason.label(), status, detail = message, "refused");
+    let mut headers = vec![("X-Edgepg-Reject", reason.label())];
+    if status == 426 {
+        headers.push(("Sec-WebSocket-Version", "13"));
+        headers.push(("Upgrade", "websocket"));
+    }
+    let body = format!("{message}\n");
+    let bytes = http::response(status, &headers, &body);
+    let _ = timeout(REFUSAL_WRITE_TIMEOUT, http::send(io, &bytes)).await;
+}
+
+async fn serve_conn(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    let open = shared.metrics.socket_opened();
+    let _guard = SocketGuard(shared.metrics.clone());
+    let conn = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let _ = tcp.set_nodelay(true);
+    let deadline = Instant::now() + shared.opts.handshake_timeout;
+
+    if open > shared.opts.max_connections as u64 {
+        shared.metrics.reject(Reject::TooManyConnections);
+        warn!(conn, %peer, max = shared.opts.max_connections, "refused: too many connections");
+        if shared.tls.is_none() {
+            let mut io: BoxIo = Box::new(tcp);
+            let bytes = http::response(
+                503,
+                &[("X-Edgepg-Reject", Reject::TooManyConnections.label())],
+                "too many connections\n",
+            );
+            let _ = timeout(REFUSAL_WRITE_TIMEOUT, http::send(&mut io, &bytes)).await;
+        }
+        return;
+    }
+
+    let mut io: BoxIo = match &shared.tls {
+        None => Box::new(tcp),
+        Some(acceptor) => match timeout_at(deadline, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => Box::new(tls),
+            Ok(Err(e)) => {
+                shared.metrics.reject(Reject::Tls);
+                info!(conn, %peer, reason = "tls", error = %e, "refused");
+                return;
+            }
+            Err(_) => {
+                shared.metrics.reject(Reject::HandshakeTimeout);
+                info!(conn, %peer, reason = "handshake_timeout", "refused: TLS handshake timed out");
+                return;
+            }
+        },
+    };
+
+    let (head, rest) = match timeout_at(deadline, http::read_head(&mut io)).await {
+        Ok(Ok(x)) => x,
+        Ok(Err(HeadError::Closed)) => {
+            debug!(conn, %peer, "closed before sending a request");
+            return;
+        }
+        Ok(Err(HeadError::Malformed)) => {
+            return refuse(
+                &mut io,
+                &shared,
+                conn,
+                peer,
+                Reject::BadRequest,
+                400,
+                "malformed HTTP request",
+            )
+            .await;
+        }
+        Ok(Err(HeadError::TooLarge)) => {
+            return refuse(
+                &mut io,
+                &shared,
+                conn,
+                peer,
+                Reject::HeadTooLarge,
+                431,
+                "request head too large",
+            )
+            .await;
+        }
+        Err(_) => {
+            let msg = format!(
+                "the request did not arrive within the handshake timeout ({:?})",
+                shared.opts.handshake_timeout
+            );
+            return refuse(
+                &mut io,
+                &shared,
+                conn,
+                peer,
+                Reject::HandshakeTimeout,
+                408,
+                &msg,
+            )
+            .await;
+        }
+    };
+
+    match head.path.as_str() {
+        "/v1" | "/v2" => upgrade(shared, io, conn, peer, head, rest).await,
+        "/healthz" | "/" if !is_upgrade(&head) => {
+            let (status, body) = health(&shared);
+            let bytes = http::response(status, &[], body);
+            let _ = timeout(REFUSAL_WRITE_TIMEOUT, http::send(&mut io, &bytes)).await;
+        }
+        _ => {
+            refuse(
+                &mut io,
+                &shared,
+                conn,
+                peer,
+                Reject::BadRequest,
+                404,
+                "not found: tunnels are at /v1?address=HOST:PORT (or /v2)",
+            )
+            .await;
+        }
+    }
+}
+
+fn is_upgrade(head: &Head) -> bool {
+    head.has_token("upgrade", "websocket")
+}
+
+fn health(shared: &Shared) -> (u16, &'static str) {
+    if shared.draining.load(Ordering::SeqCst) {
+        (503, "draining\n")
+    } else {
+        (200, "ok\n")
+    }
+}
+
+/// Checks a tunnel request, connects to the destination, upgrades, pumps.
+async fn upgrade(
+    shared: Arc<Shared>,
+    mut io: BoxIo,
+    conn: u64,
+    peer: SocketAddr,
+    head: Head,
+    rest: Vec<u8>,
+) {
+    if head.method != "GET" {
+        return refuse(
+            &mut io,
+            &shared,
+            conn,
+            peer,
+            Reject::BadRequest,
+            405,
+            "tunnels are opened with GET",
+        )
+        .await;
+    }
+    if !is_upgrade(&head) || !head.has_token("connection", "upgrade") {
+        return refuse(
+            &mut io,
+            &shared,
+            conn,
+            peer,
+            Reject::BadRequest,
+            426,
+            "a WebSocket upgrade is required",
+        )
+        .await;
+    }
+    if head.header("sec-websocket-version") != Some("13") {
+        return refuse(
+            &mut io,
+            &shared,
+            conn,
+            peer,
+            Reject::BadRequest,
+            426,
+            "unsupported WebSocket version (13 is required)",
+        )
+        .await;
+    }
+    let key = match head.header("sec-websocket-key") {
+        Some(k) if k.len() == 24 && head.header_count("sec-websocket-key") == 1 => k.to_string(),
+        _ => {
+            return refuse(
+                &mut io,
+                &shared,
+                conn,
+                peer,
+                Reject::BadRequest,
+                400,
+                "missing or invalid Sec-WebSocket-Key",
+            )
+            .await;
+        }
+    };
+    if !shared.opts.allow_origin.is_empty() && head.header_count("origin") > 0 {
+        let origin = head.header("origin").unwrap_or("");
+        let allowed = head.header_count("origin") == 1
+            && shared
+                .opts
+                .allow_origin
+                .iter()
+                .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
+        if !allowed {
+            let msg = format!("origin not allowed: {origin:?}");
+            return refuse(&mut io, &shared, conn, peer, Reject::Origin, 403, &msg).await;
+        }
+    }
+    let raw = match head
+        .query
+        .as_deref()
+        .map(|q| http::query_params(q, "address"))
+    {
+        Some(Ok(v)) if v.len() == 1 => v.into_iter().next().unwrap_or_default(),
+        Some(Ok(v)) if v.len() > 1 => {
+            return refuse(
+                &mut io,
+                &shared,
+                conn,
+                peer,
+                Reject::BadAddress,
+                400,
+                "more than one address parameter",
+            )
+            .await;
+        }
+        Some(Err(())) => {
+            return refuse(
+                &mut io,
+                &shared,
+                conn,
+                peer,
+                Reject::BadAddress,
+                400,
+                "invalid percent-encoding in the query",
+            )
+            .await;
+        }
+        _ => {
+            return refuse(
+                &mut io,
+                &shared,
+                conn,
+                peer,
+                Reject::BadAddress,
+                400,
+                "missing address parameter: use /v1?address=HOST:PORT",
+            )
+            .await;
+        }
+    };
+    let dest = match address::parse_address(&raw) {
+        Ok(d) => d,
+        Err(e) => {
+            let msg = format!("invalid address: {e}");
+            return refuse(&mut io, &shared, conn, peer, Reject::BadAddress, 400, &msg).await;
+        }
+    };
+    if !shared.allow.may_allow(&dest) {
+        let msg = format!("destination not allowed: {dest}");
+        return refuse(&mut io, &shared, conn, peer, Reject::NotAllowed, 403, &msg).await;
+    }
+    let connect_deadline = Instant::now() + shared.opts.connect_timeout;
+    let ips: Vec<IpAddr> = match &dest.host {
+        Host::Ip(ip) => vec![*ip],
+        Host::Name(name) => {
+            match timeout_at(
+                connect_deadline,
+                tokio::net::lookup_host((name.as_str(), dest.port)),
+            )
+            .await
+            {
+                Ok(Ok(addrs)) => {
+                    let mut ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+                    ips.dedup();
+                    ips
+                }
+                Ok(Err(_)) | Err(_) => {
+                    let msg = format!("cannot resolve {name}");
+                    return refuse(&mut io, &shared, conn, peer, Reject::Resolve, 502, &msg).await;
+                }
+            }
+        }
+    };
+    if let Err(refusal) = shared.allow.check(&dest, &ips) {
+        let reason = match refusal {
+            Refusal::NotAllowed => Reject::NotAllowed,
+            Refusal::ForbiddenAddress(_) => Reject::ForbiddenAddress,
+        };
+        let msg = format!("{refusal}: {dest}");
+        return refuse(&mut io, &shared, conn, peer, reason, 403, &msg).await;
+    }
+    if shared.draining.load(Ordering::SeqCst) {
+        return refuse(
+            &mut io,
+            &shared,
+            conn,
+            peer,
+            Reject::Draining,
+            503,
+            "the proxy is shutting down",
+        )
+        .await;
+    }
+    let upstream = match connect(&address::socket_addrs(&ips, dest.port), connect_deadline).await {
+        Ok(s) => s,
+        Err((status, e)) => {
+            let msg = format!("cannot connect to {dest}: {e}");
+            return refuse(&mut io, &shared, conn, peer, Reject::Upstream, status, &msg).await;
+        }
+    };
+    let _ = upstream.set_nodelay(true);
+    let reply = http::switching_protocols(&key);
+    match timeout(REFUSAL_WRITE_TIMEOUT, http::send_head(&mut io, &reply)).await {
+        Ok(Ok(())) => {}
+        _ => {
+            debug!(conn, %peer, "client went away during the upgrade");
+            return;
+        }
+    }
+    let config = WebSocketConfig::default()
+        .max_frame_size(Some(shared.opts.max_frame_size))
+        .max_message_size(Some(shared.opts.max_frame_size));
+    let ws = WebSocketStream::from_partially_read(io, rest, Role::Server, Some(config)).await;
+    tunnel::run(shared, ws, upstream, conn, peer, dest).await;
+}
+
+/// Connects to the first address that answers before the deadline.
+async fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, (u16, String)> {
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match timeout_at(deadline, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => last = format!("{addr}: {e}"),
+            Err(_) => return Err((504, format!("{addr}: connect timed out"))),
+        }
+    }
+    Err((502, last))
+}
+
+/// Serves `/metrics` and `/healthz` to one client at a time per connection.
+async fn serve_metrics(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((mut tcp, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let head = timeout(Duration::from_secs(10), http::read_head(&mut tcp)).await;
+            let bytes = match head {
+                Ok(Ok((head, _))) => match head.path.as_str() {
+                    "/metrics" => http::response_typed(
+                        200,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                        &shared.metrics.render(),
+                    ),
+                    "/healthz" => {
+                        let (status, body) = health(&shared);
+                        http::response(status, &[], body)
+                    }
+                    _ => http::response(404, &[], "not found: /metrics, /healthz\n"),
+                },
+                Ok(Err(HeadError::Closed)) => return,
+                _ => http::response(400, &[], "bad request\n"),
+            };
+            let _ = timeout(REFUSAL_WRITE_TIMEOUT, http::send(&mut tcp, &bytes)).await;
+        });
+    }
+}

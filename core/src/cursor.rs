@@ -51,11 +51,14 @@ impl<T: Transport> Pool<T> {
             CURSOR_IDS.fetch_add(1, Ordering::Relaxed)
         );
         let mut conn = self.begin_connection().await?;
-        conn.execute(
-            &format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}"),
-            params,
-        )
-        .await?;
+        let declare = format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}");
+        if let Err(e) = conn.execute(&declare, params).await {
+            // Settle the connection before answering, so the caller sees a quiet pool.
+            if conn.batch_execute("ROLLBACK").await.is_ok() {
+                conn.conn().in_transaction = false;
+            }
+            return Err(e);
+        }
         let state = State {
             conn: Some(conn),
             fetch: format!("FETCH FORWARD {chunk} FROM {name}"),

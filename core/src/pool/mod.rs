@@ -519,30 +519,49 @@ impl<T: Transport> Inner<T> {
     /// Rule 10: cancel an abandoned statement, roll back an open transaction.
     async fn clean(&self, mut conn: Connection) -> Option<Connection> {
         let limit = Duration::from_secs(5);
-        if conn.busy && !conn.is_closed() {
-            let token = conn.client().cancel_token();
-            let target = conn.target().clone();
-            let _ = timeout(
-                &self.rt,
-                limit,
-                crate::connect::cancel(&self.transport, &target, &token),
-            )
-            .await;
+        if conn.is_closed() {
+            return None;
         }
-        if conn.in_transaction && !conn.is_closed() {
+        if conn.busy {
+            // A ping queues behind the abandoned statement: if it answers quickly the
+            // statement has ended by itself and no cancel is needed.
+            let finished = matches!(
+                timeout(&self.rt, Duration::from_millis(50), conn.ping()).await,
+                Some(Ok(()))
+            );
+            if !finished {
+                let token = conn.client().cancel_token();
+                let target = conn.target().clone();
+                let cancel = crate::connect::cancel(&self.transport, &target, &token);
+                timeout(&self.rt, limit, cancel).await?.ok()?;
+                self.settle(&mut conn, limit).await?;
+                // The server may deliver the cancel signal after the statement ended;
+                // an idle backend discards it. Give it that moment, then check again,
+                // so that it can never hit the next user's statement.
+                self.rt.sleep(Duration::from_millis(20)).await;
+                self.settle(&mut conn, limit).await?;
+            }
+            conn.busy = false;
+        }
+        if conn.in_transaction {
             match timeout(&self.rt, limit, conn.batch("ROLLBACK")).await {
                 Some(Ok(())) => conn.in_transaction = false,
                 _ => return None,
             }
         }
-        // The ping queues behind the abandoned statement, so success means it has ended.
-        match timeout(&self.rt, limit, conn.ping()).await {
-            Some(Ok(())) if !conn.in_transaction => {
-                conn.busy = false;
-                Some(conn)
+        Some(conn)
+    }
+
+    /// Pings until a ping succeeds; a ping hit by a late cancel (57014) is retried.
+    async fn settle(&self, conn: &mut Connection, limit: Duration) -> Option<()> {
+        for _ in 0..3 {
+            match timeout(&self.rt, limit, conn.ping()).await? {
+                Ok(()) => return Some(()),
+                Err(e) if e.kind() == ErrorKind::QueryCanceled => continue,
+                Err(_) => return None,
             }
-            _ => None,
         }
+        None
     }
 
     fn put_back(self: &Arc<Self>, conn: Option<Connection>) {

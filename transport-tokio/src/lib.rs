@@ -1,4 +1,5 @@
-//! edgepg on tokio: TCP, Unix sockets and TLS (rustls), with the whole edgepg
+//! edgepg on tokio: TCP, Unix sockets, TLS (rustls) and the WebSocket tunnel
+//! ([`TokioTransport::websocket`]), with the whole edgepg
 //! API re-exported so that `use edgepg_tokio::{Pool, Session, …}` is all a
 //! Rust application needs.
 //!
@@ -19,6 +20,7 @@
 mod runtime;
 mod tls;
 mod transport;
+mod websocket;
 
 pub use edgepg_core::*;
 pub use runtime::TokioRuntime;

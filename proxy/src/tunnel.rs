@@ -175,6 +175,9 @@ pub(crate) async fn run(
     }
     let _ = up_write.shutdown().await;
     drop((up_read, up_write));
+    // The tunnel is over; what follows is the WebSocket closing handshake
+    // (still counted in `sockets_open`).
+    metrics.tunnel_closed();
     // Say why (or answer the client's close), then let the socket go.
     let max_frame = shared.opts.max_frame_size;
     let closing = async move {
@@ -200,7 +203,6 @@ pub(crate) async fn run(
         }
     };
     let _ = timeout(Duration::from_secs(2), closing).await;
-    metrics.tunnel_closed();
     info!(
         conn,
         %peer,

@@ -3,10 +3,11 @@
 //! Every function is idempotent and quick when the tool is present: it only
 //! checks, and prints a line only when it installs something.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::run::{cargo, command_line, status_ok};
+use crate::run::{cargo, command_line, status_ok, workspace_root};
 
 /// Result of an `ensure` step; the error is a message for the user.
 pub type Result = std::result::Result<(), String>;
@@ -108,6 +109,68 @@ pub fn openssl() -> Result {
     apt_install(&["openssl"])
 }
 
+/// The major version in `node --version` output (`v20.11.1` → 20).
+pub fn node_major(version: &str) -> Option<u32> {
+    version
+        .trim()
+        .strip_prefix('v')?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Whether `npm ci` must run in a JS test directory: no `node_modules`, or a
+/// lockfile newer than the install (npm writes `node_modules/.package-lock.json`).
+pub fn npm_install_needed(dir: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let installed = modified(&dir.join("node_modules/.package-lock.json"));
+    let lock = modified(&dir.join("package-lock.json"));
+    match (installed, lock) {
+        (Some(installed), Some(lock)) => lock > installed,
+        _ => true,
+    }
+}
+
+/// Node.js (≥ 18; the JS tests target 20) and the npm packages of `tests/js`
+/// (`npm ci` when `node_modules` is missing or older than the lockfile).
+pub fn js_test_deps() -> Result {
+    let version = match stdout_of(Command::new("node").arg("--version")) {
+        Some(v) => v,
+        None => {
+            apt_install(&["nodejs", "npm"])?;
+            stdout_of(Command::new("node").arg("--version"))
+                .ok_or("nodejs is installed but `node --version` still fails")?
+        }
+    };
+    match node_major(&version) {
+        Some(major) if major >= 18 => {}
+        _ => {
+            return Err(format!(
+                "Node.js {} is too old for the JS tests: install Node 20 or newer",
+                version.trim()
+            ))
+        }
+    }
+    let dir = workspace_root().join("tests/js");
+    if !npm_install_needed(&dir) {
+        return Ok(());
+    }
+    if stdout_of(Command::new("npm").arg("--version")).is_none() {
+        apt_install(&["npm"])?;
+    }
+    install(
+        "the npm packages of tests/js",
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir),
+    )?;
+    if npm_install_needed(&dir) {
+        return Err("`npm ci` in tests/js left no node_modules/.package-lock.json".into());
+    }
+    Ok(())
+}
+
 /// `apt-get install -y` (after one `apt-get update` per run), with sudo when
 /// not root.
 pub fn apt_install(packages: &[&str]) -> Result {
@@ -152,6 +215,30 @@ mod tests {
         assert!(lists_component(out, "rustfmt"));
         assert!(!lists_component(out, "rust-src"));
         assert!(!lists_component("clippyish-x\n", "clippy"));
+    }
+
+    #[test]
+    fn node_versions() {
+        assert_eq!(node_major("v20.20.2\n"), Some(20));
+        assert_eq!(node_major("v18.0.0"), Some(18));
+        assert_eq!(node_major("20.1"), None);
+        assert_eq!(node_major(""), None);
+    }
+
+    #[test]
+    fn npm_install_detection() {
+        let dir = std::env::temp_dir().join(format!("xtask-npm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("node_modules")).unwrap();
+        std::fs::write(dir.join("package-lock.json"), "{}").unwrap();
+        assert!(npm_install_needed(&dir), "no install marker");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.join("node_modules/.package-lock.json"), "{}").unwrap();
+        assert!(!npm_install_needed(&dir));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.join("package-lock.json"), "{ }").unwrap();
+        assert!(npm_install_needed(&dir), "lockfile newer than the install");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -18,8 +18,9 @@ usage: cargo xtask <command>
 
 commands:
   test    install missing tools (rustfmt, clippy, wasm32 target, PostgreSQL,
-          openssl), then run: cargo fmt --check, cargo clippy -D warnings,
-          cargo check -p edgepg-core for wasm32, cargo test --workspace
+          openssl, Node.js and the npm packages of tests/js), then run:
+          cargo fmt --check, cargo clippy -D warnings, cargo check -p
+          edgepg-core for wasm32, cargo test --workspace
   demo    run `cargo run -p edgepg-tokio --example demo` with PGSQL set to
           $PGSQL, $DATABASE_URL or a throwaway PostgreSQL server
   help    print this message
@@ -71,6 +72,7 @@ fn ensure_tools() -> Result<(), String> {
     ensure::rust_target("wasm32-unknown-unknown")?;
     ensure::postgres()?;
     ensure::openssl()?;
+    ensure::js_test_deps()?;
     Ok(())
 }
 

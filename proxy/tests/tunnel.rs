@@ -47,6 +47,23 @@ async fn queries_transactions_and_errors_through_the_tunnel() {
     let r = session.callproc("mod", &[&6i32, &4i32]).await.unwrap();
     assert_eq!(r[0].get::<i32, _>(0), 2);
 
+    // Writes are coalesced: a parameterised query (Bind, Execute, Sync — after
+    // Parse, Describe, Sync the first time) costs one frame, not one per message.
+    let frames = "edgepg_proxy_frames_total{direction=\"client_to_server\"}";
+    let before = proxy.metric(frames);
+    for i in 0..20 {
+        let r = session
+            .query("SELECT $1::int4 * 2 AS v", &[&i])
+            .await
+            .unwrap();
+        assert_eq!(r[0].get::<i32, _>("v"), i * 2);
+    }
+    let sent = proxy.metric(frames) - before;
+    assert!(
+        sent <= 25,
+        "20 queries took {sent} frames (one each when coalesced)"
+    );
+
     // Parameters of several types, one round trip each way.
     let r = session
         .query(

@@ -729,6 +729,35 @@ mod tests {
     }
 
     #[test]
+    fn random_input_never_panics() {
+        let alphabet: Vec<char> = "0123456789abcdefx.:[]%@/-_ \u{0}\u{e9}ffff:::"
+            .chars()
+            .collect();
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut allow = AllowList::new();
+        allow.allow_any();
+        allow.allow("10.0.0.0/8:*").unwrap();
+        for _ in 0..20_000 {
+            let len = (next() % 24) as usize;
+            let s: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            if let Ok(d) = parse_address(&s) {
+                let _ = allow.may_allow(&d);
+                let _ = allow.check(&d, &[ip("10.0.0.1"), ip("::1")]);
+                assert!(parse_address(&d.to_string()).is_ok(), "{s:?} → {d}");
+            }
+            let _ = AllowList::new().allow(&s);
+        }
+    }
+
+    #[test]
     fn networks_match() {
         let mut a = AllowList::new();
         a.allow("10.0.0.0/8:*").unwrap();

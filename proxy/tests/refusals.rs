@@ -471,3 +471,105 @@ async fn sigterm_drains_then_closes_tunnels() {
     let status = proxy.wait(Duration::from_secs(5));
     assert!(status.success(), "{status:?}");
 }
+
+/// xorshift64*: deterministic pseudo-random bytes for the garbage test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// Up to `max` random bytes.
+    fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let n = self.below(max + 1);
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_never_takes_the_proxy_down() {
+    let echo = echo_server().await;
+    let proxy = ProxyProcess::start(&[
+        "--allow",
+        &echo.to_string(),
+        "--handshake-timeout",
+        "1s",
+        "--max-frame-size",
+        "65536",
+    ]);
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let heads = [
+        "GET /v1?address=",
+        "GET /v1?address=%",
+        "GET /v1?address=%5B",
+        "GET /v1?address=127.0.0.1:%FF%FE HTTP/1.1\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: \u{0}\r\n\r\n",
+        "GET /v1 HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: \u{ff}\r\n\r\n",
+        "\r\n\r\n",
+        "GET ",
+    ];
+    // Garbage before the upgrade.
+    let mut tasks = Vec::new();
+    for i in 0..120 {
+        let mut data: Vec<u8> = match i % 3 {
+            0 => heads[rng.below(heads.len())].as_bytes().to_vec(),
+            1 => rng.bytes(3000),
+            _ => {
+                let mut v = heads[rng.below(heads.len())].as_bytes().to_vec();
+                v.extend(rng.bytes(200));
+                v.extend_from_slice(b"\r\n\r\n");
+                v
+            }
+        };
+        if i % 7 == 0 {
+            data.truncate(data.len() / 2);
+        }
+        let addr = proxy.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            let _ = s.write_all(&data).await;
+            let mut sink = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut sink)).await;
+        }));
+    }
+    // Garbage after the upgrade: random bytes where frames should be.
+    for _ in 0..40 {
+        let mut junk = rng.bytes(5000);
+        junk.push(0x82);
+        let head = format!(
+            "GET /v1?address={echo} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        let addr = proxy.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            let mut data = head.into_bytes();
+            data.extend(junk);
+            let _ = s.write_all(&data).await;
+            let mut sink = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut sink)).await;
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(http_get(proxy.addr, "/healthz", &[]), (200, "ok\n".into()));
+    let mut ws = open(&proxy, &echo.to_string()).await;
+    ws.send(Message::Binary(Bytes::from_static(b"alive")))
+        .await
+        .unwrap();
+    match ws.next().await.unwrap().unwrap() {
+        Message::Binary(b) => assert_eq!(&b[..], b"alive"),
+        other => panic!("{other:?}"),
+    }
+    drop(ws);
+    proxy.wait_idle(Duration::from_secs(5));
+    assert!(!proxy.log().contains("panicked"), "{}", proxy.log());
+}

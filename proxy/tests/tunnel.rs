@@ -568,3 +568,57 @@ async fn neon_serverless_driver_through_the_proxy() {
     assert!(proxy.metric("edgepg_proxy_connections_total") >= 1);
     proxy.wait_idle(Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_reach_the_client_as_clear_errors() {
+    let pg = PgServer::shared();
+    let proxy = proxy_for(pg);
+    // A destination the proxy does not allow.
+    let other = format!(
+        "postgresql://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port() + 1
+    );
+    let pool = tunnel_pool(&proxy, &other).max_size(1).build().unwrap();
+    let err = pool.query("SELECT 1", &[]).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("403") && text.contains("destination not allowed"),
+        "{text}"
+    );
+    assert_eq!(proxy.rejects("not_allowed"), 1);
+    // Unix sockets cannot be tunnelled.
+    let unix = Pool::builder_with(
+        "postgresql://postgres@%2Ftmp/postgres",
+        TokioTransport::websocket(proxy.ws_url()),
+    )
+    .max_size(1)
+    .build()
+    .unwrap();
+    let err = unix.query("SELECT 1", &[]).await.unwrap_err();
+    assert!(err.to_string().contains("WebSocket tunnel"), "{err}");
+    // An invalid proxy URL is reported when connecting.
+    let bad = Pool::builder_with(pg.url(), TokioTransport::websocket("http://x/v1"))
+        .max_size(1)
+        .build()
+        .unwrap();
+    let err = bad.query("SELECT 1", &[]).await.unwrap_err();
+    assert!(err.to_string().contains("ws://"), "{err}");
+    // No proxy listening.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let gone = Pool::builder_with(
+        pg.url(),
+        TokioTransport::websocket(format!("ws://127.0.0.1:{port}/v1")),
+    )
+    .max_size(1)
+    .build()
+    .unwrap();
+    let err = gone.query("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(
+        err.io_kind(),
+        Some(std::io::ErrorKind::ConnectionRefused),
+        "{err:?}"
+    );
+}

@@ -614,6 +614,8 @@ impl<F: FnOnce()> Drop for OnDrop<F> {
     }
 }
 
+// Transient, never stored: boxing the connection would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Next<T: Transport> {
     Ready(Connection),
     Wait(WaitGuard<T>),

@@ -53,10 +53,10 @@ pub(crate) struct Connection {
     shared: Arc<Shared>,
     target: Target,
     closed: Option<oneshot::Receiver<()>>,
-    statements: HashMap<String, (Statement, u64)>,
+    statements: Mutex<HashMap<String, (Statement, u64)>>,
     statement_capacity: usize,
     cache_stats: Arc<CacheStats>,
-    use_counter: u64,
+    use_counter: AtomicU64,
     /// A statement was started and its future has not finished (it may have been dropped).
     pub(crate) busy: bool,
     /// The current statement reached the point where it may have run on the server (rule 6).
@@ -131,10 +131,10 @@ impl Connection {
             shared,
             target,
             closed: Some(done_rx),
-            statements: HashMap::new(),
+            statements: Mutex::new(HashMap::new()),
             statement_capacity: 100,
             cache_stats: Arc::default(),
-            use_counter: 0,
+            use_counter: AtomicU64::new(0),
             busy: false,
             sent: false,
             in_transaction: false,
@@ -207,33 +207,36 @@ impl Connection {
     /// Sets the prepared-statement cache size (0 turns it off) and where to count.
     pub(crate) fn set_statement_cache(&mut self, capacity: usize, stats: Arc<CacheStats>) {
         self.statement_capacity = capacity;
-        self.statements.clear();
+        self.cache().clear();
         self.cache_stats = stats;
     }
 
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Statement, u64)>> {
+        self.statements.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// A prepared statement for `sql`, from the LRU cache when possible; true when cached.
-    async fn statement(&mut self, sql: &str) -> Result<(Statement, bool)> {
-        self.use_counter += 1;
-        let now = self.use_counter;
-        if let Some((stmt, used)) = self.statements.get_mut(sql) {
+    async fn statement(&self, sql: &str) -> Result<(Statement, bool)> {
+        let now = self.use_counter.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some((stmt, used)) = self.cache().get_mut(sql) {
             *used = now;
             self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
             return Ok((stmt.clone(), true));
         }
         self.cache_stats.misses.fetch_add(1, Ordering::Relaxed);
         let stmt = self.client.prepare(sql).await.map_err(Error::from_pg)?;
-        if self.statements.len() >= self.statement_capacity {
-            let oldest = self
-                .statements
+        let mut cache = self.cache();
+        if cache.len() >= self.statement_capacity && !cache.contains_key(sql) {
+            let oldest = cache
                 .iter()
                 .min_by_key(|(_, (_, used))| *used)
                 .map(|(k, _)| k.clone());
             if let Some(oldest) = oldest {
-                self.statements.remove(&oldest);
+                cache.remove(&oldest);
                 self.cache_stats.evictions.fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.statements.insert(sql.to_string(), (stmt.clone(), now));
+        cache.insert(sql.to_string(), (stmt.clone(), now));
         Ok((stmt, true))
     }
 
@@ -243,23 +246,7 @@ impl Connection {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Results> {
-        self.busy = true;
-        let result = self.run(sql, None, params).await.map(|(r, _)| r);
-        self.busy = false;
-        result
-    }
-
-    /// Like [`Connection::query`], with parameter types given (OID 0 = let the server infer).
-    pub(crate) async fn query_typed(
-        &mut self,
-        sql: &str,
-        types: &[Type],
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Results> {
-        self.busy = true;
-        let result = self.run(sql, Some(types), params).await.map(|(r, _)| r);
-        self.busy = false;
-        result
+        self.exclusive(sql, None, params).await.map(|(r, _)| r)
     }
 
     /// Runs one statement and returns the number of rows it affected.
@@ -268,20 +255,38 @@ impl Connection {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64> {
-        self.busy = true;
-        let result = self.run(sql, None, params).await.map(|(_, n)| n);
-        self.busy = false;
-        result
+        self.exclusive(sql, None, params).await.map(|(_, n)| n)
     }
 
-    async fn run(
+    /// Runs a statement on a connection this caller holds alone, tracking `busy`
+    /// (rule 10) and `sent` (rule 6) on the connection.
+    async fn exclusive(
         &mut self,
         sql: &str,
         types: Option<&[Type]>,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<(Results, u64)> {
-        self.sent = false;
+        self.busy = true;
+        let mut sent = false;
+        let result = self.run(sql, types, params, &mut sent).await;
+        self.sent = sent;
+        self.busy = false;
+        result
+    }
+
+    /// Runs one statement; other statements may be in flight on this connection
+    /// at the same time (tokio-postgres pipelines them). `sent` reports whether it
+    /// reached the point where it may have run (rule 6).
+    pub(crate) async fn run(
+        &self,
+        sql: &str,
+        types: Option<&[Type]>,
+        params: &[&(dyn ToSql + Sync)],
+        sent: &mut bool,
+    ) -> Result<(Results, u64)> {
+        *sent = false;
         if types.is_none() && self.statement_capacity == 0 {
+            *sent = true;
             return self.run_unnamed(sql, params).await;
         }
         let mut first = true;
@@ -290,23 +295,22 @@ impl Connection {
                 None if self.statement_capacity > 0 => self.statement(sql).await?,
                 _ => {
                     let types = types.unwrap_or(&[]);
-                    (
-                        self.client
-                            .prepare_typed(sql, types)
-                            .await
-                            .map_err(Error::from_pg)?,
-                        false,
-                    )
+                    let stmt = self
+                        .client
+                        .prepare_typed(sql, types)
+                        .await
+                        .map_err(Error::from_pg)?;
+                    (stmt, false)
                 }
             };
             check_param_count(stmt.params().len(), params)?;
-            self.sent = true;
+            *sent = true;
             match self.run_prepared(&stmt, sql, params).await {
                 // The server forgot the statement (DEALLOCATE, a pooler) or its plan changed
                 // shape: it did not run, so prepare it again, once, outside transactions.
                 Err(e) if first && cached && !self.in_transaction && is_stale_statement(&e) => {
-                    self.statements.remove(sql);
-                    self.sent = false;
+                    self.cache().remove(sql);
+                    *sent = false;
                     first = false;
                 }
                 other => return other,
@@ -315,7 +319,7 @@ impl Connection {
     }
 
     async fn run_prepared(
-        &mut self,
+        &self,
         stmt: &Statement,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
@@ -338,13 +342,12 @@ impl Connection {
     /// Statement cache off (PgBouncer transaction mode): an unnamed statement,
     /// parsed, bound and executed in one round trip.
     async fn run_unnamed(
-        &mut self,
+        &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<(Results, u64)> {
         let typed: Vec<(&(dyn ToSql + Sync), Type)> =
             params.iter().map(|p| (*p, probe_type(*p))).collect();
-        self.sent = true;
         let stream = self
             .client
             .query_typed_raw(sql, typed)

@@ -106,9 +106,9 @@ fn query_timed_out(limit: std::time::Duration) -> Error {
 }
 
 /// Rule 6: retry only when the statement cannot have taken effect.
-fn retryable(e: &Error, conn: &Connection) -> bool {
+fn retryable(e: &Error, conn: &Connection, sent: bool) -> bool {
     let lost = conn.is_closed() || e.kind() == ErrorKind::ConnectionLost;
-    let dead_before_send = lost && (!conn.sent || conn.terminated_by_server());
+    let dead_before_send = lost && (!sent || conn.terminated_by_server());
     dead_before_send || is_terminating(e)
 }
 
@@ -131,41 +131,6 @@ fn lost(e: Error) -> Error {
     }
 }
 
-macro_rules! with_retry {
-    ($pool:expr, $sink:expr, |$conn:ident| $body:expr) => {{
-        let mut retried = false;
-        loop {
-            let mut guard = $pool
-                .inner
-                .acquire_pinging(retried || $pool.inner.options.ping_on_checkout)
-                .await?;
-            let result = {
-                let $conn: &mut Connection = guard.conn();
-                $conn.sent = false;
-                let work = $body;
-                match $pool.inner.options.query_timeout {
-                    // On timeout the statement future is dropped: the pool cancels it
-                    // on the server before the connection is reused (rule 10).
-                    Some(limit) => crate::runtime::timeout(&$pool.inner.rt, limit, work)
-                        .await
-                        .unwrap_or_else(|| Err(query_timed_out(limit))),
-                    None => work.await,
-                }
-            };
-            collect_notices($sink, guard.conn_ref());
-            match result {
-                Err(e) if !retried && retryable(&e, guard.conn_ref()) => {
-                    retried = true;
-                    $pool.inner.lock().counters_retry();
-                    drop(guard);
-                }
-                Err(e) => break Err(lost(e)),
-                Ok(v) => break Ok(v),
-            }
-        }
-    }};
-}
-
 impl<T: Transport> Pool<T> {
     /// Runs a statement and buffers its rows.
     ///
@@ -185,7 +150,9 @@ impl<T: Transport> Pool<T> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Results> {
-        with_retry!(self, sink, |conn| conn.query(sql, params))
+        self.run_statement(sink, sql, None, params)
+            .await
+            .map(|(r, _)| r)
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -199,7 +166,9 @@ impl<T: Transport> Pool<T> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64> {
-        with_retry!(self, sink, |conn| conn.execute(sql, params))
+        self.run_statement(sink, sql, None, params)
+            .await
+            .map(|(_, n)| n)
     }
 
     /// Calls a function: `SELECT * FROM name($1, …)`, the name quoted as a
@@ -224,7 +193,52 @@ impl<T: Transport> Pool<T> {
     ) -> Result<Results> {
         let sql = callproc_sql(name, params.len())?;
         let types: Vec<Type> = params.iter().map(|p| probe_type(*p)).collect();
-        with_retry!(self, sink, |conn| conn.query_typed(&sql, &types, params))
+        self.run_statement(sink, &sql, Some(&types), params)
+            .await
+            .map(|(r, _)| r)
+    }
+
+    /// Runs one independent statement (possibly pipelined), with the query timeout
+    /// and the retry rule (rule 6).
+    async fn run_statement(
+        &self,
+        sink: Option<&NoticeSink>,
+        sql: &str,
+        types: Option<&[Type]>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(Results, u64)> {
+        let inner = &self.inner;
+        let mut retried = false;
+        loop {
+            let lease = inner
+                .lease(retried || inner.options.ping_on_checkout)
+                .await?;
+            let mut sent = false;
+            let work = lease.conn().run(sql, types, params, &mut sent);
+            let (result, completed) = match inner.options.query_timeout {
+                // On timeout the statement future is dropped and the lease left
+                // unfinished: the pool cancels it on the server before reuse (rule 10).
+                Some(limit) => match crate::runtime::timeout(&inner.rt, limit, work).await {
+                    Some(r) => (r, true),
+                    None => (Err(query_timed_out(limit)), false),
+                },
+                None => (work.await, true),
+            };
+            collect_notices(sink, lease.conn());
+            let again = match &result {
+                Err(e) => completed && !retried && retryable(e, lease.conn(), sent),
+                Ok(_) => false,
+            };
+            if completed {
+                lease.finish();
+            }
+            if again {
+                retried = true;
+                inner.lock().counters_retry();
+                continue;
+            }
+            return result.map_err(lost);
+        }
     }
 
     /// `sql` with its parameters interpolated as literals, exactly as the server

@@ -56,7 +56,8 @@ async fn parallel_queries_use_parallel_connections() {
     );
     let s = pool.status();
     assert_eq!(s.size, n);
-    assert!(s.waits >= n as u64);
+    // The extra jobs were pipelined onto busy connections or waited for one.
+    assert!(s.waits > 0 || s.in_use == 0);
     pool.close().await;
 }
 
@@ -249,7 +250,8 @@ async fn server_down_fails_fast_throttles_and_recovers() {
         .build()
         .unwrap();
     pool.connect().await.unwrap();
-    // One query holds the only connection; a second waits behind it.
+    // One query holds the only connection; a caller that needs a connection of its
+    // own waits behind it (a plain query would be pipelined onto the busy connection).
     let holder = {
         let pool = pool.clone();
         tokio::spawn(async move { pool.execute("SELECT pg_sleep(2)", &[]).await })
@@ -259,7 +261,8 @@ async fn server_down_fails_fast_throttles_and_recovers() {
         let pool = pool.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            (pool.query("SELECT 1", &[]).await, started.elapsed())
+            let waited = pool.getconn().await.map(|_| ());
+            (waited, started.elapsed())
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -599,4 +602,74 @@ async fn close_fails_waiters_and_terminates_cleanly() {
     let log = pg.log();
     assert!(!log.contains("unexpected EOF"), "{log}");
     assert!(pg.count_in_log("disconnection:") >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn independent_statements_pipeline_on_a_full_pool() {
+    let pool = Pool::builder(url())
+        .min_size(1)
+        .max_size(1)
+        .build()
+        .unwrap();
+    pool.connect().await.unwrap();
+    let jobs = (0..200i32).map(|i| {
+        let pool = pool.clone();
+        async move {
+            if i % 10 == 0 {
+                pool.query("SELECT 1/0", &[]).await.map(|_| -1)
+            } else {
+                pool.query("SELECT $1::int AS n, pg_backend_pid() AS pid", &[&i])
+                    .await
+                    .map(|r| r[0].get::<i32, _>(0))
+            }
+        }
+    });
+    let results = futures_util::future::join_all(jobs).await;
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(n) => assert_eq!(n, i as i32),
+            Err(e) => {
+                assert_eq!(i % 10, 0, "only the failing statements fail: {e}");
+                assert_eq!(e.kind(), ErrorKind::Data);
+            }
+        }
+    }
+    let s = pool.status();
+    assert_eq!((s.size, s.in_use, s.idle), (1, 0, 1), "{s:?}");
+
+    // A pipelined statement abandoned mid-flight is cleaned before the connection is reused.
+    let sleeper = tokio::time::timeout(
+        Duration::from_millis(100),
+        pool.execute("SELECT pg_sleep(10)", &[]),
+    );
+    let quick = pool.query("SELECT 2 AS two", &[]);
+    let (slept, two) = tokio::join!(sleeper, quick);
+    assert!(slept.is_err());
+    let _ = two;
+    let started = Instant::now();
+    let r = pool.query("SELECT 3 AS three", &[]).await.unwrap();
+    assert_eq!(r[0].get::<i32, _>(0), 3);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Depth 1 turns pipelining off: extra callers wait.
+    let serial = Pool::builder(url())
+        .min_size(1)
+        .max_size(1)
+        .pipeline_depth(1)
+        .build()
+        .unwrap();
+    serial.connect().await.unwrap();
+    let started = Instant::now();
+    let (a, b) = tokio::join!(
+        serial.execute("SELECT pg_sleep(0.3)", &[]),
+        serial.execute("SELECT pg_sleep(0.3)", &[])
+    );
+    a.unwrap();
+    b.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert!(serial.status().waits >= 1);
 }

@@ -22,6 +22,7 @@ pub(crate) struct Options {
     pub raise_connect_errors: bool,
     pub statement_cache_size: usize,
     pub query_timeout: Option<Duration>,
+    pub pipeline_depth: usize,
 }
 
 impl Default for Options {
@@ -38,6 +39,7 @@ impl Default for Options {
             raise_connect_errors: true,
             statement_cache_size: 100,
             query_timeout: None,
+            pipeline_depth: 32,
         }
     }
 }
@@ -158,6 +160,14 @@ impl<T: Transport> Builder<T> {
     /// through the transport (rule 10). Default: none.
     pub fn query_timeout(mut self, d: Duration) -> Self {
         self.options.query_timeout = Some(d);
+        self
+    }
+
+    /// How many independent statements (`query`, `execute`, `callproc`) may be in
+    /// flight on one connection when all `max_size` connections are busy and no
+    /// caller waits for a connection of its own. 1 turns pipelining off. Default 32.
+    pub fn pipeline_depth(mut self, depth: usize) -> Self {
+        self.options.pipeline_depth = depth.max(1);
         self
     }
 

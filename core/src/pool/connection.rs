@@ -28,6 +28,11 @@ impl<T: Transport> PooledConnection<T> {
         }
     }
 
+    /// Takes the connection out; the caller becomes responsible for returning it.
+    pub(crate) fn detach(mut self) -> Connection {
+        self.conn.take().expect("present until drop")
+    }
+
     pub(crate) fn conn(&mut self) -> &mut Connection {
         self.conn.as_mut().expect("present until drop")
     }

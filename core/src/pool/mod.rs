@@ -7,6 +7,7 @@
 mod builder;
 mod connection;
 mod maintain;
+mod pipeline;
 mod status;
 
 use std::collections::VecDeque;
@@ -80,6 +81,9 @@ pub(crate) struct State {
     last_connect_error: Option<Error>,
     maintainer_started: bool,
     next_waiter: u64,
+    /// Connections shared by in-flight independent statements.
+    pipelines: Vec<pipeline::Pipeline>,
+    next_pipeline: u64,
     counters: PoolStatus,
 }
 

@@ -1,0 +1,128 @@
+//! Pipelining: when every connection is busy and the pool is at `max_size`,
+//! independent single statements (`Pool::query`, `execute`, `callproc`) share
+//! a connection, several in flight at once, instead of queueing for one.
+//!
+//! Each statement is its own implicit transaction (tokio-postgres ends each
+//! with Sync), so an error in one does not touch the others. A connection is
+//! shared only while no caller waits for a connection of its own (rule 2),
+//! and a pipeline with an abandoned statement takes no new members: it is
+//! cleaned (rule 10) once its last member leaves.
+
+use std::sync::Arc;
+
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::pool::Inner;
+use crate::transport::Transport;
+
+/// A connection some statements are running on.
+pub(crate) struct Pipeline {
+    id: u64,
+    conn: Arc<Connection>,
+    members: usize,
+    /// A member was dropped while its statement was in flight.
+    abandoned: bool,
+}
+
+/// One statement's share of a pipelined connection.
+pub(crate) struct Lease<T: Transport> {
+    inner: Arc<Inner<T>>,
+    id: u64,
+    conn: Option<Arc<Connection>>,
+    finished: bool,
+}
+
+impl<T: Transport> Lease<T> {
+    pub(crate) fn conn(&self) -> &Connection {
+        self.conn.as_ref().expect("present until drop")
+    }
+
+    /// The statement completed (with or without an error): nothing is left in flight.
+    pub(crate) fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl<T: Transport> Drop for Lease<T> {
+    fn drop(&mut self) {
+        drop(self.conn.take());
+        self.inner.leave(self.id, !self.finished);
+    }
+}
+
+impl<T: Transport> Inner<T> {
+    /// A connection to run one independent statement on, shared when the pool is full.
+    pub(crate) async fn lease(self: &Arc<Self>, ping: bool) -> Result<Lease<T>> {
+        if !ping {
+            let mut st = self.lock();
+            if let Some(conn) = self.take_idle(&mut st) {
+                st.in_use += 1;
+                return Ok(self.pipeline(&mut st, conn));
+            }
+            if st.open >= self.options.max_size && st.waiters.is_empty() && !st.closed {
+                let depth = self.options.pipeline_depth;
+                let best = st
+                    .pipelines
+                    .iter_mut()
+                    .filter(|p| !p.abandoned && p.members < depth && !p.conn.is_closed())
+                    .min_by_key(|p| p.members);
+                if let Some(p) = best {
+                    p.members += 1;
+                    return Ok(Lease {
+                        inner: self.clone(),
+                        id: p.id,
+                        conn: Some(p.conn.clone()),
+                        finished: false,
+                    });
+                }
+            }
+        }
+        // Nothing to share: check out a connection of its own (stretching, waiting,
+        // timeouts and unavailability all apply), and open a pipeline on it.
+        let conn = self.acquire_pinging(ping).await?.detach();
+        let mut st = self.lock();
+        Ok(self.pipeline(&mut st, conn))
+    }
+
+    fn pipeline(self: &Arc<Self>, st: &mut super::State, conn: Connection) -> Lease<T> {
+        let id = st.next_pipeline;
+        st.next_pipeline += 1;
+        let conn = Arc::new(conn);
+        st.pipelines.push(Pipeline {
+            id,
+            conn: conn.clone(),
+            members: 1,
+            abandoned: false,
+        });
+        Lease {
+            inner: self.clone(),
+            id,
+            conn: Some(conn),
+            finished: false,
+        }
+    }
+
+    /// A member left; the last one out returns the connection (cleaned if needed).
+    fn leave(self: &Arc<Self>, id: u64, abandoned: bool) {
+        let mut st = self.lock();
+        let Some(i) = st.pipelines.iter().position(|p| p.id == id) else {
+            return;
+        };
+        let p = &mut st.pipelines[i];
+        p.members -= 1;
+        p.abandoned |= abandoned;
+        if p.members > 0 {
+            return;
+        }
+        let p = st.pipelines.swap_remove(i);
+        drop(st);
+        match Arc::try_unwrap(p.conn) {
+            Ok(mut conn) => {
+                conn.busy = p.abandoned;
+                self.release(conn);
+            }
+            // Unreachable: every lease drops its handle before leaving.
+            Err(_) => self.put_back(None),
+        }
+    }
+}

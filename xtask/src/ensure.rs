@@ -171,6 +171,90 @@ pub fn js_test_deps() -> Result {
     Ok(())
 }
 
+/// `npm ci` in `dir` (relative to the workspace root) when its `node_modules`
+/// is missing or older than its lockfile; installs Node.js first if needed.
+pub fn npm_deps(dir: &str) -> Result {
+    if stdout_of(Command::new("node").arg("--version")).is_none() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    let path = workspace_root().join(dir);
+    if !npm_install_needed(&path) {
+        return Ok(());
+    }
+    if stdout_of(Command::new("npm").arg("--version")).is_none() {
+        apt_install(&["npm"])?;
+    }
+    install(
+        &format!("the npm packages of {dir}"),
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&path),
+    )?;
+    if npm_install_needed(&path) {
+        return Err(format!(
+            "`npm ci` in {dir} left no node_modules/.package-lock.json"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `wasm-bindgen --version` output names exactly `version`.
+pub fn is_wasm_bindgen_version(output: &str, version: &str) -> bool {
+    output.split_whitespace().nth(1) == Some(version)
+}
+
+/// The wasm-bindgen CLI at exactly `version` (the crate's pinned version):
+/// `cargo install wasm-bindgen-cli --version X --locked` when missing or
+/// different (without `--locked` if the locked dependency set cannot be
+/// resolved from the registry).
+pub fn wasm_bindgen_cli(version: &str) -> Result {
+    if stdout_of(Command::new("wasm-bindgen").arg("--version"))
+        .is_some_and(|out| is_wasm_bindgen_version(&out, version))
+    {
+        return Ok(());
+    }
+    let what = format!("wasm-bindgen-cli {version}");
+    let locked = install(
+        &what,
+        cargo().args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            version,
+            "--locked",
+            "--force",
+        ]),
+    );
+    if locked.is_err() {
+        println!("xtask: the locked install failed; retrying with fresh dependency versions");
+        install(
+            &what,
+            cargo().args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                version,
+                "--force",
+            ]),
+        )?;
+    }
+    match stdout_of(Command::new("wasm-bindgen").arg("--version")) {
+        Some(out) if is_wasm_bindgen_version(&out, version) => Ok(()),
+        other => Err(format!(
+            "installed {what}, but `wasm-bindgen --version` says {:?} (is ~/.cargo/bin on PATH?)",
+            other.unwrap_or_default().trim()
+        )),
+    }
+}
+
+/// Debian's Chromium (for the browser test), at /usr/bin/chromium.
+pub fn chromium() -> Result {
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        return Ok(());
+    }
+    apt_install(&["chromium"])
+}
+
 /// `apt-get install -y` (after one `apt-get update` per run), with sudo when
 /// not root.
 pub fn apt_install(packages: &[&str]) -> Result {
@@ -215,6 +299,13 @@ mod tests {
         assert!(lists_component(out, "rustfmt"));
         assert!(!lists_component(out, "rust-src"));
         assert!(!lists_component("clippyish-x\n", "clippy"));
+    }
+
+    #[test]
+    fn wasm_bindgen_versions() {
+        assert!(is_wasm_bindgen_version("wasm-bindgen 0.2.130\n", "0.2.130"));
+        assert!(!is_wasm_bindgen_version("wasm-bindgen 0.2.13\n", "0.2.130"));
+        assert!(!is_wasm_bindgen_version("", "0.2.130"));
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //!   clippy, the wasm check and the whole test suite (what CI runs).
 //! * `demo` — runs the `edgepg-tokio` demo example against `$PGSQL` /
 //!   `$DATABASE_URL` or a throwaway PostgreSQL server.
+//! * `pkg` — builds the npm package `edgepg` (`pkg/wasm/`).
 
 mod ensure;
+mod pkg;
 mod run;
 
 use std::process::ExitCode;
@@ -18,11 +20,15 @@ usage: cargo xtask <command>
 
 commands:
   test    install missing tools (rustfmt, clippy, wasm32 target, PostgreSQL,
-          openssl, Node.js and the npm packages of tests/js), then run:
-          cargo fmt --check, cargo clippy -D warnings, cargo check -p
-          edgepg-core for wasm32, cargo test --workspace
+          openssl, Node.js, the npm packages of tests/js and tests/wasm,
+          Chromium), then run: cargo fmt --check, cargo clippy -D warnings,
+          cargo clippy -p edgepg-core -p edgepg-wasm for wasm32, xtask pkg,
+          cargo test --workspace
   demo    run `cargo run -p edgepg-tokio --example demo` with PGSQL set to
           $PGSQL, $DATABASE_URL or a throwaway PostgreSQL server
+  pkg     build the npm package in pkg/: edgepg-wasm for wasm32 (profile
+          wasm-release), wasm-bindgen (pinned CLI, installed when missing),
+          wasm-opt -Oz (binaryen from npm) into pkg/wasm/
   help    print this message
 ";
 
@@ -31,11 +37,12 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("test") if args.len() == 1 => report(test()),
         Some("demo") if args.len() == 1 => demo(),
+        Some("pkg") if args.len() == 1 => report(pkg::build()),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
-        Some(cmd @ ("test" | "demo")) => {
+        Some(cmd @ ("test" | "demo" | "pkg")) => {
             eprintln!(
                 "xtask {cmd}: unexpected arguments: {}\n",
                 args[1..].join(" ")
@@ -73,6 +80,8 @@ fn ensure_tools() -> Result<(), String> {
     ensure::postgres()?;
     ensure::openssl()?;
     ensure::js_test_deps()?;
+    ensure::npm_deps("tests/wasm")?;
+    ensure::chromium()?;
     Ok(())
 }
 
@@ -99,13 +108,24 @@ fn test() -> Result<(), String> {
     steps.push(clippy);
     let mut wasm = cargo();
     wasm.args([
-        "check",
+        "clippy",
         "-p",
         "edgepg-core",
+        "-p",
+        "edgepg-wasm",
         "--target",
         "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
     ]);
     steps.push(wasm);
+    // The npm package, for the JavaScript tests (idempotent).
+    let mut pkg = std::process::Command::new(
+        std::env::current_exe().map_err(|e| format!("locating xtask itself: {e}"))?,
+    );
+    pkg.arg("pkg").current_dir(run::workspace_root());
+    steps.push(pkg);
     let mut tests = cargo();
     tests.args(["test", "--workspace"]);
     steps.push(tests);

@@ -1,0 +1,390 @@
+// The JavaScript API of edgepg (SPEC §9) over the wasm module. Each entry
+// point (node.js, workerd.js, browser.js) loads the module, calls `bind`,
+// and re-exports this file.
+
+import { toError, interfaceError } from './errors.js';
+
+let wasm = null;
+let defaultTransport = () => undefined;
+
+/** Called once by the entry point with the initialised wasm bindings. */
+export function bind(bindings, options = {}) {
+  wasm = bindings;
+  if (options.defaultTransport) defaultTransport = options.defaultTransport;
+}
+
+async function call(f) {
+  try {
+    return await f();
+  } catch (e) {
+    throw toError(e);
+  }
+}
+
+function callSync(f) {
+  try {
+    return f();
+  } catch (e) {
+    throw toError(e);
+  }
+}
+
+/** `pool.sql\`…${v}…\`` → ['…$1…', [v]]. */
+function template(strings, values) {
+  if (!Array.isArray(strings) || !Array.isArray(strings.raw)) {
+    throw interfaceError('sql must be used as a tagged template: sql`SELECT ${value}`');
+  }
+  let text = strings[0];
+  for (let i = 0; i < values.length; i++) text += '$' + (i + 1) + strings[i + 1];
+  return [text, values];
+}
+
+/** Accepts (text, params) or node-postgres' ({ text, values }). */
+function statement(sql, params) {
+  if (sql !== null && typeof sql === 'object' && !Array.isArray(sql) && 'text' in sql) {
+    return [sql.text, sql.values ?? params];
+  }
+  return [sql, params];
+}
+
+function setRow(row, name, value) {
+  if (name === '__proto__') {
+    Object.defineProperty(row, name, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    row[name] = value;
+  }
+}
+
+/**
+ * The results of one statement: rows (plain objects), fields, the command
+ * tag, the count. Rows are decoded on first access; `free()` releases
+ * everything at once (garbage collection does the same).
+ */
+export class Results {
+  #raw;
+  #rows = null;
+  #fields = null;
+  #freed = false;
+
+  constructor(raw) {
+    this.#raw = raw;
+    /** The command tag, e.g. `SELECT 3`, `INSERT 0 1`. */
+    this.status = raw.status;
+    /** Rows returned, or rows affected by INSERT/UPDATE/DELETE. */
+    this.count = raw.count;
+    /** The number of rows. */
+    this.length = raw.length;
+    /** The SQL text. */
+    this.query = raw.query;
+  }
+
+  #check() {
+    if (this.#freed) throw interfaceError('these results were freed');
+  }
+
+  /** `[{ name, dataTypeID, dataType }]`. */
+  get fields() {
+    this.#check();
+    if (this.#fields === null) this.#fields = callSync(() => this.#raw.fields());
+    return this.#fields;
+  }
+
+  /** node-postgres' name for `count`. */
+  get rowCount() {
+    return this.count;
+  }
+
+  /** Every row as an object keyed by column name. */
+  get rows() {
+    this.#check();
+    if (this.#rows === null) {
+      const fields = this.fields;
+      const names = fields.map((f) => f.name);
+      const values = callSync(() => this.#raw.values());
+      const rows = new Array(this.length);
+      let k = 0;
+      for (let i = 0; i < this.length; i++) {
+        const row = {};
+        for (let c = 0; c < names.length; c++) setRow(row, names[c], values[k++]);
+        rows[i] = row;
+      }
+      this.#rows = rows;
+      // Everything now lives in JavaScript: release the wasm side at once.
+      this.#raw.free();
+      this.#raw = null;
+    }
+    return this.#rows;
+  }
+
+  /** Row `i`, or undefined. */
+  get(i) {
+    return this.rows[i];
+  }
+
+  /** `{}` for no rows, the row for one, an InterfaceError for more (queries' as_dict). */
+  asDict() {
+    const rows = this.rows;
+    if (rows.length === 0) return {};
+    if (rows.length === 1) return rows[0];
+    throw interfaceError(`asDict() needs at most one row, but the results have ${rows.length}`);
+  }
+
+  [Symbol.iterator]() {
+    return this.rows[Symbol.iterator]();
+  }
+
+  /** Releases the rows now (automatic when garbage-collected). */
+  free() {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#rows = null;
+    this.#fields = null;
+    if (this.#raw !== null) {
+      this.#raw.free();
+      this.#raw = null;
+    }
+  }
+}
+
+class Queryable {
+  /** Runs `sql` with `params` ($1, $2, …). */
+  async query(sql, params) {
+    const [text, values] = statement(sql, params);
+    return new Results(await call(() => this._raw().query(text, values)));
+  }
+
+  /** Tagged template: sql`SELECT ${a}, ${b}` sends $1, $2. */
+  sql(strings, ...values) {
+    let text, params;
+    try {
+      [text, params] = template(strings, values);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.query(text, params);
+  }
+}
+
+/** A transaction, handed to the callback of `transaction()`. */
+export class Transaction extends Queryable {
+  #raw;
+  constructor(raw) {
+    super();
+    this.#raw = raw;
+  }
+  _raw() {
+    return this.#raw;
+  }
+  /** Creates a savepoint. */
+  savepoint(name) {
+    return call(() => this.#raw.savepoint(name));
+  }
+  /** Rolls back to a savepoint; the transaction is usable again. */
+  rollbackTo(name) {
+    return call(() => this.#raw.rollbackTo(name));
+  }
+}
+
+/** A checked-out connection (`pool.connect()`); give it back with `release()`. */
+export class PoolClient extends Queryable {
+  #raw;
+  constructor(raw) {
+    super();
+    this.#raw = raw;
+  }
+  _raw() {
+    return this.#raw;
+  }
+  /** Returns the connection to the pool (idempotent). */
+  release() {
+    this.#raw.release();
+  }
+  /** True once released. */
+  get released() {
+    return this.#raw.released;
+  }
+}
+
+function poolOptions(options) {
+  if (typeof options === 'string') options = { connectionString: options };
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object') {
+    throw interfaceError(`Pool options must be an object or a connection string, not ${typeof options}`);
+  }
+  const o = { ...options };
+  if (o.transport === undefined) o.transport = defaultTransport();
+  return o;
+}
+
+/**
+ * A pool of connections (SPEC §4, §9).
+ *
+ *   const pool = new Pool({ connectionString, transport, max, min, types });
+ */
+export class Pool extends Queryable {
+  #raw;
+
+  constructor(options) {
+    super();
+    const o = poolOptions(options);
+    this.#raw = callSync(() => new wasm.WasmPool(o));
+  }
+
+  _raw() {
+    return this.#raw;
+  }
+
+  /**
+   * Runs `fn(tx)` between BEGIN and COMMIT on one connection; rolls back and
+   * rethrows when it throws. With an array of statements (SQL strings or
+   * [sql, params] pairs) runs them in order and returns their Results.
+   */
+  async transaction(fn) {
+    if (Array.isArray(fn)) {
+      const statements = fn;
+      return this.transaction(async (tx) => {
+        const out = [];
+        for (const s of statements) {
+          out.push(Array.isArray(s) ? await tx.query(s[0], s[1]) : await tx.query(s));
+        }
+        return out;
+      });
+    }
+    if (typeof fn !== 'function') {
+      throw interfaceError('transaction() needs a callback (async (tx) => …) or an array of statements');
+    }
+    const raw = await call(() => this.#raw.begin());
+    let result;
+    try {
+      result = await fn(new Transaction(raw));
+    } catch (e) {
+      try {
+        await raw.rollback();
+      } catch {
+        // the original error matters more
+      }
+      throw toError(e);
+    }
+    await call(() => raw.commit());
+    return result;
+  }
+
+  /** Checks out a connection: `const c = await pool.connect(); …; c.release()`. */
+  async connect() {
+    return new PoolClient(await call(() => this.#raw.checkout()));
+  }
+
+  /** Opens `min` connections now (otherwise they open on first use). */
+  open() {
+    return call(() => this.#raw.connect());
+  }
+
+  /** Calls a function: SELECT * FROM name($1, …). */
+  async callproc(name, params) {
+    return new Results(await call(() => this.#raw.callproc(name, params)));
+  }
+
+  /** `sql` with its parameters interpolated as literals (no I/O). */
+  mogrify(sql, params) {
+    return callSync(() => this.#raw.mogrify(sql, params));
+  }
+
+  /** Closes every connection; later calls fail with PoolClosedError. */
+  end() {
+    return call(() => this.#raw.end());
+  }
+
+  /** True after `end()`. */
+  get ended() {
+    return this.#raw.ended;
+  }
+
+  /** `{ size, idle, inUse, pending, waiting, min, max, closed }`. */
+  status() {
+    return this.#raw.status();
+  }
+}
+
+const sharedPools = new Map();
+
+/**
+ * The `queries` Session: `new Session(url)` shares one pool per URL;
+ * `Session.fromEnv('foo', env)` reads PGSQL_FOO (else PGSQL, else PGHOST…).
+ */
+export class Session extends Queryable {
+  #pool;
+
+  constructor(options) {
+    super();
+    if (options instanceof Pool) {
+      this.#pool = options;
+    } else if (typeof options === 'string') {
+      let pool = sharedPools.get(options);
+      if (pool === undefined || pool.ended) {
+        pool = new Pool(options);
+        sharedPools.set(options, pool);
+      }
+      this.#pool = pool;
+    } else {
+      this.#pool = new Pool(options);
+    }
+  }
+
+  /** A session configured from an env object (Workers' `env`, `process.env`, `Deno.env.toObject()`). */
+  static fromEnv(name, env, options = {}) {
+    if (env === undefined) env = globalThis.process?.env;
+    if (env === null || typeof env !== 'object') {
+      throw interfaceError('Session.fromEnv(name, env) needs an env object');
+    }
+    if (name !== undefined && name !== null && typeof name !== 'string') {
+      throw interfaceError('Session.fromEnv: the name must be a string');
+    }
+    return new Session({ ...options, env, envName: name ?? undefined });
+  }
+
+  _raw() {
+    return this.#pool._raw();
+  }
+
+  /** The pool behind this session. */
+  get pool() {
+    return this.#pool;
+  }
+
+  transaction(fn) {
+    return this.#pool.transaction(fn);
+  }
+
+  connect() {
+    return this.#pool.connect();
+  }
+
+  callproc(name, params) {
+    return this.#pool.callproc(name, params);
+  }
+
+  mogrify(sql, params) {
+    return this.#pool.mogrify(sql, params);
+  }
+
+  end() {
+    return this.#pool.end();
+  }
+}
+
+/** Through a WebSocket proxy (edgepg-proxy, Neon's wsproxy). */
+export function webSocket(options) {
+  if (typeof options === 'string') options = { proxy: options };
+  if (options === null || typeof options !== 'object' || typeof options.proxy !== 'string') {
+    throw interfaceError("webSocket({ proxy: 'wss://host/v1', WebSocket? }) needs a proxy URL");
+  }
+  if (options.WebSocket !== undefined && typeof options.WebSocket !== 'function') {
+    throw interfaceError('webSocket: WebSocket must be a constructor');
+  }
+  return { proxy: options.proxy, WebSocket: options.WebSocket };
+}
+
+/** Reads a configuration from an env object as Session.fromEnv does (diagnostics). */
+export function describeEnv(name, env) {
+  return callSync(() => wasm.describeEnv(name, env));
+}

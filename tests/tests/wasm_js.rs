@@ -1,0 +1,232 @@
+//! The npm package `edgepg` (WebAssembly) in real JavaScript runtimes against
+//! a real PostgreSQL, directly (node:net, cloudflare:sockets) and through a
+//! real `edgepg-proxy` (SPEC §9, §11):
+//!
+//! * Node (`node --test tests/wasm/node/`),
+//! * headless Chromium (Debian's, driven by playwright-core) on the SQL
+//!   console of `examples/browser`,
+//! * workerd (npm `workerd`), once over `cloudflareSocket()` and once over
+//!   `webSocket()`,
+//! * Deno and Bun when they are installed (npm `deno`, `bun` in tests/wasm).
+//!
+//! The package is built with `cargo xtask pkg` when needed (idempotent), and
+//! the npm packages of `tests/wasm` must be installed (`cargo xtask test`
+//! does both).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use edgepg_tests::PgServer;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn run_ok(mut cmd: Command, what: &str) {
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(status.success(), "{what} failed ({status})");
+}
+
+/// Builds the package (`cargo xtask pkg`) and the proxy once per test binary.
+fn prepare() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let mut pkg = cargo();
+        pkg.args(["run", "-q", "-p", "xtask", "--", "pkg"]);
+        run_ok(pkg, "cargo xtask pkg");
+        let mut proxy = cargo();
+        proxy.args(["build", "-q", "-p", "edgepg-proxy"]);
+        run_ok(proxy, "cargo build -p edgepg-proxy");
+        assert!(
+            root()
+                .join("tests/wasm/node_modules/.package-lock.json")
+                .exists(),
+            "the npm packages of tests/wasm are missing: run `cargo xtask test` \
+             (or `npm ci` in tests/wasm)"
+        );
+    });
+}
+
+fn proxy_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root().join(p) })
+        .unwrap_or_else(|| root().join("target"));
+    target.join("debug/edgepg-proxy")
+}
+
+/// A running `edgepg-proxy` that allows only the test server; killed on drop.
+struct Proxy {
+    child: Child,
+    url: String,
+}
+
+impl Proxy {
+    fn start(pg: &PgServer) -> Proxy {
+        let allow = format!("{}:{}", pg.host(), pg.port());
+        let mut child = Command::new(proxy_bin())
+            .args(["--listen", "127.0.0.1:0", "--allow", &allow])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn edgepg-proxy");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(rest) = line.strip_prefix("edgepg-proxy: listening on ") {
+                        break rest.split("://").nth(1).expect("scheme").to_string();
+                    }
+                }
+                _ => panic!("edgepg-proxy exited before listening"),
+            }
+        };
+        // Keep draining stdout so the proxy never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Proxy {
+            child,
+            url: format!("ws://{addr}/v1"),
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Environment for the JavaScript tests.
+fn js_env(pg: &PgServer, proxy: &Proxy) -> Vec<(String, String)> {
+    let (scram_user, scram_pw) = pg.scram_user();
+    let mut env = vec![
+        ("EDGEPG_TEST_URL".into(), pg.url()),
+        ("EDGEPG_TEST_PROXY".into(), proxy.url.clone()),
+        ("EDGEPG_TEST_HOST".into(), pg.host()),
+        ("EDGEPG_TEST_PORT".into(), pg.port().to_string()),
+        (
+            "EDGEPG_TEST_SCRAM_URL".into(),
+            pg.url_for(scram_user, Some(scram_pw), "postgres", "sslmode=disable"),
+        ),
+        (
+            "EDGEPG_TEST_SCRAM_TLS_URL".into(),
+            pg.url_for(
+                scram_user,
+                Some(scram_pw),
+                "postgres",
+                "sslmode=verify-full",
+            ),
+        ),
+        (
+            "EDGEPG_TEST_WRONG_PW_URL".into(),
+            pg.url_for(scram_user, Some("wrong"), "postgres", "sslmode=disable"),
+        ),
+        (
+            "EDGEPG_ARTIFACTS".into(),
+            root().join("target/artifacts").display().to_string(),
+        ),
+    ];
+    if let Some(ca) = pg.ca_cert() {
+        env.push(("EDGEPG_TEST_CA".into(), ca.display().to_string()));
+    }
+    env
+}
+
+/// Runs a JavaScript test command; panics with its output unless it passed.
+fn run_js(name: &str, mut cmd: Command, limit: Duration) -> Output {
+    let started = Instant::now();
+    cmd.stdin(Stdio::null());
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name}: cannot start: {e}"));
+    let pid = child.id();
+    // A watchdog: a hung runtime must fail the test, not CI.
+    let finished = std::sync::Arc::new(Mutex::new(false));
+    let flag = finished.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+            if *flag.lock().unwrap() {
+                return;
+            }
+        }
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    });
+    let out = child.wait_with_output().expect("wait");
+    *finished.lock().unwrap() = true;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!(
+        "---- {name} ({:.1} s, {}) ----\n{stdout}\n{stderr}",
+        started.elapsed().as_secs_f64(),
+        out.status
+    );
+    assert!(
+        out.status.success(),
+        "{name} failed ({}); output above",
+        out.status
+    );
+    out
+}
+
+fn wasm_dir() -> PathBuf {
+    root().join("tests/wasm")
+}
+
+/// `tests/wasm/<dir>/*.test.mjs`, relative to `tests/wasm`, sorted.
+fn test_files(dir: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(wasm_dir().join(dir))
+        .expect("test directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".test.mjs"))
+        .map(|n| format!("{dir}/{n}"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no tests in tests/wasm/{dir}");
+    files
+}
+
+#[test]
+fn node_package() {
+    prepare();
+    let pg = PgServer::shared();
+    let proxy = Proxy::start(pg);
+    let mut cmd = Command::new("node");
+    cmd.current_dir(wasm_dir())
+        .args([
+            "--expose-gc",
+            "--test",
+            "--test-concurrency=1",
+            "--test-timeout=120000",
+        ])
+        .args(test_files("node"))
+        .envs(js_env(pg, &proxy));
+    let out = run_js(
+        "node --test tests/wasm/node/",
+        cmd,
+        Duration::from_secs(300),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("# fail 0"), "node --test reported failures");
+}

@@ -1,0 +1,183 @@
+//! [`Value`] → JavaScript, following the `types` options (SPEC §7).
+
+use edgepg_core::{Column, Value};
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::params::days_from_civil;
+use crate::sys;
+
+/// How int8 columns come out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Int8 {
+    BigInt,
+    Number,
+    String,
+}
+
+/// The `types` option of a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Types {
+    pub int8: Int8,
+    pub numeric_number: bool,
+    pub timestamptz_date: bool,
+    pub timestamp_date: bool,
+}
+
+impl Default for Types {
+    fn default() -> Types {
+        Types {
+            int8: Int8::BigInt,
+            numeric_number: false,
+            timestamptz_date: true,
+            timestamp_date: false,
+        }
+    }
+}
+
+impl Types {
+    /// Reads `{ int8, numeric, timestamptz, timestamp }`; unknown choices are errors.
+    pub(crate) fn parse(obj: &JsValue) -> Result<Types, String> {
+        let mut t = Types::default();
+        if obj.is_undefined() || obj.is_null() {
+            return Ok(t);
+        }
+        if !obj.is_object() {
+            return Err("types must be an object".into());
+        }
+        let pick = |key: &str, choices: &[&str]| -> Result<Option<String>, String> {
+            let v = sys::get(obj, key);
+            if v.is_undefined() {
+                return Ok(None);
+            }
+            match v.as_string() {
+                Some(s) if choices.contains(&s.as_str()) => Ok(Some(s)),
+                _ => Err(format!(
+                    "types.{key} must be one of {}",
+                    choices
+                        .iter()
+                        .map(|c| format!("'{c}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        };
+        if let Some(s) = pick("int8", &["bigint", "number", "string"])? {
+            t.int8 = match s.as_str() {
+                "number" => Int8::Number,
+                "string" => Int8::String,
+                _ => Int8::BigInt,
+            };
+        }
+        if let Some(s) = pick("numeric", &["string", "number"])? {
+            t.numeric_number = s == "number";
+        }
+        if let Some(s) = pick("timestamptz", &["date", "string"])? {
+            t.timestamptz_date = s == "date";
+        }
+        if let Some(s) = pick("timestamp", &["string", "date"])? {
+            t.timestamp_date = s == "date";
+        }
+        Ok(t)
+    }
+}
+
+/// int8 and its array.
+fn is_int8(column: &Column) -> bool {
+    matches!(column.type_oid(), 20 | 1016)
+}
+
+/// Converts one value of `column`.
+pub(crate) fn to_js(value: &Value, column: &Column, types: Types) -> Result<JsValue, JsValue> {
+    convert(value, is_int8(column), column.name(), types)
+}
+
+fn convert(value: &Value, int8: bool, column: &str, types: Types) -> Result<JsValue, JsValue> {
+    Ok(match value {
+        Value::Null => JsValue::NULL,
+        Value::Bool(b) => JsValue::from_bool(*b),
+        Value::Int(i) if int8 => match types.int8 {
+            Int8::BigInt => JsValue::from(*i),
+            Int8::String => JsValue::from_str(&i.to_string()),
+            Int8::Number => {
+                if i.unsigned_abs() > (1u64 << 53) - 1 {
+                    return Err(js_sys::RangeError::new(&format!(
+                        "column \"{column}\": int8 value {i} cannot be represented exactly as a \
+                         number (types.int8 = 'number'); use 'bigint' or 'string'"
+                    ))
+                    .into());
+                }
+                JsValue::from_f64(*i as f64)
+            }
+        },
+        Value::Int(i) => JsValue::from_f64(*i as f64),
+        Value::Float(f) => JsValue::from_f64(*f),
+        Value::Numeric(s) if types.numeric_number => {
+            JsValue::from_f64(s.parse::<f64>().unwrap_or(f64::NAN))
+        }
+        Value::Bytes(b) => Uint8Array::from(&b[..]).into(),
+        Value::Json(j) => {
+            let text = j.to_string();
+            js_sys::JSON::parse(&text)?
+        }
+        Value::TimestampTz(s) if types.timestamptz_date => timestamp_to_date(s, true),
+        Value::Timestamp(s) if types.timestamp_date => timestamp_to_date(s, false),
+        Value::Array(items) => {
+            let array = Array::new_with_length(items.len() as u32);
+            for (i, item) in items.iter().enumerate() {
+                array.set(i as u32, convert(item, int8, column, types)?);
+            }
+            array.into()
+        }
+        other => JsValue::from_str(other.as_str().unwrap_or_default()),
+    })
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.ffffff][+00][ BC]` → a `Date` (UTC); `±infinity` →
+/// `±Infinity` (as node-postgres does); anything unparsable stays a string.
+fn timestamp_to_date(s: &str, with_zone: bool) -> JsValue {
+    match s {
+        "infinity" => return JsValue::from_f64(f64::INFINITY),
+        "-infinity" => return JsValue::from_f64(f64::NEG_INFINITY),
+        _ => {}
+    }
+    match epoch_ms(s, with_zone) {
+        Some(ms) => js_sys::Date::new(&JsValue::from_f64(ms)).into(),
+        None => JsValue::from_str(s),
+    }
+}
+
+fn epoch_ms(s: &str, with_zone: bool) -> Option<f64> {
+    let (s, bc) = match s.strip_suffix(" BC") {
+        Some(rest) => (rest, true),
+        None => (s, false),
+    };
+    let s = if with_zone { s.strip_suffix("+00")? } else { s };
+    let (date, time) = s.split_once(' ')?;
+    let mut d = date.splitn(3, '-');
+    let year: i64 = d.next()?.parse().ok()?;
+    let month: u32 = d.next()?.parse().ok()?;
+    let day: u32 = d.next()?.parse().ok()?;
+    let (clock, frac) = match time.split_once('.') {
+        Some((c, f)) => (c, f),
+        None => (time, ""),
+    };
+    let mut t = clock.splitn(3, ':');
+    let h: i64 = t.next()?.parse().ok()?;
+    let m: i64 = t.next()?.parse().ok()?;
+    let sec: i64 = t.next()?.parse().ok()?;
+    let mut micros: i64 = 0;
+    for (i, c) in frac
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(6)
+        .enumerate()
+    {
+        let _ = i;
+        micros = micros * 10 + i64::from(c.to_digit(10)?);
+    }
+    let year = if bc { 1 - year } else { year };
+    let days = days_from_civil(year, month, day);
+    let ms = (days * 86_400 + h * 3600 + m * 60 + sec) as f64 * 1000.0 + micros as f64 / 1000.0;
+    Some(ms.floor())
+}

@@ -1,0 +1,374 @@
+//! A socket over Web streams, from a JavaScript factory
+//! `(host, port) → { readable, writable, startTls?, opened?, close? }`
+//! (SPEC §9): `cloudflare:sockets`, `Deno.connect`, the `node:net` adapter of
+//! the npm package.
+//!
+//! TLS goes through the runtime's own upgrade: `startTls(options)` returns a
+//! new socket object (possibly as a promise) that replaces the old one.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use edgepg_core::{BoxSocket, Socket, TlsRequest};
+use js_sys::{Promise, Uint8Array};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::sys::{self, Reader, Writer};
+
+/// Writes are buffered up to this size before they are handed to the stream.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// The JavaScript objects behind one socket.
+struct Handles {
+    socket: JsValue,
+    reader: Reader,
+    writer: Writer,
+}
+
+thread_local! {
+    /// Live stream sockets by their (boxed) address, so that `upgrade_tls`,
+    /// which receives the socket type-erased, can find the JavaScript socket.
+    static LIVE: RefCell<HashMap<usize, Rc<RefCell<Option<Handles>>>>> = RefCell::default();
+}
+
+/// A byte stream over a `ReadableStream` / `WritableStream` pair.
+pub(crate) struct StreamSocket {
+    handles: Rc<RefCell<Option<Handles>>>,
+    read_fut: Option<JsFuture>,
+    chunk: Vec<u8>,
+    offset: usize,
+    eof: bool,
+    write_buf: Vec<u8>,
+    write_fut: Option<JsFuture>,
+}
+
+fn promise_of(value: JsValue) -> Option<Promise> {
+    if sys::is_thenable(&value) {
+        Some(Promise::resolve(&value))
+    } else {
+        None
+    }
+}
+
+/// Awaits `value` if it is a promise.
+async fn settle(value: JsValue) -> Result<JsValue, JsValue> {
+    match promise_of(value.clone()) {
+        Some(p) => JsFuture::from(p).await,
+        None => Ok(value),
+    }
+}
+
+/// Opens a socket with `factory(host, port)` and waits until it is open.
+pub(crate) async fn connect(
+    factory: &js_sys::Function,
+    host: &str,
+    port: u16,
+) -> io::Result<BoxSocket> {
+    let context = format!("could not open a socket to {host}:{port}");
+    let socket = factory
+        .call2(
+            &JsValue::NULL,
+            &JsValue::from_str(host),
+            &JsValue::from(port),
+        )
+        .map_err(|e| sys::io_error(io::ErrorKind::ConnectionRefused, &context, &e))?;
+    let socket = settle(socket)
+        .await
+        .map_err(|e| sys::io_error(io::ErrorKind::ConnectionRefused, &context, &e))?;
+    wrap(socket, &context).await
+}
+
+/// Waits for `opened` (if any) and takes the stream locks.
+async fn wrap(socket: JsValue, context: &str) -> io::Result<BoxSocket> {
+    if !socket.is_object() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{context}: the socket factory did not return an object"),
+        ));
+    }
+    let opened = sys::get(&socket, "opened");
+    if !opened.is_undefined() {
+        settle(opened)
+            .await
+            .map_err(|e| sys::io_error(io::ErrorKind::ConnectionRefused, context, &e))?;
+    }
+    let lock = |stream: &str, method: &str| {
+        let s = sys::get(&socket, stream);
+        sys::call_method(&s, method, &[]).map_err(|e| {
+            sys::io_error(
+                io::ErrorKind::InvalidInput,
+                &format!("{context}: the socket has no usable `{stream}` stream"),
+                &e,
+            )
+        })
+    };
+    let reader: Reader = lock("readable", "getReader")?.unchecked_into();
+    let writer: Writer = match lock("writable", "getWriter") {
+        Ok(w) => w.unchecked_into(),
+        Err(e) => {
+            let _ = reader.release_lock();
+            return Err(e);
+        }
+    };
+    let handles = Rc::new(RefCell::new(Some(Handles {
+        socket,
+        reader,
+        writer,
+    })));
+    let boxed = Box::new(StreamSocket {
+        handles: handles.clone(),
+        read_fut: None,
+        chunk: Vec::new(),
+        offset: 0,
+        eof: false,
+        write_buf: Vec::new(),
+        write_fut: None,
+    });
+    let key = address(&*boxed);
+    LIVE.with(|live| live.borrow_mut().insert(key, handles));
+    Ok(boxed)
+}
+
+fn address(socket: &dyn Socket) -> usize {
+    socket as *const dyn Socket as *const () as usize
+}
+
+/// Upgrades a socket opened by [`connect`] with its `startTls`.
+pub(crate) async fn upgrade(socket: BoxSocket, request: &TlsRequest) -> io::Result<BoxSocket> {
+    let key = address(&*socket);
+    let handles = LIVE
+        .with(|live| live.borrow().get(&key).cloned())
+        .and_then(|h| h.borrow_mut().take())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this socket was not opened by a JavaScript socket factory",
+            )
+        })?;
+    drop(socket); // its handles were taken: dropping it closes nothing
+    let Handles {
+        socket,
+        reader,
+        writer,
+    } = handles;
+    let start_tls = sys::get(&socket, "startTls");
+    if !start_tls.is_function() {
+        if let Ok(p) = sys::call_method(&socket, "close", &[]) {
+            sys::ignore_rejection(&p);
+        }
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this socket factory cannot upgrade to TLS (its sockets have no startTls)",
+        ));
+    }
+    let _ = reader.release_lock();
+    let _ = writer.release_lock_writer();
+    let options = js_sys::Object::new();
+    let host = JsValue::from_str(&request.host);
+    sys::set(&options, "hostname", &host);
+    sys::set(&options, "servername", &host);
+    sys::set(&options, "expectedServerHostname", &host);
+    sys::set(
+        &options,
+        "sslmode",
+        &JsValue::from_str(request.mode.as_str()),
+    );
+    if let Some(root) = &request.root_cert {
+        sys::set(&options, "sslrootcert", &JsValue::from_str(root));
+    }
+    let context = format!("TLS upgrade to {}", request.host);
+    let upgraded = sys::call_method(&socket, "startTls", &[options.into()])
+        .map_err(|e| sys::io_error(io::ErrorKind::ConnectionAborted, &context, &e))?;
+    let upgraded = settle(upgraded)
+        .await
+        .map_err(|e| sys::io_error(io::ErrorKind::ConnectionAborted, &context, &e))?;
+    wrap(upgraded, &context).await
+}
+
+fn js_io(kind: io::ErrorKind, what: &str, e: &JsValue) -> io::Error {
+    sys::io_error(kind, what, e)
+}
+
+impl StreamSocket {
+    fn reader(&self) -> io::Result<Reader> {
+        match &*self.handles.borrow() {
+            Some(h) => Ok(h.reader.clone()),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the socket was handed over",
+            )),
+        }
+    }
+
+    fn writer(&self) -> io::Result<Writer> {
+        match &*self.handles.borrow() {
+            Some(h) => Ok(h.writer.clone()),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the socket was handed over",
+            )),
+        }
+    }
+
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if let Some(fut) = self.write_fut.as_mut() {
+                match Pin::new(fut).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(r) => {
+                        self.write_fut = None;
+                        if let Err(e) = r {
+                            return Poll::Ready(Err(js_io(
+                                io::ErrorKind::BrokenPipe,
+                                "socket write failed",
+                                &e,
+                            )));
+                        }
+                    }
+                }
+            }
+            if self.write_buf.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let chunk = Uint8Array::from(&self.write_buf[..]);
+            self.write_buf.clear();
+            let promise = self
+                .writer()?
+                .write(&chunk)
+                .map_err(|e| js_io(io::ErrorKind::BrokenPipe, "socket write failed", &e))?;
+            self.write_fut = Some(JsFuture::from(promise));
+        }
+    }
+}
+
+impl AsyncRead for StreamSocket {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            if this.offset < this.chunk.len() {
+                let n = (this.chunk.len() - this.offset).min(buf.remaining());
+                buf.put_slice(&this.chunk[this.offset..this.offset + n]);
+                this.offset += n;
+                return Poll::Ready(Ok(()));
+            }
+            if this.eof {
+                return Poll::Ready(Ok(()));
+            }
+            if this.read_fut.is_none() {
+                let promise = this
+                    .reader()?
+                    .read()
+                    .map_err(|e| js_io(io::ErrorKind::ConnectionReset, "socket read failed", &e))?;
+                this.read_fut = Some(JsFuture::from(promise));
+            }
+            let Some(fut) = this.read_fut.as_mut() else {
+                continue;
+            };
+            let result = match Pin::new(fut).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r,
+            };
+            this.read_fut = None;
+            let result = result
+                .map_err(|e| js_io(io::ErrorKind::ConnectionReset, "socket read failed", &e))?;
+            if sys::get(&result, "done").is_truthy() {
+                this.eof = true;
+                continue;
+            }
+            let value = sys::get(&result, "value");
+            this.chunk = if let Some(view) = value.dyn_ref::<Uint8Array>() {
+                view.to_vec()
+            } else if let Some(buf) = value.dyn_ref::<js_sys::ArrayBuffer>() {
+                Uint8Array::new(buf).to_vec()
+            } else {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the socket's readable stream produced something other than bytes",
+                )));
+            };
+            this.offset = 0;
+        }
+    }
+}
+
+impl AsyncWrite for StreamSocket {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.write_buf.len() >= WRITE_CHUNK {
+            match this.poll_write_out(cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other.map_ok(|()| 0),
+            }
+        }
+        let n = buf
+            .len()
+            .min(WRITE_CHUNK.saturating_sub(this.write_buf.len()));
+        this.write_buf.extend_from_slice(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_out(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.poll_write_out(cx) {
+            Poll::Ready(_) => {
+                if let Ok(Ok(p)) = self.writer().map(|w| w.close_writer()) {
+                    sys::ignore_rejection(&p);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for StreamSocket {
+    fn drop(&mut self) {
+        let key = address(&*self);
+        LIVE.with(|live| {
+            if let Ok(mut live) = live.try_borrow_mut() {
+                live.remove(&key);
+            }
+        });
+        let Some(Handles {
+            socket,
+            reader,
+            writer,
+        }) = self.handles.borrow_mut().take()
+        else {
+            return;
+        };
+        if !self.write_buf.is_empty() {
+            if let Ok(p) = writer.write(&Uint8Array::from(&self.write_buf[..])) {
+                sys::ignore_rejection(&p);
+            }
+        }
+        if let Ok(p) = writer.close_writer() {
+            sys::ignore_rejection(&p);
+        }
+        if let Ok(p) = reader.cancel() {
+            sys::ignore_rejection(&p);
+        }
+        if let Ok(p) = sys::call_method(&socket, "close", &[]) {
+            sys::ignore_rejection(&p);
+        }
+    }
+}

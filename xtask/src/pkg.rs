@@ -1,0 +1,154 @@
+//! `cargo xtask pkg`: builds the npm package `edgepg` in `pkg/`.
+//!
+//! 1. `cargo build -p edgepg-wasm --target wasm32-unknown-unknown --profile wasm-release`
+//! 2. `wasm-bindgen --target web` (the CLI pinned to the crate's exact
+//!    `wasm-bindgen` version, installed by `ensure::wasm_bindgen_cli`)
+//! 3. `wasm-opt -Oz` from binaryen (npm, `pkg/package-lock.json`)
+//!
+//! into `pkg/wasm/` (not committed). Idempotent: when the wasm input has not
+//! changed since the last build, steps 2–3 are skipped.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::ensure;
+use crate::run::{cargo, command_line, status_ok, workspace_root};
+
+/// The exact `wasm-bindgen` version pinned in `transport-wasm/Cargo.toml` (`"=X.Y.Z"`).
+pub fn pinned_wasm_bindgen(manifest: &str) -> Option<String> {
+    manifest.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("wasm-bindgen")?.trim_start();
+        let rest = rest.strip_prefix('=')?.trim_start();
+        let version = rest.strip_prefix("\"=")?.split('"').next()?;
+        Some(version.to_string())
+    })
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root.join(p) })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
+    println!("xtask pkg: {}", command_line(cmd));
+    if status_ok(cmd) {
+        Ok(())
+    } else {
+        Err(format!("{what} failed: {}", command_line(cmd)))
+    }
+}
+
+/// Size of `path` after `gzip -9`, if gzip is available.
+pub fn gzip_size(path: &Path) -> Option<u64> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout.len() as u64)
+}
+
+/// Builds `pkg/wasm/`.
+pub fn build() -> Result<(), String> {
+    let root = workspace_root();
+    let manifest = fs::read_to_string(root.join("transport-wasm/Cargo.toml"))
+        .map_err(|e| format!("reading transport-wasm/Cargo.toml: {e}"))?;
+    let version = pinned_wasm_bindgen(&manifest).ok_or(
+        "transport-wasm/Cargo.toml must pin wasm-bindgen exactly (wasm-bindgen = \"=X.Y.Z\")",
+    )?;
+    ensure::rust_target("wasm32-unknown-unknown")?;
+    ensure::wasm_bindgen_cli(&version)?;
+    ensure::npm_deps("pkg")?;
+
+    let mut build = cargo();
+    build.args([
+        "build",
+        "-p",
+        "edgepg-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "wasm-release",
+    ]);
+    run("building the wasm", &mut build)?;
+
+    let input = target_dir(&root).join("wasm32-unknown-unknown/wasm-release/edgepg_wasm.wasm");
+    let out = root.join("pkg/wasm");
+    let stamp = out.join(".input-stamp");
+    let input_meta = fs::metadata(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let fingerprint = format!(
+        "{} {:?} {version}",
+        input_meta.len(),
+        input_meta.modified().ok()
+    );
+    let complete = ["edgepg.js", "edgepg_bg.wasm"]
+        .iter()
+        .all(|f| out.join(f).is_file());
+    if complete && fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
+        println!("xtask pkg: pkg/wasm is up to date");
+        report_sizes(&out);
+        return Ok(());
+    }
+
+    let staging = root.join("pkg/.wasm-staging");
+    let _ = fs::remove_dir_all(&staging);
+    run(
+        "wasm-bindgen",
+        Command::new("wasm-bindgen")
+            .args([
+                "--target",
+                "web",
+                "--out-name",
+                "edgepg",
+                "--no-typescript",
+                "--remove-name-section",
+                "--remove-producers-section",
+                "--out-dir",
+            ])
+            .arg(&staging)
+            .arg(&input),
+    )?;
+    let wasm = staging.join("edgepg_bg.wasm");
+    run(
+        "wasm-opt",
+        Command::new("node")
+            .arg(root.join("pkg/node_modules/binaryen/bin/wasm-opt"))
+            .arg(&wasm)
+            .args(["-Oz", "--strip-debug", "--strip-producers", "-o"])
+            .arg(&wasm),
+    )?;
+    fs::write(staging.join(".input-stamp"), &fingerprint)
+        .map_err(|e| format!("writing the stamp: {e}"))?;
+    let _ = fs::remove_dir_all(&out);
+    fs::rename(&staging, &out).map_err(|e| format!("moving {} into place: {e}", out.display()))?;
+    report_sizes(&out);
+    Ok(())
+}
+
+fn report_sizes(out: &Path) {
+    for f in ["edgepg_bg.wasm", "edgepg.js"] {
+        let p = out.join(f);
+        let raw = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        let gz = gzip_size(&p).unwrap_or(0);
+        println!("xtask pkg: {f}: {raw} bytes, {gz} gzip -9");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_versions() {
+        let m = "[deps]\nwasm-bindgen = \"=0.2.130\"\njs-sys = \"0.3\"\n";
+        assert_eq!(pinned_wasm_bindgen(m).as_deref(), Some("0.2.130"));
+        assert_eq!(pinned_wasm_bindgen("wasm-bindgen = \"0.2\"\n"), None);
+        assert_eq!(
+            pinned_wasm_bindgen("wasm-bindgen-futures = \"=0.4\"\n"),
+            None
+        );
+    }
+}

@@ -5,11 +5,14 @@
 //! ```
 //!
 //! Starts a throwaway PostgreSQL (or uses `$PGSQL_TEST`) and an in-process
-//! edgepg-proxy on its own single-threaded runtime, then measures, side by
-//! side, through `TokioTransport::new()` and `TokioTransport::websocket(…)`:
+//! edgepg-proxy on its own runtime (as the binary runs it: multi-threaded),
+//! then measures, side by side, through `TokioTransport::new()` and `TokioTransport::websocket(…)`:
 //!
-//! * W1: 10 000 concurrent `select 1 as x` through a pool of 4 (median of 7 runs);
-//! * W7: connect-to-first-row latency of a fresh pool (median of 40).
+//! * W1: 10 000 concurrent `select 1 as x` through a pool of 4 (median of 3 runs);
+//! * W7: connect-to-first-row latency of a fresh pool (median of 20);
+//!
+//! in 5 interleaved rounds; times are medians over the rounds, ratios the
+//! median of the per-round ratios.
 
 use std::time::{Duration, Instant};
 
@@ -36,7 +39,7 @@ async fn w1(url: &str, transport: TokioTransport) -> Duration {
         pool.query("select 1 as x", &[]).await.unwrap();
     }
     let mut runs = Vec::new();
-    for _ in 0..7 {
+    for _ in 0..3 {
         let started = Instant::now();
         let tasks: Vec<_> = (0..10_000)
             .map(|_| {
@@ -55,7 +58,7 @@ async fn w1(url: &str, transport: TokioTransport) -> Duration {
 
 async fn w7(url: &str, transport: TokioTransport) -> Duration {
     let mut runs = Vec::new();
-    for _ in 0..40 {
+    for _ in 0..20 {
         let pool = Pool::builder_with(url, transport.clone())
             .min_size(0)
             .max_size(1)
@@ -75,7 +78,7 @@ fn main() {
     let opts = Options::parse_from(["edgepg-proxy", "--listen", "127.0.0.1:0", "--allow", &allow]);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap();
@@ -96,25 +99,44 @@ fn main() {
     rt.block_on(async {
         let direct = TokioTransport::new();
         let tunnel = TokioTransport::websocket(&ws);
-        // Interleave the two so that drift affects both alike.
-        let w1_direct = w1(&url, direct.clone()).await;
-        let w1_tunnel = w1(&url, tunnel.clone()).await;
-        let w7_direct = w7(&url, direct.clone()).await;
-        let w7_tunnel = w7(&url, tunnel.clone()).await;
-        let ratio = |t: Duration, d: Duration| t.as_secs_f64() / d.as_secs_f64();
+        // Interleaved rounds, so that load from elsewhere on the machine
+        // affects both alike; each figure is the median over the rounds.
+        let rounds = 5;
+        let (mut w1d, mut w1t, mut w1r) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut w7d, mut w7t, mut w7r) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let (d, t) = (
+                w1(&url, direct.clone()).await,
+                w1(&url, tunnel.clone()).await,
+            );
+            w1d.push(d);
+            w1t.push(t);
+            w1r.push(t.as_secs_f64() / d.as_secs_f64());
+            let (d, t) = (
+                w7(&url, direct.clone()).await,
+                w7(&url, tunnel.clone()).await,
+            );
+            w7d.push(d);
+            w7t.push(t);
+            w7r.push(t.as_secs_f64() / d.as_secs_f64());
+        }
+        let ratio = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
         println!("| workload | direct TCP | through edgepg-proxy | tunnel / direct |");
         println!("|---|---|---|---|");
         println!(
-            "| W1 10 000 × `select 1 as x`, pool of 4 (median of 7) | {:.1} ms | {:.1} ms | {:.2} |",
-            w1_direct.as_secs_f64() * 1e3,
-            w1_tunnel.as_secs_f64() * 1e3,
-            ratio(w1_tunnel, w1_direct)
+            "| W1 10 000 × `select 1 as x`, pool of 4 | {:.1} ms | {:.1} ms | {:.2} |",
+            median(w1d).as_secs_f64() * 1e3,
+            median(w1t).as_secs_f64() * 1e3,
+            ratio(w1r)
         );
         println!(
-            "| W7 connect to first row (median of 40) | {:.2} ms | {:.2} ms | {:.2} |",
-            w7_direct.as_secs_f64() * 1e3,
-            w7_tunnel.as_secs_f64() * 1e3,
-            ratio(w7_tunnel, w7_direct)
+            "| W7 connect to first row | {:.2} ms | {:.2} ms | {:.2} |",
+            median(w7d).as_secs_f64() * 1e3,
+            median(w7t).as_secs_f64() * 1e3,
+            ratio(w7r)
         );
     });
 }

@@ -17,6 +17,12 @@ fn median(mut xs: Vec<Duration>) -> Duration {
     xs[xs.len() / 2]
 }
 
+/// `BENCH_CLIENT=edgepg` (or a prefix of another client's name) runs only that client,
+/// e.g. under `valgrind --tool=callgrind` to count instructions.
+fn selected(client: &str) -> bool {
+    std::env::var("BENCH_CLIENT").map_or(true, |c| client.starts_with(&c))
+}
+
 async fn measure<F, Fut>(mut f: F) -> Duration
 where
     F: FnMut() -> Fut,
@@ -74,6 +80,14 @@ impl Raw {
     }
 }
 
+async fn prepare_all(raw: &Raw, sql: &str) -> Vec<tokio_postgres::Statement> {
+    let mut out = Vec::new();
+    for c in &raw.clients {
+        out.push(c.prepare(sql).await.unwrap());
+    }
+    out
+}
+
 fn w3_params() -> (
     i32,
     String,
@@ -129,94 +143,159 @@ async fn main() {
             continue;
         }
         let with_arg = w == "W2";
-        let t = measure(|| async {
-            let futs = (0..n).map(|i| {
-                let pool = &edgepg;
-                async move {
-                    let x = i as i32;
-                    let params: Vec<&(dyn edgepg_tokio::ToSql + Sync)> =
-                        if with_arg { vec![&x] } else { vec![] };
-                    pool.query(sql, &params).await.unwrap();
-                }
-            });
-            join_all(futs).await;
-        })
-        .await;
-        report(w, "edgepg", n as u64, t);
-        let t = measure(|| async {
-            let futs = (0..n).map(|i| {
-                let client = &raw.clients[i % raw.clients.len()];
-                async move {
-                    let x = i as i32;
-                    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                        if with_arg { vec![&x] } else { vec![] };
-                    client.query(sql, &params).await.unwrap();
-                }
-            });
-            join_all(futs).await;
-        })
-        .await;
-        report(w, "tokio-postgres (4 pipelined clients)", n as u64, t);
+        if selected("edgepg") {
+            let t = measure(|| async {
+                let futs = (0..n).map(|i| {
+                    let pool = &edgepg;
+                    async move {
+                        let x = i as i32;
+                        let params: Vec<&(dyn edgepg_tokio::ToSql + Sync)> =
+                            if with_arg { vec![&x] } else { vec![] };
+                        pool.query(sql, &params).await.unwrap();
+                    }
+                });
+                join_all(futs).await;
+            })
+            .await;
+            report(w, "edgepg", n as u64, t);
+        }
+        if selected("tokio-postgres (4 pipelined clients)") {
+            let t = measure(|| async {
+                let futs = (0..n).map(|i| {
+                    let client = &raw.clients[i % raw.clients.len()];
+                    async move {
+                        let x = i as i32;
+                        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                            if with_arg { vec![&x] } else { vec![] };
+                        client.query(sql, &params).await.unwrap();
+                    }
+                });
+                join_all(futs).await;
+            })
+            .await;
+            report(w, "tokio-postgres (4 pipelined clients)", n as u64, t);
+        }
+        let stmts = prepare_all(&raw, sql).await;
+        if selected("tokio-postgres (4 pipelined clients, prepared once)") {
+            let t = measure(|| async {
+                let futs = (0..n).map(|i| {
+                    let k = i % raw.clients.len();
+                    let (client, stmt) = (&raw.clients[k], &stmts[k]);
+                    async move {
+                        let x = i as i32;
+                        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                            if with_arg { vec![&x] } else { vec![] };
+                        client.query(stmt, &params).await.unwrap();
+                    }
+                });
+                join_all(futs).await;
+            })
+            .await;
+            report(
+                w,
+                "tokio-postgres (4 pipelined clients, prepared once)",
+                n as u64,
+                t,
+            );
+        }
     }
 
     if wants("W3") {
         let p = w3_params();
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
             [&p.0, &p.1, &p.2, &p.3, &p.4, &p.5, &p.6];
-        let t = measure(|| async {
-            join_all((0..n).map(|_| edgepg.query(W3, &params))).await;
-        })
-        .await;
-        report("W3", "edgepg", n as u64, t);
-        let t = measure(|| async {
-            join_all((0..n).map(|i| raw.clients[i % 4].query(W3, &params))).await;
-        })
-        .await;
-        report("W3", "tokio-postgres (4 pipelined clients)", n as u64, t);
+        if selected("edgepg") {
+            let t = measure(|| async {
+                join_all((0..n).map(|_| edgepg.query(W3, &params))).await;
+            })
+            .await;
+            report("W3", "edgepg", n as u64, t);
+        }
+        if selected("tokio-postgres (4 pipelined clients)") {
+            let t = measure(|| async {
+                join_all((0..n).map(|i| raw.clients[i % 4].query(W3, &params))).await;
+            })
+            .await;
+            report("W3", "tokio-postgres (4 pipelined clients)", n as u64, t);
+        }
+        let stmts = prepare_all(&raw, W3).await;
+        if selected("tokio-postgres (4 pipelined clients, prepared once)") {
+            let t = measure(|| async {
+                join_all((0..n).map(|i| raw.clients[i % 4].query(&stmts[i % 4], &params))).await;
+            })
+            .await;
+            report(
+                "W3",
+                "tokio-postgres (4 pipelined clients, prepared once)",
+                n as u64,
+                t,
+            );
+        }
     }
 
     if wants("W4") {
-        let t = measure(|| async {
-            join_all((0..n).map(|_| edgepg.query(W4, &[&"int4"]))).await;
-        })
-        .await;
-        report("W4", "edgepg", n as u64, t);
-        let t = measure(|| async {
-            join_all((0..n).map(|i| raw.clients[i % 4].query(W4, &[&"int4"]))).await;
-        })
-        .await;
-        report("W4", "tokio-postgres (4 pipelined clients)", n as u64, t);
+        if selected("edgepg") {
+            let t = measure(|| async {
+                join_all((0..n).map(|_| edgepg.query(W4, &[&"int4"]))).await;
+            })
+            .await;
+            report("W4", "edgepg", n as u64, t);
+        }
+        if selected("tokio-postgres (4 pipelined clients)") {
+            let t = measure(|| async {
+                join_all((0..n).map(|i| raw.clients[i % 4].query(W4, &[&"int4"]))).await;
+            })
+            .await;
+            report("W4", "tokio-postgres (4 pipelined clients)", n as u64, t);
+        }
+        let stmts = prepare_all(&raw, W4).await;
+        if selected("tokio-postgres (4 pipelined clients, prepared once)") {
+            let t = measure(|| async {
+                join_all((0..n).map(|i| raw.clients[i % 4].query(&stmts[i % 4], &[&"int4"]))).await;
+            })
+            .await;
+            report(
+                "W4",
+                "tokio-postgres (4 pipelined clients, prepared once)",
+                n as u64,
+                t,
+            );
+        }
     }
 
     if wants("W5") {
-        let t = measure(|| async {
-            let r = edgepg.query(W5, &[]).await.unwrap();
-            let mut cells = 0usize;
-            for row in &r {
-                cells += row.values().len();
-            }
-            assert_eq!(cells, 80_000);
-        })
-        .await;
-        report("W5", "edgepg (Values)", 10_000, t);
-        let t = measure(|| async {
-            let rows = raw.clients[0].query(W5, &[]).await.unwrap();
-            let mut cells = 0usize;
-            for row in &rows {
-                let _: i32 = row.get(0);
-                let _: String = row.get(1);
-                let _: f64 = row.get(2);
-                let _: SystemTime = row.get(3);
-                let _: bool = row.get(4);
-                let _: String = row.get(5);
-                let _: RawBytes = row.get(6);
-                let _: Vec<i32> = row.get(7);
-                cells += 8;
-            }
-            assert_eq!(cells, 80_000);
-        })
-        .await;
-        report("W5", "tokio-postgres (typed get)", 10_000, t);
+        if selected("edgepg (Values)") {
+            let t = measure(|| async {
+                let r = edgepg.query(W5, &[]).await.unwrap();
+                let mut cells = 0usize;
+                for row in &r {
+                    cells += row.values().len();
+                }
+                assert_eq!(cells, 80_000);
+            })
+            .await;
+            report("W5", "edgepg (Values)", 10_000, t);
+        }
+        if selected("tokio-postgres (typed get)") {
+            let t = measure(|| async {
+                let rows = raw.clients[0].query(W5, &[]).await.unwrap();
+                let mut cells = 0usize;
+                for row in &rows {
+                    let _: i32 = row.get(0);
+                    let _: String = row.get(1);
+                    let _: f64 = row.get(2);
+                    let _: SystemTime = row.get(3);
+                    let _: bool = row.get(4);
+                    let _: String = row.get(5);
+                    let _: RawBytes = row.get(6);
+                    let _: Vec<i32> = row.get(7);
+                    cells += 8;
+                }
+                assert_eq!(cells, 80_000);
+            })
+            .await;
+            report("W5", "tokio-postgres (typed get)", 10_000, t);
+        }
     }
 
     if wants("W6") {
@@ -229,23 +308,25 @@ async fn main() {
             .build()
             .unwrap();
         pool16.connect().await.unwrap();
-        let t = measure(|| async {
-            let handles: Vec<_> = (0..tasks)
-                .map(|_| {
-                    let pool = pool16.clone();
-                    tokio::spawn(async move {
-                        for _ in 0..per_task {
-                            pool.query("SELECT 1", &[]).await.unwrap();
-                        }
+        if selected("edgepg") {
+            let t = measure(|| async {
+                let handles: Vec<_> = (0..tasks)
+                    .map(|_| {
+                        let pool = pool16.clone();
+                        tokio::spawn(async move {
+                            for _ in 0..per_task {
+                                pool.query("SELECT 1", &[]).await.unwrap();
+                            }
+                        })
                     })
-                })
-                .collect();
-            for h in handles {
-                h.await.unwrap();
-            }
-        })
-        .await;
-        report("W6", "edgepg", total, t);
+                    .collect();
+                for h in handles {
+                    h.await.unwrap();
+                }
+            })
+            .await;
+            report("W6", "edgepg", total, t);
+        }
         pool16.close().await;
 
         let mut cfg = deadpool_postgres::Config::new();
@@ -254,25 +335,27 @@ async fn main() {
         let dp = cfg
             .create_pool(Some(deadpool_postgres::Runtime::Tokio1), NoTls)
             .unwrap();
-        let t = measure(|| async {
-            let handles: Vec<_> = (0..tasks)
-                .map(|_| {
-                    let pool = dp.clone();
-                    tokio::spawn(async move {
-                        for _ in 0..per_task {
-                            let c = pool.get().await.unwrap();
-                            let stmt = c.prepare_cached("SELECT 1").await.unwrap();
-                            c.query(&stmt, &[]).await.unwrap();
-                        }
+        if selected("deadpool-postgres") {
+            let t = measure(|| async {
+                let handles: Vec<_> = (0..tasks)
+                    .map(|_| {
+                        let pool = dp.clone();
+                        tokio::spawn(async move {
+                            for _ in 0..per_task {
+                                let c = pool.get().await.unwrap();
+                                let stmt = c.prepare_cached("SELECT 1").await.unwrap();
+                                c.query(&stmt, &[]).await.unwrap();
+                            }
+                        })
                     })
-                })
-                .collect();
-            for h in handles {
-                h.await.unwrap();
-            }
-        })
-        .await;
-        report("W6", "deadpool-postgres", total, t);
+                    .collect();
+                for h in handles {
+                    h.await.unwrap();
+                }
+            })
+            .await;
+            report("W6", "deadpool-postgres", total, t);
+        }
         dp.close();
 
         let manager =
@@ -284,44 +367,50 @@ async fn main() {
             .build(manager)
             .await
             .unwrap();
-        let t = measure(|| async {
-            let handles: Vec<_> = (0..tasks)
-                .map(|_| {
-                    let pool = bb.clone();
-                    tokio::spawn(async move {
-                        for _ in 0..per_task {
-                            let c = pool.get().await.unwrap();
-                            c.query("SELECT 1", &[]).await.unwrap();
-                        }
+        if selected("bb8-postgres") {
+            let t = measure(|| async {
+                let handles: Vec<_> = (0..tasks)
+                    .map(|_| {
+                        let pool = bb.clone();
+                        tokio::spawn(async move {
+                            for _ in 0..per_task {
+                                let c = pool.get().await.unwrap();
+                                c.query("SELECT 1", &[]).await.unwrap();
+                            }
+                        })
                     })
-                })
-                .collect();
-            for h in handles {
-                h.await.unwrap();
-            }
-        })
-        .await;
-        report("W6", "bb8-postgres", total, t);
+                    .collect();
+                for h in handles {
+                    h.await.unwrap();
+                }
+            })
+            .await;
+            report("W6", "bb8-postgres", total, t);
+        }
     }
 
     if wants("W7") {
-        let t = measure(|| async {
-            let pool = edgepg_tokio::Pool::builder(url.as_str())
-                .min_size(0)
-                .max_size(1)
-                .build()
-                .unwrap();
-            pool.query("SELECT 1", &[]).await.unwrap();
-        })
-        .await;
-        report("W7", "edgepg (direct TCP)", 1, t);
-        let t = measure(|| async {
-            let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-            tokio::spawn(conn);
-            client.query("SELECT 1", &[]).await.unwrap();
-        })
-        .await;
-        report("W7", "tokio-postgres (direct TCP)", 1, t);
+        if selected("edgepg (direct TCP)") {
+            let t = measure(|| async {
+                let pool = edgepg_tokio::Pool::builder(url.as_str())
+                    .min_size(0)
+                    .max_size(1)
+                    .build()
+                    .unwrap();
+                pool.query("SELECT 1", &[]).await.unwrap();
+            })
+            .await;
+            report("W7", "edgepg (direct TCP)", 1, t);
+        }
+        if selected("tokio-postgres (direct TCP)") {
+            let t = measure(|| async {
+                let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+                tokio::spawn(conn);
+                client.query("SELECT 1", &[]).await.unwrap();
+            })
+            .await;
+            report("W7", "tokio-postgres (direct TCP)", 1, t);
+        }
     }
     edgepg.close().await;
 }

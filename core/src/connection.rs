@@ -2,6 +2,7 @@
 //! the pool needs to know about it.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +14,7 @@ use tokio_postgres::{AsyncMessage, Client, Statement};
 use crate::error::{Error, Result};
 use crate::execute::probe_type;
 use crate::results::{Column, Results};
+use crate::row::Row;
 use crate::runtime::Runtime;
 use crate::transport::{Socket, Target};
 
@@ -39,6 +41,66 @@ struct Shared {
     listener: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
 }
 
+/// A prepared statement, its result columns, and when it was last used (for LRU).
+type CachedStatement = (Statement, Arc<[Column]>, u64);
+
+/// Prepared statements by SQL text, with their columns and last use (for LRU).
+#[derive(Default)]
+pub(crate) struct StatementCache {
+    map: HashMap<Arc<str>, CachedStatement, BuildHasherDefault<FxHasher>>,
+}
+
+impl StatementCache {
+    fn get_key_value_mut(&mut self, sql: &str) -> Option<(Arc<str>, &mut CachedStatement)> {
+        let key = self.map.get_key_value(sql)?.0.clone();
+        self.map.get_mut(sql).map(|v| (key, v))
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn contains_key(&self, sql: &str) -> bool {
+        self.map.contains_key(sql)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &CachedStatement)> {
+        self.map.iter()
+    }
+
+    fn remove(&mut self, sql: &str) {
+        self.map.remove(sql);
+    }
+
+    fn insert(&mut self, key: Arc<str>, value: CachedStatement) {
+        self.map.insert(key, value);
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+    }
+}
+
+/// A fast non-cryptographic hash for SQL text (rustc's Fx): the cache is keyed by
+/// our own statements, not by attacker-chosen keys in bulk.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Prepared-statement cache counters, shared by the connections of a pool.
 #[derive(Debug, Default)]
 pub(crate) struct CacheStats {
@@ -53,7 +115,7 @@ pub(crate) struct Connection {
     shared: Arc<Shared>,
     target: Target,
     closed: Option<oneshot::Receiver<()>>,
-    statements: Mutex<HashMap<String, (Statement, u64)>>,
+    statements: Mutex<StatementCache>,
     statement_capacity: usize,
     cache_stats: Arc<CacheStats>,
     use_counter: AtomicU64,
@@ -131,7 +193,7 @@ impl Connection {
             shared,
             target,
             closed: Some(done_rx),
-            statements: Mutex::new(HashMap::new()),
+            statements: Mutex::new(StatementCache::default()),
             statement_capacity: 100,
             cache_stats: Arc::default(),
             use_counter: AtomicU64::new(0),
@@ -211,17 +273,17 @@ impl Connection {
         self.cache_stats = stats;
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Statement, u64)>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, StatementCache> {
         self.statements.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A prepared statement for `sql`, from the LRU cache when possible; true when cached.
-    async fn statement(&self, sql: &str) -> Result<(Statement, bool)> {
+    async fn statement(&self, sql: &str) -> Result<(Statement, Arc<[Column]>, Arc<str>, bool)> {
         let now = self.use_counter.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some((stmt, used)) = self.cache().get_mut(sql) {
+        if let Some((key, (stmt, columns, used))) = self.cache().get_key_value_mut(sql) {
             *used = now;
             self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok((stmt.clone(), true));
+            return Ok((stmt.clone(), columns.clone(), key, true));
         }
         self.cache_stats.misses.fetch_add(1, Ordering::Relaxed);
         let stmt = self.client.prepare(sql).await.map_err(Error::from_pg)?;
@@ -229,15 +291,17 @@ impl Connection {
         if cache.len() >= self.statement_capacity && !cache.contains_key(sql) {
             let oldest = cache
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .min_by_key(|(_, (_, _, used))| *used)
                 .map(|(k, _)| k.clone());
             if let Some(oldest) = oldest {
                 cache.remove(&oldest);
                 self.cache_stats.evictions.fetch_add(1, Ordering::Relaxed);
             }
         }
-        cache.insert(sql.to_string(), (stmt.clone(), now));
-        Ok((stmt, true))
+        let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
+        let key: Arc<str> = Arc::from(sql);
+        cache.insert(key.clone(), (stmt.clone(), columns.clone(), now));
+        Ok((stmt, columns, key, true))
     }
 
     /// Runs one statement and buffers its rows.
@@ -291,7 +355,7 @@ impl Connection {
         }
         let mut first = true;
         loop {
-            let (stmt, cached) = match types {
+            let (stmt, columns, query, cached) = match types {
                 None if self.statement_capacity > 0 => self.statement(sql).await?,
                 _ => {
                     let types = types.unwrap_or(&[]);
@@ -300,12 +364,14 @@ impl Connection {
                         .prepare_typed(sql, types)
                         .await
                         .map_err(Error::from_pg)?;
-                    (stmt, false)
+                    let columns: Arc<[Column]> =
+                        stmt.columns().iter().map(Column::from_pg).collect();
+                    (stmt, columns, Arc::from(sql), false)
                 }
             };
             check_param_count(stmt.params().len(), params)?;
             *sent = true;
-            match self.run_prepared(&stmt, sql, params).await {
+            match self.run_prepared(&stmt, columns, query, params).await {
                 // The server forgot the statement (DEALLOCATE, a pooler) or its plan changed
                 // shape: it did not run, so prepare it again, once, outside transactions.
                 Err(e) if first && cached && !self.in_transaction && is_stale_statement(&e) => {
@@ -321,7 +387,8 @@ impl Connection {
     async fn run_prepared(
         &self,
         stmt: &Statement,
-        sql: &str,
+        columns: Arc<[Column]>,
+        sql: Arc<str>,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<(Results, u64)> {
         let stream = self
@@ -332,10 +399,9 @@ impl Connection {
         futures_util::pin_mut!(stream);
         let mut rows = Vec::new();
         while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
-            rows.push(row);
+            rows.push(Row::new(row, columns.clone()));
         }
         let affected = stream.rows_affected().unwrap_or(rows.len() as u64);
-        let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
         Ok((Results::new(sql, columns, rows, affected), affected))
     }
 
@@ -354,16 +420,23 @@ impl Connection {
             .await
             .map_err(Error::from_pg)?;
         futures_util::pin_mut!(stream);
-        let mut rows = Vec::new();
+        let mut raw = Vec::new();
         while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
-            rows.push(row);
+            raw.push(row);
         }
-        let affected = stream.rows_affected().unwrap_or(rows.len() as u64);
-        let columns: Arc<[Column]> = rows
+        let affected = stream.rows_affected().unwrap_or(raw.len() as u64);
+        let columns: Arc<[Column]> = raw
             .first()
             .map(|r| r.columns().iter().map(Column::from_pg).collect())
             .unwrap_or_else(|| Arc::from(Vec::new()));
-        Ok((Results::new(sql, columns, rows, affected), affected))
+        let rows = raw
+            .into_iter()
+            .map(|r| Row::new(r, columns.clone()))
+            .collect();
+        Ok((
+            Results::new(Arc::from(sql), columns, rows, affected),
+            affected,
+        ))
     }
 
     /// Runs SQL text with the simple protocol (several statements allowed, no parameters).

@@ -55,8 +55,8 @@ impl Column {
 /// # Ok(()) }
 /// ```
 pub struct Results {
-    query: String,
-    status: String,
+    query: Arc<str>,
+    status: std::sync::OnceLock<String>,
     columns: Arc<[Column]>,
     rows: Vec<Row>,
     affected: u64,
@@ -65,19 +65,14 @@ pub struct Results {
 
 impl Results {
     pub(crate) fn new(
-        query: &str,
+        query: Arc<str>,
         columns: Arc<[Column]>,
-        rows: Vec<tokio_postgres::Row>,
+        rows: Vec<Row>,
         affected: u64,
     ) -> Results {
-        let status = command_tag(query, !columns.is_empty(), affected);
-        let rows = rows
-            .into_iter()
-            .map(|r| Row::new(r, columns.clone()))
-            .collect();
         Results {
-            query: query.to_string(),
-            status,
+            query,
+            status: std::sync::OnceLock::new(),
             columns,
             rows,
             affected,
@@ -117,7 +112,8 @@ impl Results {
 
     /// The command tag, e.g. `SELECT 3` or `INSERT 0 1`.
     pub fn status(&self) -> &str {
-        &self.status
+        self.status
+            .get_or_init(|| command_tag(&self.query, !self.columns.is_empty(), self.affected))
     }
 
     /// The SQL text that produced these results.
@@ -229,7 +225,7 @@ impl IntoIterator for Results {
 impl std::fmt::Debug for Results {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Results")
-            .field("status", &self.status)
+            .field("status", &self.status())
             .field("rows", &self.rows)
             .finish()
     }

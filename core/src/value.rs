@@ -405,8 +405,14 @@ fn numeric_to_string(raw: &[u8]) -> Result<String, BoxError> {
         0x0000 | 0x4000 => {}
         _ => return Err("invalid numeric sign".into()),
     }
-    let digits: Vec<i16> = (0..ndigits).map(|i| word(8 + 2 * i)).collect();
-    let mut out = String::new();
+    let digit = |i: i32| -> u64 {
+        if i < 0 || i as usize >= ndigits {
+            0
+        } else {
+            word(8 + 2 * i as usize).max(0) as u64
+        }
+    };
+    let mut out = String::with_capacity(4 * (ndigits + 2) + dscale);
     if sign == 0x4000 {
         out.push('-');
     }
@@ -415,35 +421,58 @@ fn numeric_to_string(raw: &[u8]) -> Result<String, BoxError> {
         out.push('0');
     } else {
         for i in 0..=weight {
-            let d = digits.get(i as usize).copied().unwrap_or(0);
             if i == 0 {
-                out.push_str(&d.to_string());
+                push_int(&mut out, digit(0), 1);
             } else {
-                out.push_str(&format!("{d:04}"));
+                push_int(&mut out, digit(i), 4);
             }
         }
     }
     if dscale > 0 {
         out.push('.');
-        let mut frac = String::new();
+        let start = out.len();
         let mut i = weight + 1;
-        while frac.len() < dscale {
-            let d = if i < 0 {
-                0
-            } else {
-                digits.get(i as usize).copied().unwrap_or(0)
-            };
-            frac.push_str(&format!("{d:04}"));
+        while out.len() - start < dscale {
+            push_int(&mut out, digit(i), 4);
             i += 1;
         }
-        frac.truncate(dscale);
-        out.push_str(&frac);
+        out.truncate(start + dscale);
     }
     Ok(out)
 }
 
+/// Appends `n` in decimal, zero-padded to `width` digits (no `format!` on hot paths).
+fn push_int(out: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = buf.len() - pos;
+    for _ in digits..width {
+        out.push('0');
+    }
+    for &b in &buf[pos..] {
+        out.push(char::from(b));
+    }
+}
+
 fn format_uuid(b: [u8; 16]) -> String {
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let h: String = b
+        .iter()
+        .flat_map(|x| {
+            [
+                HEX[(x >> 4) as usize] as char,
+                HEX[(x & 15) as usize] as char,
+            ]
+        })
+        .collect();
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
@@ -468,13 +497,16 @@ fn civil_from_days(days_since_2000: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn format_ymd(days: i64) -> (String, bool) {
+/// Appends `YYYY-MM-DD`; true when the year is BC.
+fn push_ymd(out: &mut String, days: i64) -> bool {
     let (y, m, d) = civil_from_days(days);
-    if y <= 0 {
-        (format!("{:04}-{m:02}-{d:02}", 1 - y), true)
-    } else {
-        (format!("{y:04}-{m:02}-{d:02}"), false)
-    }
+    let bc = y <= 0;
+    push_int(out, if bc { (1 - y) as u64 } else { y as u64 }, 4);
+    out.push('-');
+    push_int(out, m.into(), 2);
+    out.push('-');
+    push_int(out, d.into(), 2);
+    bc
 }
 
 fn format_date(days: i32) -> String {
@@ -482,30 +514,36 @@ fn format_date(days: i32) -> String {
         i32::MAX => "infinity".into(),
         i32::MIN => "-infinity".into(),
         _ => {
-            let (s, bc) = format_ymd(days.into());
-            if bc {
-                format!("{s} BC")
-            } else {
-                s
+            let mut s = String::with_capacity(14);
+            if push_ymd(&mut s, days.into()) {
+                s.push_str(" BC");
             }
+            s
         }
     }
 }
 
-fn format_clock(micros: i64) -> String {
-    let secs = micros.div_euclid(1_000_000);
-    let frac = micros.rem_euclid(1_000_000);
-    let mut s = format!(
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    );
+/// Appends `HH:MM:SS[.ffffff]` with trailing fractional zeros trimmed, as PostgreSQL prints.
+fn push_clock(out: &mut String, micros: i64) {
+    let secs = micros.div_euclid(1_000_000) as u64;
+    let frac = micros.rem_euclid(1_000_000) as u64;
+    push_int(out, secs / 3600, 2);
+    out.push(':');
+    push_int(out, (secs / 60) % 60, 2);
+    out.push(':');
+    push_int(out, secs % 60, 2);
     if frac != 0 {
-        let f = format!("{frac:06}");
-        s.push('.');
-        s.push_str(f.trim_end_matches('0'));
+        out.push('.');
+        let start = out.len();
+        push_int(out, frac, 6);
+        let trimmed = out[start..].trim_end_matches('0').len();
+        out.truncate(start + trimmed);
     }
+}
+
+fn format_clock(micros: i64) -> String {
+    let mut s = String::with_capacity(15);
+    push_clock(&mut s, micros);
     s
 }
 
@@ -514,10 +552,15 @@ fn format_timestamp(micros: i64, zone: &str) -> String {
         i64::MAX => "infinity".into(),
         i64::MIN => "-infinity".into(),
         _ => {
-            let days = micros.div_euclid(86_400_000_000);
-            let (date, bc) = format_ymd(days);
-            let clock = format_clock(micros.rem_euclid(86_400_000_000));
-            format!("{date} {clock}{zone}{}", if bc { " BC" } else { "" })
+            let mut s = String::with_capacity(32);
+            let bc = push_ymd(&mut s, micros.div_euclid(86_400_000_000));
+            s.push(' ');
+            push_clock(&mut s, micros.rem_euclid(86_400_000_000));
+            s.push_str(zone);
+            if bc {
+                s.push_str(" BC");
+            }
+            s
         }
     }
 }

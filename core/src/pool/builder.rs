@@ -39,7 +39,7 @@ impl Default for Options {
             raise_connect_errors: true,
             statement_cache_size: 100,
             query_timeout: None,
-            pipeline_depth: 32,
+            pipeline_depth: usize::MAX,
         }
     }
 }
@@ -165,7 +165,10 @@ impl<T: Transport> Builder<T> {
 
     /// How many independent statements (`query`, `execute`, `callproc`) may be in
     /// flight on one connection when all `max_size` connections are busy and no
-    /// caller waits for a connection of its own. 1 turns pipelining off. Default 32.
+    /// caller waits for a connection of its own. 1 turns pipelining off. Default:
+    /// unbounded, as tokio-postgres pipelines. With a bound, statements beyond it
+    /// wait for a connection of their own. A long statement delays the ones queued
+    /// behind it on the same connection (head-of-line blocking).
     pub fn pipeline_depth(mut self, depth: usize) -> Self {
         self.options.pipeline_depth = depth.max(1);
         self

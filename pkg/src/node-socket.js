@@ -89,6 +89,8 @@ function tlsOptions(options, request) {
   if (o.ca === undefined && request.sslrootcert && request.sslrootcert !== 'system') {
     o.ca = fs.readFileSync(request.sslrootcert);
   }
+  // `host` is what the certificate is checked against (node:tls defaults to 'localhost').
+  if (host) o.host = host;
   if (host && !net.isIP(host) && o.servername === undefined) o.servername = host;
   if (mode === 'require' && options.tls?.rejectUnauthorized === undefined) {
     // libpq's `require`: encrypted, not verified.

@@ -230,3 +230,16 @@ fn node_package() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("# fail 0"), "node --test reported failures");
 }
+
+#[test]
+fn typescript_declarations() {
+    prepare();
+    let mut cmd = Command::new("node");
+    cmd.current_dir(wasm_dir())
+        .args(["node_modules/typescript/bin/tsc", "-p", "types"]);
+    run_js(
+        "tsc -p tests/wasm/types (pkg/index.d.ts)",
+        cmd,
+        Duration::from_secs(120),
+    );
+}

@@ -376,13 +376,13 @@ fn prepare(
     sql: &JsValue,
     params: &JsValue,
     budget: usize,
-) -> Result<(String, Vec<edgepg_core::Value>), JsValue> {
+) -> Result<(String, Vec<params::Param>), JsValue> {
     let sql = string_arg(sql, "the query text", budget)?;
     let values = params::convert_all(params, budget).map_err(interface)?;
     Ok((sql, values))
 }
 
-fn refs(values: &[edgepg_core::Value]) -> Vec<&(dyn edgepg_core::ToSql + Sync)> {
+fn refs(values: &[params::Param]) -> Vec<&(dyn edgepg_core::ToSql + Sync)> {
     values
         .iter()
         .map(|v| v as &(dyn edgepg_core::ToSql + Sync))

@@ -6,8 +6,10 @@
 //! (nested), plain objects and objects with `toJSON` (→ json text). Anything
 //! else is an error naming the parameter; nothing is truncated or coerced.
 
-use edgepg_core::Value;
+use bytes::{BufMut, BytesMut};
+use edgepg_core::{ToSql, Type, Value};
 use js_sys::{Array, ArrayBuffer, BigInt, Date, JsString, Object, Uint8Array};
+use postgres_types::{Format, IsNull};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -20,9 +22,54 @@ pub(crate) const MAX_PARAMS: u32 = 65_535;
 /// Largest integer a JavaScript number represents exactly.
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 
-/// Converts `params` (undefined, null or an array) into values, spending at
-/// most `budget` bytes of wasm memory on them.
-pub(crate) fn convert_all(params: &JsValue, budget: usize) -> Result<Vec<Value>, String> {
+/// One parameter: its [`Value`], and for a JavaScript array also its JSON
+/// text, sent instead when the server wants `json`/`jsonb` (so `[1, {…}]`
+/// binds to a JSON column as JSON, and to an array column as an array).
+#[derive(Debug)]
+pub(crate) struct Param {
+    pub(crate) value: Value,
+    json: Option<String>,
+}
+
+fn wants_json(ty: &Type) -> bool {
+    *ty == Type::JSON || *ty == Type::JSONB
+}
+
+impl ToSql for Param {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match &self.json {
+            Some(json) if wants_json(ty) => {
+                if *ty == Type::JSONB {
+                    out.put_u8(1);
+                }
+                out.put_slice(json.as_bytes());
+                Ok(IsNull::No)
+            }
+            _ => self.value.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, ty: &Type) -> Format {
+        match &self.json {
+            Some(_) if wants_json(ty) => Format::Binary,
+            _ => self.value.encode_format(ty),
+        }
+    }
+
+    postgres_types::to_sql_checked!();
+}
+
+/// Converts `params` (undefined, null or an array) into parameters, spending
+/// at most `budget` bytes of wasm memory on them.
+pub(crate) fn convert_all(params: &JsValue, budget: usize) -> Result<Vec<Param>, String> {
     if params.is_undefined() || params.is_null() {
         return Ok(Vec::new());
     }
@@ -42,8 +89,18 @@ pub(crate) fn convert_all(params: &JsValue, budget: usize) -> Result<Vec<Value>,
     let mut left = budget;
     (0..n)
         .map(|i| {
-            convert(&array.get(i), 0, &mut left, budget)
-                .map_err(|e| format!("parameter ${}: {e}", i + 1))
+            let v = array.get(i);
+            let value = convert(&v, 0, &mut left, budget)
+                .map_err(|e| format!("parameter ${}: {e}", i + 1))?;
+            let json = if matches!(value, Value::Array(_)) {
+                js_sys::JSON::stringify(&v)
+                    .ok()
+                    .map(JsValue::from)
+                    .and_then(|t| string(&t, &mut left, budget).ok())
+            } else {
+                None
+            };
+            Ok(Param { value, json })
         })
         .collect()
 }

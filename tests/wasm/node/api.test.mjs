@@ -1,0 +1,239 @@
+// The JavaScript API of SPEC §9 against a real PostgreSQL, over both the
+// WebSocket tunnel (edgepg-proxy, `ws`) and node:net (nodeSocket).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Pool, Session, Results, DatabaseError, ProgrammingError, IntegrityError, DataError,
+  InternalError, OperationalError, PoolClosedError, InterfaceError, TransactionRollbackError,
+} from 'edgepg';
+import { env, url, tunnel, direct } from './helpers.mjs';
+
+const transports = { tunnel, nodesocket: () => direct() };
+
+for (const [name, transport] of Object.entries(transports)) {
+  describe(`over ${name}`, () => {
+    let pool;
+    before(async () => {
+      pool = new Pool({ connectionString: url, transport: transport(), max: 4 });
+      await pool.query(`DROP TABLE IF EXISTS js_${name}`);
+      await pool.query(`CREATE TABLE js_${name} (id int PRIMARY KEY, note text)`);
+    });
+    after(async () => {
+      await pool.query(`DROP TABLE IF EXISTS js_${name}`);
+      await pool.end();
+    });
+
+    test('SCRAM authentication', async () => {
+      const scram = new Pool({ connectionString: env.EDGEPG_TEST_SCRAM_URL, transport: transport() });
+      const r = await scram.query('SELECT current_user AS u');
+      assert.equal(r.rows[0].u, new URL(env.EDGEPG_TEST_SCRAM_URL).username);
+      await scram.end();
+      const wrong = new Pool({ connectionString: env.EDGEPG_TEST_WRONG_PW_URL, transport: transport() });
+      await assert.rejects(wrong.query('SELECT 1'), (e) => {
+        assert.ok(e instanceof DatabaseError, String(e));
+        assert.equal(e.code, '28P01');
+        return true;
+      });
+      await wrong.end();
+    });
+
+    test('errors carry the SQLSTATE fields', async () => {
+      await assert.rejects(pool.query('SELEC 1'), (e) => {
+        assert.ok(e instanceof ProgrammingError);
+        assert.equal(e.name, 'ProgrammingError');
+        assert.equal(e.code, '42601');
+        assert.equal(e.position, 1);
+        assert.equal(e.severity, 'ERROR');
+        return true;
+      });
+      await pool.query(`INSERT INTO js_${name} VALUES (1, 'a')`);
+      await assert.rejects(pool.query(`INSERT INTO js_${name} VALUES (1, 'b')`), (e) => {
+        assert.ok(e instanceof IntegrityError);
+        assert.equal(e.code, '23505');
+        assert.match(e.detail, /Key \(id\)=\(1\) already exists/);
+        assert.equal(e.constraint, `js_${name}_pkey`);
+        assert.equal(e.table, `js_${name}`);
+        return true;
+      });
+      await assert.rejects(pool.query('SELECT 1/0'), (e) => e instanceof DataError && e.code === '22012');
+      await assert.rejects(
+        pool.query(`DO $$ BEGIN RAISE EXCEPTION 'boom' USING DETAIL = 'the detail', HINT = 'the hint'; END $$`),
+        (e) => {
+          assert.ok(e instanceof InternalError);
+          assert.equal(e.code, 'P0001');
+          assert.equal(e.detail, 'the detail');
+          assert.equal(e.hint, 'the hint');
+          return true;
+        },
+      );
+      await pool.query(`DELETE FROM js_${name}`);
+    });
+
+    test('transactions commit, and roll back when the callback throws', async () => {
+      // A statement that failed (and was swallowed) makes the commit fail: all rolled back.
+      await assert.rejects(
+        pool.transaction(async (tx) => {
+          await tx.query(`INSERT INTO js_${name} VALUES ($1, $2)`, [10, 'ten']);
+          await tx.query('SELECT no_such_column').catch(() => {});
+        }),
+        TransactionRollbackError,
+      );
+      assert.equal((await pool.query(`SELECT count(*)::int AS n FROM js_${name}`)).rows[0].n, 0);
+
+      const note = await pool.transaction(async (tx) => {
+        await tx.query(`INSERT INTO js_${name} VALUES ($1, $2)`, [11, 'eleven']);
+        const r = await tx.query(`SELECT note FROM js_${name} WHERE id = $1`, [11]);
+        return r.rows[0].note;
+      });
+      assert.equal(note, 'eleven');
+      assert.equal((await pool.query(`SELECT count(*)::int AS n FROM js_${name}`)).rows[0].n, 1);
+
+      await assert.rejects(
+        pool.transaction(async (tx) => {
+          await tx.query(`INSERT INTO js_${name} VALUES (12, 'twelve')`);
+          throw new Error('changed my mind');
+        }),
+        /changed my mind/,
+      );
+      assert.equal((await pool.query(`SELECT count(*)::int AS n FROM js_${name} WHERE id = 12`)).rows[0].n, 0);
+
+      await pool.transaction(async (tx) => {
+        await tx.savepoint('sp');
+        await assert.rejects(tx.query(`INSERT INTO js_${name} VALUES (11, 'dup')`), IntegrityError);
+        await tx.rollbackTo('sp');
+        await tx.query(`INSERT INTO js_${name} VALUES (13, 'thirteen')`);
+      });
+      const many = await pool.transaction([
+        [`INSERT INTO js_${name} VALUES ($1, $2)`, [14, 'fourteen']],
+        `SELECT count(*)::int AS n FROM js_${name}`,
+      ]);
+      assert.equal(many.length, 2);
+      assert.equal(many[1].rows[0].n, 3);
+      await pool.query(`DELETE FROM js_${name}`);
+    });
+
+    test('the sql tagged template sends parameters', async () => {
+      const evil = "'; DROP TABLE x; --";
+      const r = await pool.sql`SELECT ${1}::int AS a, ${evil}::text AS b, ${null}::int AS c`;
+      assert.deepEqual(r.rows, [{ a: 1, b: evil, c: null }]);
+    });
+
+    test('Results: rows, fields, status, count, asDict, iteration, free', async () => {
+      const r = await pool.query('SELECT g AS n, g::text AS t FROM generate_series(1, 3) g');
+      assert.ok(r instanceof Results);
+      assert.equal(r.length, 3);
+      assert.equal(r.count, 3);
+      assert.equal(r.status, 'SELECT 3');
+      assert.equal(r.query, 'SELECT g AS n, g::text AS t FROM generate_series(1, 3) g');
+      assert.deepEqual(r.fields.map((f) => [f.name, f.dataType]), [['n', 'int4'], ['t', 'text']]);
+      assert.equal(r.fields[0].dataTypeID, 23);
+      assert.deepEqual([...r].map((row) => row.n), [1, 2, 3]);
+      assert.deepEqual(r.get(1), { n: 2, t: '2' });
+      assert.throws(() => r.asDict(), InterfaceError);
+      assert.deepEqual((await pool.query('SELECT 1 AS one')).asDict(), { one: 1 });
+      assert.deepEqual((await pool.query('SELECT 1 WHERE false')).asDict(), {});
+      const ins = await pool.query(`INSERT INTO js_${name} SELECT g, 'x' FROM generate_series(1, 5) g`);
+      assert.equal(ins.count, 5);
+      assert.equal(ins.rowCount, 5);
+      assert.equal(ins.status, 'INSERT 0 5');
+      assert.deepEqual(ins.rows, []);
+      const upd = await pool.query(`UPDATE js_${name} SET note = 'y' WHERE id > 2`);
+      assert.equal(upd.count, 3);
+      assert.equal(upd.status, 'UPDATE 3');
+      await pool.query(`DELETE FROM js_${name}`);
+      const f = await pool.query('SELECT 1 AS x');
+      f.free();
+      f.free();
+      assert.throws(() => f.rows, InterfaceError);
+      // pg-style query config
+      const cfg = await pool.query({ text: 'SELECT $1::int AS v', values: [5] });
+      assert.equal(cfg.rows[0].v, 5);
+    });
+
+    test('connect / release', async () => {
+      const client = await pool.connect();
+      const pid1 = (await client.query('SELECT pg_backend_pid() AS p')).rows[0].p;
+      const pid2 = (await client.sql`SELECT pg_backend_pid() AS p`).rows[0].p;
+      assert.equal(pid1, pid2);
+      await client.query('SET application_name = $$edgepg_js$$');
+      assert.equal(pool.status().inUse, 1);
+      client.release();
+      client.release();
+      assert.equal(client.released, true);
+      assert.equal(pool.status().inUse, 0);
+      await assert.rejects(client.query('SELECT 1'), InterfaceError);
+    });
+
+    test('concurrent queries share the pool', async () => {
+      const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.query('SELECT $1::int AS i, pg_sleep(0.005)', [i])));
+      assert.deepEqual(rs.map((r) => r.rows[0].i), Array.from({ length: 40 }, (_, i) => i));
+      assert.ok(pool.status().size <= 4);
+    });
+  });
+}
+
+test('Session: shared pools per URL and fromEnv', async () => {
+  const a = new Session({ connectionString: url, transport: tunnel() });
+  assert.equal((await a.query('SELECT 2 AS two')).rows[0].two, 2);
+  await a.end();
+  const s = Session.fromEnv('orders', { PGSQL_ORDERS: url }, { transport: tunnel() });
+  assert.equal((await s.sql`SELECT ${'x'}::text AS v`).rows[0].v, 'x');
+  await s.end();
+  const u = new URL(url);
+  const libpq = Session.fromEnv(undefined, {
+    PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGDATABASE: 'postgres', PGSSLMODE: 'disable',
+  });
+  assert.equal((await libpq.query('SELECT 3 AS three')).rows[0].three, 3);
+  await libpq.end();
+  const s1 = new Session(url);
+  const s2 = new Session(url);
+  assert.equal(s1.pool, s2.pool);
+  await s1.query('SELECT 1');
+  await s1.end();
+  const s3 = new Session(url);
+  assert.notEqual(s3.pool, s1.pool);
+  await s3.end();
+});
+
+test('methods after end() fail with PoolClosedError', async () => {
+  const pool = new Pool({ connectionString: url, transport: tunnel() });
+  await pool.query('SELECT 1');
+  await pool.end();
+  assert.equal(pool.ended, true);
+  await assert.rejects(pool.query('SELECT 1'), PoolClosedError);
+  await assert.rejects(pool.sql`SELECT 1`, PoolClosedError);
+  await assert.rejects(pool.connect(), PoolClosedError);
+  await assert.rejects(pool.transaction(async () => {}), PoolClosedError);
+  await assert.rejects(pool.query('SELECT 1'), OperationalError);
+  await pool.end();
+});
+
+test('TLS through startTls (node:tls): verify-ca / verify-full with the test CA, require, wrong CA', { skip: !env.EDGEPG_TEST_CA }, async () => {
+  const ssl = async (connectionString) => {
+    const p = new Pool({ connectionString, transport: direct() });
+    try {
+      const r = await p.query('SELECT ssl, current_user AS u FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+      return r.rows[0].ssl;
+    } finally {
+      await p.end();
+    }
+  };
+  const base = new URL(env.EDGEPG_TEST_SCRAM_URL);
+  const withMode = (mode, host, ca) => {
+    const u = new URL(base);
+    if (host) u.hostname = host;
+    u.searchParams.set('sslmode', mode);
+    if (ca) u.searchParams.set('sslrootcert', ca);
+    return u.toString();
+  };
+  assert.equal(await ssl(withMode('verify-ca', null, env.EDGEPG_TEST_CA)), true);
+  assert.equal(await ssl(withMode('verify-full', 'localhost', env.EDGEPG_TEST_CA)), true);
+  assert.equal(await ssl(withMode('require')), true);
+  assert.equal(await ssl(withMode('prefer')), true);
+  assert.equal(await ssl(withMode('disable')), false);
+  await assert.rejects(ssl(withMode('verify-full', null, env.EDGEPG_TEST_CA)), OperationalError);
+  // Through the tunnel TLS is not available: `require` is a clear error.
+  const p = new Pool({ connectionString: withMode('require'), transport: tunnel() });
+  await assert.rejects(p.query('SELECT 1'), InterfaceError);
+  await p.end();
+});

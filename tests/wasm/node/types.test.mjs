@@ -1,0 +1,116 @@
+// Values both ways (SPEC §7) and the `types` options.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Pool, DataError, DatabaseError } from 'edgepg';
+import { url, tunnel } from './helpers.mjs';
+
+let pool;
+before(() => {
+  pool = new Pool({ connectionString: url, transport: tunnel() });
+});
+after(() => pool.end());
+
+test('defaults: int8 bigint, numeric string, timestamptz Date, timestamp string', async () => {
+  const r = await pool.query(`SELECT 9007199254740993::int8 AS big, 12.50::numeric AS num,
+    '2024-02-29 12:34:56.789+00'::timestamptz AS tz, '2024-02-29 12:34:56.123456'::timestamp AS ts,
+    true AS b, 1.5::float8 AS f, 'NaN'::float8 AS nan, '-Infinity'::float8 AS ninf, 7::int2 AS small,
+    '\\x00ff'::bytea AS bytes, '{"a":[1,2,{"b":null}]}'::jsonb AS j, '[1, "x"]'::json AS jarr,
+    'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS id, '2024-01-02'::date AS d, '1 day 02:00'::interval AS iv,
+    ARRAY[1,NULL,3]::int8[] AS arr, ARRAY[[1,2],[3,4]] AS arr2, '192.168.0.1/24'::inet AS net, NULL::text AS nothing,
+    'infinity'::timestamptz AS inf_tz`);
+  const row = r.rows[0];
+  assert.equal(row.big, 9007199254740993n);
+  assert.equal(row.num, '12.50');
+  assert.ok(row.tz instanceof Date);
+  assert.equal(row.tz.toISOString(), '2024-02-29T12:34:56.789Z');
+  assert.equal(row.ts, '2024-02-29 12:34:56.123456');
+  assert.equal(row.b, true);
+  assert.equal(row.f, 1.5);
+  assert.ok(Number.isNaN(row.nan));
+  assert.equal(row.ninf, -Infinity);
+  assert.equal(row.small, 7);
+  assert.deepEqual(row.bytes, new Uint8Array([0, 255]));
+  assert.ok(row.bytes instanceof Uint8Array);
+  assert.deepEqual(row.j, { a: [1, 2, { b: null }] });
+  assert.deepEqual(row.jarr, [1, 'x']);
+  assert.equal(row.id, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
+  assert.equal(row.d, '2024-01-02');
+  assert.equal(row.iv, '1 day 02:00:00');
+  assert.deepEqual(row.arr, [1n, null, 3n]);
+  assert.deepEqual(row.arr2, [[1, 2], [3, 4]]);
+  assert.equal(row.net, '192.168.0.1/24');
+  assert.equal(row.nothing, null);
+  assert.equal(row.inf_tz, Infinity);
+});
+
+test("types: int8 'number' (RangeError past 2^53) and 'string'", async () => {
+  const num = new Pool({ connectionString: url, transport: tunnel(), types: { int8: 'number' } });
+  assert.equal((await num.query('SELECT 42::int8 AS n')).rows[0].n, 42);
+  assert.deepEqual((await num.query('SELECT ARRAY[1,2]::int8[] AS a')).rows[0].a, [1, 2]);
+  const big = await num.query('SELECT 9007199254740993::int8 AS n');
+  assert.throws(() => big.rows, RangeError);
+  assert.equal((await num.query('SELECT 1 AS still_ok')).rows[0].still_ok, 1);
+  await num.end();
+  const str = new Pool({ connectionString: url, transport: tunnel(), types: { int8: 'string' } });
+  assert.equal((await str.query('SELECT 9223372036854775807::int8 AS n')).rows[0].n, '9223372036854775807');
+  await str.end();
+});
+
+test("types: numeric 'number', timestamptz 'string', timestamp 'date'", async () => {
+  const p = new Pool({
+    connectionString: url, transport: tunnel(),
+    types: { numeric: 'number', timestamptz: 'string', timestamp: 'date' },
+  });
+  const row = (await p.query(`SELECT 12.5::numeric AS n, 'NaN'::numeric AS nn,
+    '2024-02-29 12:34:56.123456+00'::timestamptz AS tz, '0044-03-15 10:00:00 BC'::timestamp AS ts`)).rows[0];
+  assert.equal(row.n, 12.5);
+  assert.ok(Number.isNaN(row.nn));
+  assert.equal(row.tz, '2024-02-29 12:34:56.123456+00');
+  assert.ok(row.ts instanceof Date);
+  assert.equal(row.ts.getUTCFullYear(), -43);
+  await p.end();
+});
+
+test('parameters: every JavaScript kind', async () => {
+  const when = new Date('2001-02-03T04:05:06.789Z');
+  const bytes = new Uint8Array([1, 2, 3, 0, 255]);
+  const r = await pool.query(
+    `SELECT $1::bool AS b, $2::int AS i, $3::float8 AS f, $4::int8 AS big, $5::text AS s,
+      $6::timestamptz AS d, $7::bytea AS by, $8::int[] AS arr, $9::jsonb AS j, $10::int AS nul,
+      $11::text AS und, $12::numeric AS hugebig, $13::text[] AS texts, $14::float8 AS nan, $15::bytea AS ab`,
+    [true, 42, 2.5, 2n ** 62n, 'héllo ✓ 😀', when, bytes, [1, null, 3], { k: ['v', 1, true, null] }, null,
+      undefined, 2n ** 70n, ['a', 'b"c', 'd\\e', null], NaN, bytes.buffer],
+  );
+  const row = r.rows[0];
+  assert.equal(row.b, true);
+  assert.equal(row.i, 42);
+  assert.equal(row.f, 2.5);
+  assert.equal(row.big, 2n ** 62n);
+  assert.equal(row.s, 'héllo ✓ 😀');
+  assert.equal(row.d.getTime(), when.getTime());
+  assert.deepEqual(row.by, bytes);
+  assert.deepEqual(row.arr, [1, null, 3]);
+  assert.deepEqual(row.j, { k: ['v', 1, true, null] });
+  assert.equal(row.nul, null);
+  assert.equal(row.und, null);
+  assert.equal(row.hugebig, (2n ** 70n).toString());
+  assert.deepEqual(row.texts, ['a', 'b"c', 'd\\e', null]);
+  assert.ok(Number.isNaN(row.nan));
+  assert.deepEqual(row.ab, bytes);
+  // json arrays of objects, and a Date far in the past
+  const old = new Date(Date.UTC(-100, 0, 1));
+  const r2 = await pool.query('SELECT $1::timestamptz AS t, $2::json AS j', [old, [{ a: 1 }, { b: 2 }]]);
+  assert.equal(r2.rows[0].t.getTime(), old.getTime());
+  assert.deepEqual(r2.rows[0].j, [{ a: 1 }, { b: 2 }]);
+});
+
+test('values the server rejects are typed errors, never truncated', async () => {
+  await assert.rejects(pool.query('SELECT $1::int AS i', [1.5]), (e) => e instanceof DataError && e.code === '22P02');
+  await assert.rejects(pool.query('SELECT $1::int AS i', [NaN]), DataError);
+  await assert.rejects(pool.query('SELECT $1::int8 AS i', [2n ** 70n]), (e) => e instanceof DataError && e.code === '22003');
+  await assert.rejects(pool.query('SELECT $1::int2 AS i', [70000]), DatabaseError);
+  await assert.rejects(pool.query('SELECT $1::int AS i', [2 ** 53 + 2]), DataError);
+  assert.equal((await pool.query('SELECT $1::float8 AS f', [2 ** 53 + 2])).rows[0].f, 2 ** 53 + 2);
+  assert.equal((await pool.query('SELECT $1::float8 AS f', [Infinity])).rows[0].f, Infinity);
+  assert.equal((await pool.query('SELECT 1 AS alive')).rows[0].alive, 1);
+});

@@ -116,6 +116,66 @@ const W5: &str = "SELECT g AS id, 'name ' || g AS name, g * 1.5::float8 AS score
     md5(g::text) AS digest, (g::numeric / 7)::numeric(12, 4) AS ratio, ARRAY[g, g + 1] AS pair \
     FROM generate_series(1, 10000) g";
 
+fn server_port(url: &str) -> String {
+    let config = edgepg_tokio::Config::parse(url).unwrap();
+    match &config.targets()[0] {
+        edgepg_tokio::Target::Tcp { host, port } => format!("{host}:{port}"),
+        other => panic!("the benchmark needs a TCP server, not {other}"),
+    }
+}
+
+/// W1 and W7 through an in-process edgepg-proxy (its own multi-threaded runtime,
+/// as the binary runs it), next to the same client over direct TCP.
+async fn tunnel(url: &str, allow: &str, n: usize) {
+    use clap::Parser;
+    let opts = edgepg_proxy::Options::parse_from([
+        "edgepg-proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--allow",
+        allow,
+    ]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let proxy = edgepg_proxy::Proxy::bind(opts).await.unwrap();
+            tx.send(proxy.local_addr()).unwrap();
+            proxy.run(std::future::pending()).await;
+        });
+    });
+    let ws = format!("ws://{}/v1", rx.recv().unwrap());
+    let transport = edgepg_tokio::TokioTransport::websocket(&ws);
+    if selected("edgepg (tunnel)") {
+        let pool = edgepg_tokio::Pool::builder_with(url, transport.clone())
+            .min_size(4)
+            .max_size(4)
+            .build()
+            .unwrap();
+        pool.connect().await.unwrap();
+        let t = measure(|| async {
+            join_all((0..n).map(|_| pool.query("select 1 as x", &[]))).await;
+        })
+        .await;
+        report("W1", "edgepg (tunnel)", n as u64, t);
+        pool.close().await;
+        let t = measure(|| async {
+            let pool = edgepg_tokio::Pool::builder_with(url, transport.clone())
+                .min_size(0)
+                .max_size(1)
+                .build()
+                .unwrap();
+            pool.query("SELECT 1", &[]).await.unwrap();
+            pool.close().await;
+        })
+        .await;
+        report("W7", "edgepg (tunnel)", 1, t);
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let server;
@@ -276,6 +336,26 @@ async fn main() {
             .await;
             report("W5", "edgepg (Values)", 10_000, t);
         }
+        if selected("edgepg (typed get)") {
+            let t = measure(|| async {
+                let r = edgepg.query(W5, &[]).await.unwrap();
+                let mut cells = 0usize;
+                for row in &r {
+                    let _: i32 = row.get(0);
+                    let _: String = row.get(1);
+                    let _: f64 = row.get(2);
+                    let _: SystemTime = row.get(3);
+                    let _: bool = row.get(4);
+                    let _: String = row.get(5);
+                    let _: RawBytes = row.get(6);
+                    let _: Vec<i32> = row.get(7);
+                    cells += 8;
+                }
+                assert_eq!(cells, 80_000);
+            })
+            .await;
+            report("W5", "edgepg (typed get)", 10_000, t);
+        }
         if selected("tokio-postgres (typed get)") {
             let t = measure(|| async {
                 let rows = raw.clients[0].query(W5, &[]).await.unwrap();
@@ -387,6 +467,10 @@ async fn main() {
             .await;
             report("W6", "bb8-postgres", total, t);
         }
+    }
+
+    if wants("W1") || wants("W7") {
+        tunnel(&url, &server_port(&url), n).await;
     }
 
     if wants("W7") {

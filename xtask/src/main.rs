@@ -6,6 +6,7 @@
 //!   `$DATABASE_URL` or a throwaway PostgreSQL server.
 //! * `pkg` — builds the npm package `edgepg` (`pkg/wasm/`).
 
+mod bench;
 mod ensure;
 mod pkg;
 mod run;
@@ -29,6 +30,7 @@ commands:
   pkg     build the npm package in pkg/: edgepg-wasm for wasm32 (profile
           wasm-release), wasm-bindgen (pinned CLI, installed when missing),
           wasm-opt -Oz (binaryen from npm) into pkg/wasm/
+  bench   the SPEC §10 workloads next to the peers, in one run; writes BENCHMARKS.md
   help    print this message
 ";
 
@@ -37,12 +39,13 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("test") if args.len() == 1 => report(test()),
         Some("demo") if args.len() == 1 => demo(),
+        Some("bench") if args.len() == 1 => report(bench::bench()),
         Some("pkg") if args.len() == 1 => report(pkg::build()),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
-        Some(cmd @ ("test" | "demo" | "pkg")) => {
+        Some(cmd @ ("test" | "demo" | "pkg" | "bench")) => {
             eprintln!(
                 "xtask {cmd}: unexpected arguments: {}\n",
                 args[1..].join(" ")

@@ -1,0 +1,189 @@
+//! `cargo xtask bench`: the SPEC §10 workloads, edgepg next to its peers in
+//! one run, written to BENCHMARKS.md as medians and ratios. Not a test.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use crate::run::{cargo, workspace_root};
+
+const BEGIN: &str = "<!-- xtask bench: begin (generated; edit outside these markers) -->";
+const END: &str = "<!-- xtask bench: end -->";
+
+struct Measurement {
+    workload: String,
+    client: String,
+    median_ms: f64,
+    ops_per_s: f64,
+}
+
+pub fn bench() -> Result<(), String> {
+    crate::ensure::postgres()?;
+    crate::ensure::openssl()?;
+    let started = Instant::now();
+    let root = workspace_root();
+    println!("==> building the Rust benchmark (release)");
+    let status = cargo()
+        .args(["build", "--release", "-q", "-p", "edgepg-bench"])
+        .status()
+        .map_err(|e| format!("cargo build: {e}"))?;
+    if !status.success() {
+        return Err("building edgepg-bench failed".into());
+    }
+    println!("==> running W1–W7 (Rust): edgepg, tokio-postgres, deadpool-postgres, bb8-postgres");
+    let output = Command::new(root.join("target/release/edgepg-bench"))
+        .output()
+        .map_err(|e| format!("running edgepg-bench: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "edgepg-bench failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let mut results = parse(&String::from_utf8_lossy(&output.stdout))?;
+    let js = root.join("tests/bench/run.mjs");
+    if js.exists() {
+        println!("==> running the JavaScript workloads (node)");
+        let out = Command::new("node")
+            .arg(&js)
+            .current_dir(root.join("tests/bench"))
+            .output()
+            .map_err(|e| format!("running node: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "the JS benchmark failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        results.extend(parse(&String::from_utf8_lossy(&out.stdout))?);
+    }
+    let table = render(&results);
+    println!("{table}");
+    write_markdown(&root.join("BENCHMARKS.md"), &table)?;
+    println!(
+        "xtask bench: wrote BENCHMARKS.md in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn parse(stdout: &str) -> Result<Vec<Measurement>, String> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| format!("bad benchmark line {line:?}: {e}"))?;
+            let field = |k: &str| {
+                v.get(k)
+                    .ok_or_else(|| format!("benchmark line lacks {k}: {line}"))
+            };
+            Ok(Measurement {
+                workload: field("workload")?.as_str().unwrap_or_default().to_string(),
+                client: field("client")?.as_str().unwrap_or_default().to_string(),
+                median_ms: field("median_ms")?.as_f64().unwrap_or(f64::NAN),
+                ops_per_s: field("ops_per_s")?.as_f64().unwrap_or(f64::NAN),
+            })
+        })
+        .collect()
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn render(results: &[Measurement]) -> String {
+    let mut by_workload: BTreeMap<&str, Vec<&Measurement>> = BTreeMap::new();
+    for m in results {
+        by_workload.entry(m.workload.as_str()).or_default().push(m);
+    }
+    let mut out = String::new();
+    let pg = edgepg_tests::pg_bindir()
+        .map(|d| command_output(&d.join("postgres").to_string_lossy(), &["--version"]))
+        .unwrap_or_else(|| "unknown".into());
+    let _ = writeln!(
+        out,
+        "Machine: {} cores, {}; {}; {}; load average at the end: {}.",
+        command_output("nproc", &[]),
+        command_output(
+            "sh",
+            &["-c", "free -g | awk '/Mem:/ {print $2 \" GiB memory\"}'"]
+        ),
+        command_output("uname", &["-sr"]),
+        pg,
+        command_output("cat", &["/proc/loadavg"])
+    );
+    let _ = writeln!(
+        out,
+        "Toolchain: {}; node {}.",
+        command_output("rustc", &["--version"]),
+        command_output("node", &["--version"])
+    );
+    let _ = writeln!(out, "\nReproduce with `cargo xtask bench` (runs `target/release/edgepg-bench`, then `tests/bench/run.mjs` when present). Each figure is the median of 7 rounds after a warm-up; \"edgepg ÷ peer\" is the peer's median time divided by edgepg's, so above 1 means edgepg is faster.\n");
+    for (workload, rows) in by_workload {
+        let _ = writeln!(out, "### {workload}\n");
+        let _ = writeln!(out, "| client | median | ops/s | edgepg ÷ this |");
+        let _ = writeln!(out, "|---|---:|---:|---:|");
+        // The reference is the first edgepg line of the same family (Rust or JS).
+        for m in &rows {
+            let reference = rows.iter().find(|r| {
+                r.client.starts_with("edgepg")
+                    && !r.client.contains("tunnel")
+                    && same_family(&r.client, &m.client)
+            });
+            let ratio = match reference {
+                Some(r) if !std::ptr::eq(*r, *m) => format!("{:.2}", m.median_ms / r.median_ms),
+                Some(_) => "—".into(),
+                None => "".into(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} ms | {:.0} | {} |",
+                m.client, m.median_ms, m.ops_per_s, ratio
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// JS clients are compared with edgepg's JS package, Rust clients with edgepg in Rust.
+fn same_family(a: &str, b: &str) -> bool {
+    a.contains("(js") == b.contains("(js")
+}
+
+fn write_markdown(path: &Path, table: &str) -> Result<(), String> {
+    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let section = format!("{BEGIN}\n## Latest `cargo xtask bench` run\n\n{table}{END}\n");
+    let updated = match (existing.find(BEGIN), existing.find(END)) {
+        (Some(b), Some(e)) if e > b => format!(
+            "{}{}{}",
+            &existing[..b],
+            section,
+            &existing[e + END.len()..].trim_start_matches('\n')
+        ),
+        _ => {
+            let (head, rest) = match existing.find("\n## ") {
+                Some(i) => existing.split_at(i + 1),
+                None => (existing.as_str(), ""),
+            };
+            format!("{head}\n{section}\n{rest}")
+        }
+    };
+    std::fs::write(path, updated).map_err(|e| format!("writing {}: {e}", path.display()))
+}

@@ -243,3 +243,20 @@ fn typescript_declarations() {
         Duration::from_secs(120),
     );
 }
+
+#[test]
+fn workerd_worker() {
+    prepare();
+    let pg = PgServer::shared();
+    let proxy = Proxy::start(pg);
+    let mut cmd = Command::new("node");
+    cmd.current_dir(wasm_dir())
+        .args(["--test", "--test-timeout=120000"])
+        .args(test_files("workerd"))
+        .envs(js_env(pg, &proxy));
+    run_js(
+        "workerd (tests/wasm/workerd)",
+        cmd,
+        Duration::from_secs(240),
+    );
+}

@@ -1,0 +1,33 @@
+// A Worker that uses the npm package: GET /?transport=socket|websocket
+// answers with query results, over cloudflare:sockets or the WebSocket tunnel.
+import { Pool, Session, webSocket, cloudflareSocket, DatabaseError } from 'edgepg';
+
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    if (url.pathname === '/ready') return new Response('ok');
+    const via = url.searchParams.get('transport') ?? 'socket';
+    const transport = via === 'websocket' ? webSocket({ proxy: env.PROXY }) : cloudflareSocket();
+    // Sockets belong to the request that opened them: one pool per request.
+    const pool = new Pool({ connectionString: env.DATABASE_URL, transport, max: 2 });
+    try {
+      const r = await pool.query('SELECT $1::text AS via, n, n * 10 AS ten FROM generate_series(1, 3) n', [via]);
+      const tx = await pool.transaction(async (t) => (await t.sql`SELECT ${'in tx'}::text AS s`).rows[0].s);
+      let error = null;
+      try {
+        await pool.query('SELECT * FROM no_such_table');
+      } catch (e) {
+        error = { name: e.name, code: e.code, isDatabaseError: e instanceof DatabaseError };
+      }
+      // Session.fromEnv with the Worker's env object; the default transport here is cloudflareSocket().
+      const session = Session.fromEnv('app', env);
+      const fromEnv = (await session.query('SELECT current_database() AS db')).rows[0].db;
+      ctx.waitUntil(session.end());
+      return Response.json({ rows: r.rows, status: r.status, tx, error, fromEnv });
+    } catch (e) {
+      return Response.json({ failed: String(e), name: e?.name, code: e?.code }, { status: 500 });
+    } finally {
+      ctx.waitUntil(pool.end());
+    }
+  },
+};

@@ -260,3 +260,24 @@ fn workerd_worker() {
         Duration::from_secs(240),
     );
 }
+
+#[test]
+fn chromium_console() {
+    prepare();
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: `cargo xtask test` installs it (apt-get install chromium)"
+    );
+    let pg = PgServer::shared();
+    let proxy = Proxy::start(pg);
+    let mut cmd = Command::new("node");
+    cmd.current_dir(wasm_dir())
+        .args(["--test", "--test-timeout=120000"])
+        .args(test_files("chromium"))
+        .envs(js_env(pg, &proxy));
+    run_js(
+        "Chromium console (tests/wasm/chromium)",
+        cmd,
+        Duration::from_secs(240),
+    );
+}

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, relative } from 'node:path';
@@ -26,11 +26,12 @@ function freePort() {
 }
 
 let workerd;
+let dir;
 let base;
 let log = '';
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'edgepg-workerd-'));
+  dir = mkdtempSync(join(tmpdir(), 'edgepg-workerd-'));
   const rel = (p) => relative(dir, p);
   const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
   const entry = pkg.exports['.'].workerd; // the condition under test
@@ -88,6 +89,7 @@ const worker :Workerd.Worker = (
 
 after(() => {
   workerd?.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 async function ask(transport) {

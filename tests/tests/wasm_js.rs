@@ -281,3 +281,58 @@ fn chromium_console() {
         Duration::from_secs(240),
     );
 }
+
+/// Deno or Bun from npm (`tests/wasm/node_modules/.bin`), when installed.
+fn npm_runtime(name: &str) -> Option<PathBuf> {
+    let bin = wasm_dir().join("node_modules/.bin").join(name);
+    let works = Command::new(&bin)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    works.then_some(bin)
+}
+
+fn runtime_smoke(name: &str, args: &[&str]) {
+    prepare();
+    let Some(bin) = npm_runtime(name) else {
+        panic!("{name} is not installed in tests/wasm/node_modules: run `cargo xtask test`");
+    };
+    let pg = PgServer::shared();
+    let proxy = Proxy::start(pg);
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(wasm_dir())
+        .args(args)
+        .arg("runtimes/smoke.mjs")
+        .envs(js_env(pg, &proxy));
+    let out = run_js(
+        &format!("{name} runtimes/smoke.mjs"),
+        cmd,
+        Duration::from_secs(180),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(" passed, 0 failed"),
+        "{name}: not every check passed"
+    );
+}
+
+#[test]
+fn deno_runtime() {
+    runtime_smoke(
+        "deno",
+        &[
+            "run",
+            "--allow-net",
+            "--allow-read",
+            "--allow-env",
+            "--quiet",
+        ],
+    );
+}
+
+#[test]
+fn bun_runtime() {
+    runtime_smoke("bun", &["run"]);
+}

@@ -48,7 +48,14 @@ type CachedStatement = (Statement, Arc<[Column]>, u64);
 #[derive(Default)]
 pub(crate) struct StatementCache {
     map: HashMap<Arc<str>, CachedStatement, BuildHasherDefault<FxHasher>>,
+    /// Statements being prepared, with the callers waiting for them: a burst of
+    /// the same new statement prepares it once, not once per caller.
+    pending:
+        HashMap<Arc<str>, Vec<oneshot::Sender<Result<Prepared>>>, BuildHasherDefault<FxHasher>>,
 }
+
+/// A prepared statement ready to run: the statement, its columns and its text.
+type Prepared = (Statement, Arc<[Column]>, Arc<str>);
 
 impl StatementCache {
     fn get_key_value_mut(&mut self, sql: &str) -> Option<(Arc<str>, &mut CachedStatement)> {
@@ -78,6 +85,7 @@ impl StatementCache {
 
     fn clear(&mut self) {
         self.map.clear();
+        self.pending.clear();
     }
 }
 
@@ -279,29 +287,73 @@ impl Connection {
 
     /// A prepared statement for `sql`, from the LRU cache when possible; true when cached.
     async fn statement(&self, sql: &str) -> Result<(Statement, Arc<[Column]>, Arc<str>, bool)> {
-        let now = self.use_counter.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some((key, (stmt, columns, used))) = self.cache().get_key_value_mut(sql) {
-            *used = now;
-            self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok((stmt.clone(), columns.clone(), key, true));
-        }
-        self.cache_stats.misses.fetch_add(1, Ordering::Relaxed);
-        let stmt = self.client.prepare(sql).await.map_err(Error::from_pg)?;
-        let mut cache = self.cache();
-        if cache.len() >= self.statement_capacity && !cache.contains_key(sql) {
-            let oldest = cache
-                .iter()
-                .min_by_key(|(_, (_, _, used))| *used)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                cache.remove(&oldest);
-                self.cache_stats.evictions.fetch_add(1, Ordering::Relaxed);
+        loop {
+            let now = self.use_counter.fetch_add(1, Ordering::Relaxed) + 1;
+            let waiting = {
+                let mut cache = self.cache();
+                if let Some((key, (stmt, columns, used))) = cache.get_key_value_mut(sql) {
+                    *used = now;
+                    self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok((stmt.clone(), columns.clone(), key, true));
+                }
+                match cache.pending.get_mut(sql) {
+                    Some(waiters) => {
+                        let (tx, rx) = oneshot::channel();
+                        waiters.push(tx);
+                        Some(rx)
+                    }
+                    None => {
+                        cache.pending.insert(Arc::from(sql), Vec::new());
+                        None
+                    }
+                }
+            };
+            if let Some(rx) = waiting {
+                match rx.await {
+                    Ok(Ok((stmt, columns, key))) => {
+                        self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
+                        return Ok((stmt, columns, key, true));
+                    }
+                    Ok(Err(e)) => return Err(e),
+                    // The caller preparing it went away: try again (maybe prepare it ourselves).
+                    Err(_) => continue,
+                }
             }
+            self.cache_stats.misses.fetch_add(1, Ordering::Relaxed);
+            let abandoned = crate::pool::OnDrop::new(|| {
+                self.cache().pending.remove(sql);
+            });
+            let prepared = self.client.prepare(sql).await.map_err(Error::from_pg);
+            abandoned.disarm();
+            let mut cache = self.cache();
+            let waiters = cache.pending.remove(sql).unwrap_or_default();
+            let stmt = match prepared {
+                Ok(stmt) => stmt,
+                Err(e) => {
+                    for w in waiters {
+                        let _ = w.send(Err(e.clone()));
+                    }
+                    return Err(e);
+                }
+            };
+            if cache.len() >= self.statement_capacity && !cache.contains_key(sql) {
+                let oldest = cache
+                    .iter()
+                    .min_by_key(|(_, (_, _, used))| *used)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    cache.remove(&oldest);
+                    self.cache_stats.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
+            let key: Arc<str> = Arc::from(sql);
+            cache.insert(key.clone(), (stmt.clone(), columns.clone(), now));
+            for w in waiters {
+                let _ = w.send(Ok((stmt.clone(), columns.clone(), key.clone())));
+            }
+            return Ok((stmt, columns, key, true));
         }
-        let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
-        let key: Arc<str> = Arc::from(sql);
-        cache.insert(key.clone(), (stmt.clone(), columns.clone(), now));
-        Ok((stmt, columns, key, true))
     }
 
     /// Runs one statement and buffers its rows.

@@ -214,7 +214,9 @@ impl<T: Transport> Pool<T> {
                 .lease(retried || inner.options.ping_on_checkout)
                 .await?;
             let mut sent = false;
-            let work = lease.conn().run(sql, types, params, &mut sent);
+            // Boxed: the statement's state machine is large, and callers move this
+            // future around (spawn, join_all) before it first runs.
+            let work = Box::pin(lease.conn().run(sql, types, params, &mut sent));
             let (result, completed) = match inner.options.query_timeout {
                 // On timeout the statement future is dropped and the lease left
                 // unfinished: the pool cancels it on the server before reuse (rule 10).

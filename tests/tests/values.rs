@@ -358,3 +358,25 @@ async fn statement_cache_counts_evicts_and_turns_off() {
     assert_eq!(n, 4);
     assert_eq!(off.status().statement_cache_misses, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_one_new_statement_prepares_it_once() {
+    let pool = Pool::builder(PgServer::shared().url())
+        .min_size(1)
+        .max_size(1)
+        .build()
+        .unwrap();
+    pool.connect().await.unwrap();
+    let sql = "SELECT $1::int * 2 AS doubled /* burst */";
+    let jobs = (0..200i32).map(|i| {
+        let pool = pool.clone();
+        async move { pool.query(sql, &[&i]).await.map(|r| r[0].get::<i32, _>(0)) }
+    });
+    let results = futures_util::future::join_all(jobs).await;
+    for (i, r) in results.into_iter().enumerate() {
+        assert_eq!(r.unwrap(), 2 * i as i32);
+    }
+    let s = pool.status();
+    assert_eq!(s.statement_cache_misses, 1, "{s:?}");
+    assert_eq!(s.statement_cache_hits, 199, "{s:?}");
+}

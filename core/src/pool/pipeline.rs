@@ -53,32 +53,44 @@ impl<T: Transport> Drop for Lease<T> {
 impl<T: Transport> Inner<T> {
     /// A connection to run one independent statement on, shared when the pool is full.
     pub(crate) async fn lease(self: &Arc<Self>, ping: bool) -> Result<Lease<T>> {
-        if !ping {
-            let mut st = self.lock();
-            if let Some(conn) = self.take_idle(&mut st) {
-                st.in_use += 1;
-                return Ok(self.pipeline(&mut st, conn));
-            }
-            if st.open >= self.options.max_size && st.waiters.is_empty() && !st.closed {
-                let depth = self.options.pipeline_depth;
-                let best = st
-                    .pipelines
-                    .iter_mut()
-                    .filter(|p| !p.abandoned && p.members < depth && !p.conn.is_closed())
-                    .min_by_key(|p| p.members);
-                if let Some(p) = best {
-                    p.members += 1;
-                    return Ok(Lease {
-                        inner: self.clone(),
-                        id: p.id,
-                        conn: Some(p.conn.clone()),
-                        finished: false,
-                    });
-                }
-            }
+        match self.try_lease(ping) {
+            Some(lease) => Ok(lease),
+            // Boxed: the checkout's state machine is large and rarely needed.
+            None => Box::pin(self.lease_waiting(ping)).await,
         }
-        // Nothing to share: check out a connection of its own (stretching, waiting,
-        // timeouts and unavailability all apply), and open a pipeline on it.
+    }
+
+    /// An idle connection, or a place in a pipeline, without waiting.
+    fn try_lease(self: &Arc<Self>, ping: bool) -> Option<Lease<T>> {
+        if ping {
+            return None;
+        }
+        let mut st = self.lock();
+        if let Some(conn) = self.take_idle(&mut st) {
+            st.in_use += 1;
+            return Some(self.pipeline(&mut st, conn));
+        }
+        if st.open < self.options.max_size || !st.waiters.is_empty() || st.closed {
+            return None;
+        }
+        let depth = self.options.pipeline_depth;
+        let p = st
+            .pipelines
+            .iter_mut()
+            .filter(|p| !p.abandoned && p.members < depth && !p.conn.is_closed())
+            .min_by_key(|p| p.members)?;
+        p.members += 1;
+        Some(Lease {
+            inner: self.clone(),
+            id: p.id,
+            conn: Some(p.conn.clone()),
+            finished: false,
+        })
+    }
+
+    /// Nothing to share: check out a connection of its own (stretching, waiting,
+    /// timeouts and unavailability all apply), and open a pipeline on it.
+    async fn lease_waiting(self: &Arc<Self>, ping: bool) -> Result<Lease<T>> {
         let conn = self.acquire_pinging(ping).await?.detach();
         let mut st = self.lock();
         Ok(self.pipeline(&mut st, conn))

@@ -43,6 +43,8 @@
 )]
 
 pub mod address;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod metrics;
 mod server;

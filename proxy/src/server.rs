@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
-use crate::address::{self, AllowList, Host, Refusal};
+use crate::address::{self, AllowList, Destination, Host, Refusal};
 use crate::http::{self, Head, HeadError};
 use crate::metrics::{Metrics, Reject};
 use crate::tunnel;
@@ -37,6 +37,24 @@ pub(crate) struct Shared {
     draining: AtomicBool,
     pub(crate) force_close: watch::Sender<bool>,
     next_id: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        opts: Options,
+        allow: AllowList,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Shared {
+        Shared {
+            opts,
+            allow,
+            tls,
+            metrics: Arc::new(Metrics::default()),
+            draining: AtomicBool::new(false),
+            force_close: watch::channel(false).0,
+            next_id: AtomicU64::new(1),
+        }
+    }
 }
 
 /// A bound proxy, ready to [`run`](Proxy::run).
@@ -123,15 +141,7 @@ impl Proxy {
         Ok(Proxy {
             listener,
             metrics_listener,
-            shared: Arc::new(Shared {
-                opts,
-                allow,
-                tls,
-                metrics: Arc::new(Metrics::default()),
-                draining: AtomicBool::new(false),
-                force_close: watch::channel(false).0,
-                next_id: AtomicU64::new(1),
-            }),
+            shared: Arc::new(Shared::new(opts, allow, tls)),
         })
     }
 
@@ -354,7 +364,7 @@ async fn serve_conn(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     }
 }
 
-fn is_upgrade(head: &Head) -> bool {
+pub(crate) fn is_upgrade(head: &Head) -> bool {
     head.has_token("upgrade", "websocket")
 }
 
@@ -366,77 +376,74 @@ fn health(shared: &Shared) -> (u16, &'static str) {
     }
 }
 
-/// Checks a tunnel request, connects to the destination, upgrades, pumps.
-async fn upgrade(
-    shared: Arc<Shared>,
-    mut io: BoxIo,
-    conn: u64,
-    peer: SocketAddr,
-    head: Head,
-    rest: Vec<u8>,
-) {
+/// A request refused before any I/O on its behalf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refused {
+    pub(crate) reason: Reject,
+    pub(crate) status: u16,
+    pub(crate) message: String,
+}
+
+fn refused(reason: Reject, status: u16, message: impl Into<String>) -> Refused {
+    Refused {
+        reason,
+        status,
+        message: message.into(),
+    }
+}
+
+/// The checks on a tunnel request that need no I/O: method, upgrade headers,
+/// WebSocket version and key, Origin, the `address` parameter and the
+/// allow-list at the name level. Returns the destination and the
+/// `Sec-WebSocket-Key`. (Resolution and the per-address check come next.)
+pub(crate) fn check_request(
+    head: &Head,
+    allow_origin: &[String],
+    allow: &AllowList,
+) -> Result<(Destination, String), Refused> {
     if head.method != "GET" {
-        return refuse(
-            &mut io,
-            &shared,
-            conn,
-            peer,
+        return Err(refused(
             Reject::BadRequest,
             405,
             "tunnels are opened with GET",
-        )
-        .await;
+        ));
     }
-    if !is_upgrade(&head) || !head.has_token("connection", "upgrade") {
-        return refuse(
-            &mut io,
-            &shared,
-            conn,
-            peer,
+    if !is_upgrade(head) || !head.has_token("connection", "upgrade") {
+        return Err(refused(
             Reject::BadRequest,
             426,
             "a WebSocket upgrade is required",
-        )
-        .await;
+        ));
     }
     if head.header("sec-websocket-version") != Some("13") {
-        return refuse(
-            &mut io,
-            &shared,
-            conn,
-            peer,
+        return Err(refused(
             Reject::BadRequest,
             426,
             "unsupported WebSocket version (13 is required)",
-        )
-        .await;
+        ));
     }
     let key = match head.header("sec-websocket-key") {
         Some(k) if k.len() == 24 && head.header_count("sec-websocket-key") == 1 => k.to_string(),
         _ => {
-            return refuse(
-                &mut io,
-                &shared,
-                conn,
-                peer,
+            return Err(refused(
                 Reject::BadRequest,
                 400,
                 "missing or invalid Sec-WebSocket-Key",
-            )
-            .await;
+            ))
         }
     };
-    if !shared.opts.allow_origin.is_empty() && head.header_count("origin") > 0 {
+    if !allow_origin.is_empty() && head.header_count("origin") > 0 {
         let origin = head.header("origin").unwrap_or("");
         let allowed = head.header_count("origin") == 1
-            && shared
-                .opts
-                .allow_origin
+            && allow_origin
                 .iter()
                 .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
         if !allowed {
-            let msg = format!("origin not allowed: {origin:?}");
-            return refuse(&mut io, &shared, conn, peer, Reject::Origin, 403, &msg).await;
+            return Err(refused(
+                Reject::Origin,
+                403,
+                format!("origin not allowed: {origin:?}"),
+            ));
         }
     }
     let raw = match head
@@ -446,53 +453,54 @@ async fn upgrade(
     {
         Some(Ok(v)) if v.len() == 1 => v.into_iter().next().unwrap_or_default(),
         Some(Ok(v)) if v.len() > 1 => {
-            return refuse(
-                &mut io,
-                &shared,
-                conn,
-                peer,
+            return Err(refused(
                 Reject::BadAddress,
                 400,
                 "more than one address parameter",
-            )
-            .await;
+            ))
         }
         Some(Err(())) => {
-            return refuse(
-                &mut io,
-                &shared,
-                conn,
-                peer,
+            return Err(refused(
                 Reject::BadAddress,
                 400,
                 "invalid percent-encoding in the query",
-            )
-            .await;
+            ))
         }
         _ => {
-            return refuse(
-                &mut io,
-                &shared,
-                conn,
-                peer,
+            return Err(refused(
                 Reject::BadAddress,
                 400,
                 "missing address parameter: use /v1?address=HOST:PORT",
-            )
-            .await;
+            ))
         }
     };
-    let dest = match address::parse_address(&raw) {
-        Ok(d) => d,
-        Err(e) => {
-            let msg = format!("invalid address: {e}");
-            return refuse(&mut io, &shared, conn, peer, Reject::BadAddress, 400, &msg).await;
-        }
-    };
-    if !shared.allow.may_allow(&dest) {
-        let msg = format!("destination not allowed: {dest}");
-        return refuse(&mut io, &shared, conn, peer, Reject::NotAllowed, 403, &msg).await;
+    let dest = address::parse_address(&raw)
+        .map_err(|e| refused(Reject::BadAddress, 400, format!("invalid address: {e}")))?;
+    if !allow.may_allow(&dest) {
+        return Err(refused(
+            Reject::NotAllowed,
+            403,
+            format!("destination not allowed: {dest}"),
+        ));
     }
+    Ok((dest, key))
+}
+
+/// Checks a tunnel request, connects to the destination, upgrades, pumps.
+async fn upgrade(
+    shared: Arc<Shared>,
+    mut io: BoxIo,
+    conn: u64,
+    peer: SocketAddr,
+    head: Head,
+    rest: Vec<u8>,
+) {
+    let (dest, key) = match check_request(&head, &shared.opts.allow_origin, &shared.allow) {
+        Ok(checked) => checked,
+        Err(r) => {
+            return refuse(&mut io, &shared, conn, peer, r.reason, r.status, &r.message).await
+        }
+    };
     let connect_deadline = Instant::now() + shared.opts.connect_timeout;
     let ips: Vec<IpAddr> = match &dest.host {
         Host::Ip(ip) => vec![*ip],

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
@@ -79,15 +79,39 @@ fn millis_since(origin: Instant) -> u64 {
     u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Relays until either side closes, a limit is hit, or the proxy stops.
-pub(crate) async fn run(
+/// The destination side of a tunnel: a TCP stream (in-memory streams in the fuzzing entry points).
+pub(crate) trait Upstream {
+    type Read: AsyncRead + Unpin + Send;
+    type Write: AsyncWrite + Unpin + Send;
+    fn split(self) -> (Self::Read, Self::Write);
+}
+
+impl Upstream for TcpStream {
+    type Read = tokio::net::tcp::OwnedReadHalf;
+    type Write = tokio::net::tcp::OwnedWriteHalf;
+    fn split(self) -> (Self::Read, Self::Write) {
+        self.into_split()
+    }
+}
+
+impl Upstream for tokio::io::DuplexStream {
+    type Read = tokio::io::ReadHalf<tokio::io::DuplexStream>;
+    type Write = tokio::io::WriteHalf<tokio::io::DuplexStream>;
+    fn split(self) -> (Self::Read, Self::Write) {
+        tokio::io::split(self)
+    }
+}
+
+/// Relays until either side closes, a limit is hit, or the proxy stops;
+/// returns why it ended (the `reason` of the log line).
+pub(crate) async fn run<U: Upstream>(
     shared: Arc<Shared>,
     ws: WebSocketStream<BoxIo>,
-    upstream: TcpStream,
+    upstream: U,
     conn: u64,
     peer: SocketAddr,
     dest: Destination,
-) {
+) -> &'static str {
     let metrics = shared.metrics.clone();
     metrics.tunnel_opened();
     info!(conn, %peer, %dest, "tunnel open");
@@ -98,7 +122,7 @@ pub(crate) async fn run(
     let down_bytes = AtomicU64::new(0);
 
     let (mut sink, mut stream) = ws.split();
-    let (mut up_read, mut up_write) = upstream.into_split();
+    let (mut up_read, mut up_write) = upstream.split();
     let mut force_close = shared.force_close.subscribe();
     let idle = shared.opts.idle_timeout;
 
@@ -213,4 +237,5 @@ pub(crate) async fn run(
         bytes_down = down_bytes.load(Ordering::Relaxed),
         "tunnel closed"
     );
+    end.label()
 }

@@ -70,7 +70,7 @@ export interface PoolOptions {
   max?: number;
   /** Connections kept open (default 0). */
   min?: number;
-  /** Idle connections above `min` close after this long (default 60 000). */
+  /** Idle connections above `min` close after this long (default 10 000). */
   idleTimeoutMillis?: number;
   /** Bound on waiting for a connection; 0 fails at once with PoolFullError (default 30 000). */
   acquireTimeoutMillis?: number;

@@ -184,15 +184,28 @@ pub fn npm_deps(dir: &str) -> Result {
     if stdout_of(Command::new("npm").arg("--version")).is_none() {
         apt_install(&["npm"])?;
     }
-    install(
-        &format!("the npm packages of {dir}"),
+    let what = format!("the npm packages of {dir}");
+    let ci = install(
+        &what,
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&path),
-    )?;
+    );
+    if ci.is_err() {
+        // `npm ci` refuses a lockfile without the other platforms' optional
+        // binaries (workerd, deno) when the registry lacks some of them;
+        // `npm install --no-save` installs from the same lockfile, leaving it as is.
+        println!("xtask: `npm ci` failed in {dir}; retrying with `npm install --no-save`");
+        install(
+            &what,
+            Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--no-save"])
+                .current_dir(&path),
+        )?;
+    }
     if npm_install_needed(&path) {
         return Err(format!(
-            "`npm ci` in {dir} left no node_modules/.package-lock.json"
+            "installing the npm packages of {dir} left no node_modules/.package-lock.json"
         ));
     }
     Ok(())

@@ -215,9 +215,10 @@ impl WasmPool {
         let mut builder = Pool::builder_with(config, transport);
         builder = builder.min_size(count_opt(&options, "min")?.unwrap_or(0) as usize);
         builder = builder.max_size(count_opt(&options, "max")?.unwrap_or(10) as usize);
-        if let Some(ms) = count_opt(&options, "idleTimeoutMillis")? {
-            builder = builder.idle_timeout(Duration::from_millis(ms));
-        }
+        // node-postgres' default: idle connections close after 10 s, so an
+        // idle pool does not keep a Node process alive for long.
+        let idle = count_opt(&options, "idleTimeoutMillis")?.unwrap_or(10_000);
+        builder = builder.idle_timeout(Duration::from_millis(idle));
         if let Some(ms) = count_opt(&options, "acquireTimeoutMillis")? {
             builder = builder.acquire_timeout(Duration::from_millis(ms));
         }

@@ -73,13 +73,15 @@ fn proxy_bin() -> PathBuf {
 struct Proxy {
     child: Child,
     url: String,
+    metrics: String,
 }
 
 impl Proxy {
     fn start(pg: &PgServer) -> Proxy {
         let allow = format!("{}:{}", pg.host(), pg.port());
         let mut child = Command::new(proxy_bin())
-            .args(["--listen", "127.0.0.1:0", "--allow", &allow])
+            .args(["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
+            .args(["--allow", &allow])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -87,21 +89,26 @@ impl Proxy {
             .expect("spawn edgepg-proxy");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
+        let (mut addr, mut metrics) = (None, None);
+        while addr.is_none() || metrics.is_none() {
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(rest) = line.strip_prefix("edgepg-proxy: listening on ") {
-                        break rest.split("://").nth(1).expect("scheme").to_string();
+                        addr = rest.split("://").nth(1).map(str::to_string);
+                    } else if let Some(rest) = line.strip_prefix("edgepg-proxy: metrics on ") {
+                        metrics = Some(rest.to_string());
                     }
                 }
                 _ => panic!("edgepg-proxy exited before listening"),
             }
-        };
+        }
+        let (addr, metrics) = (addr.unwrap_or_default(), metrics.unwrap_or_default());
         // Keep draining stdout so the proxy never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Proxy {
             child,
             url: format!("ws://{addr}/v1"),
+            metrics,
         }
     }
 }
@@ -119,6 +126,7 @@ fn js_env(pg: &PgServer, proxy: &Proxy) -> Vec<(String, String)> {
     let mut env = vec![
         ("EDGEPG_TEST_URL".into(), pg.url()),
         ("EDGEPG_TEST_PROXY".into(), proxy.url.clone()),
+        ("EDGEPG_TEST_PROXY_METRICS".into(), proxy.metrics.clone()),
         ("EDGEPG_TEST_HOST".into(), pg.host()),
         ("EDGEPG_TEST_PORT".into(), pg.port().to_string()),
         (

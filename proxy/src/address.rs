@@ -8,7 +8,8 @@
 //!   `--allow 10.0.0.0/8:5432`, `--allow [fd00::/8]:*`) is always allowed —
 //!   this is the only way to reach the *sensitive* ranges (unspecified,
 //!   link-local including cloud metadata such as `169.254.169.254`,
-//!   multicast, broadcast, `0.0.0.0/8`, `100.100.100.200`, `fd00:ec2::254`);
+//!   multicast, broadcast, `0.0.0.0/8`, `100.100.100.200`, `fd00:ec2::254`,
+//!   `168.63.129.16`, and NAT64/6to4 addresses in front of any of these);
 //! * otherwise the destination must match a name rule (`--allow db:5432`),
 //!   a regular expression (`--allow-regex`, matched against the whole
 //!   `host:port` as requested, host lower-cased, IPv6 in brackets) or
@@ -321,6 +322,25 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The IPv4 address behind an IPv6 address of a translation or tunnelling
+/// prefix: NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`, RFC 6052/8215) and 6to4
+/// (`2002::/16`). A NAT64 gateway turns a connection to `64:ff9b::a9fe:a9fe`
+/// into one to `169.254.169.254`, so such addresses are judged by their IPv4
+/// address as well.
+fn translated_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let o = v6.octets();
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1] {
+        let [.., a, b, c, d] = o;
+        return Some(Ipv4Addr::new(a, b, c, d));
+    }
+    if s[0] == 0x2002 {
+        let [_, _, a, b, c, d, ..] = o;
+        return Some(Ipv4Addr::new(a, b, c, d));
+    }
+    None
+}
+
 /// Addresses reachable only through an explicit IP rule.
 fn is_sensitive(ip: IpAddr) -> bool {
     match canonical(ip) {
@@ -333,6 +353,8 @@ fn is_sensitive(ip: IpAddr) -> bool {
                 || a == 0
                 || a >= 240
                 || v4 == Ipv4Addr::new(100, 100, 100, 200)
+                // Azure's WireServer (host agent and metadata endpoints).
+                || v4 == Ipv4Addr::new(168, 63, 129, 16)
         }
         IpAddr::V6(v6) => {
             let [first, ..] = v6.segments();
@@ -340,12 +362,16 @@ fn is_sensitive(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (first & 0xffc0) == 0xfe80
                 || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
+                || translated_v4(v6).is_some_and(|v4| is_sensitive(IpAddr::V4(v4)))
         }
     }
 }
 
 fn is_loopback(ip: IpAddr) -> bool {
-    canonical(ip).is_loopback()
+    match canonical(ip) {
+        IpAddr::V6(v6) if !v6.is_loopback() => translated_v4(v6).is_some_and(|v4| v4.is_loopback()),
+        other => other.is_loopback(),
+    }
 }
 
 /// Parses a rule's host (name, IP, IP/prefix; IPv6 bracketed).
@@ -691,12 +717,24 @@ mod tests {
             ("[::1]:5432", "::1"),
             ("localhost:5432", "127.0.0.1"),
             ("x.example:5432", "::ffff:169.254.169.254"),
+            // Through a NAT64 gateway or 6to4: the IPv4 address behind counts.
+            ("[64:ff9b::a9fe:a9fe]:80", "64:ff9b::a9fe:a9fe"),
+            ("[64:ff9b:1::a9fe:a9fe]:80", "64:ff9b:1::a9fe:a9fe"),
+            ("x.example:80", "64:ff9b::a9fe:a9fe"),
+            ("x.example:5432", "64:ff9b::7f00:1"),
+            ("[2002:a9fe:a9fe::1]:80", "2002:a9fe:a9fe::1"),
+            ("x.example:5432", "2002:7f00:1::1"),
+            ("168.63.129.16:80", "168.63.129.16"),
         ] {
             let d = parse_address(addr).unwrap();
             assert!(a.check(&d, &[ip(resolved)]).is_err(), "{addr} → {resolved}");
         }
         let d = parse_address("db.example:5432").unwrap();
         assert!(a.check(&d, &[ip("203.0.113.7"), ip("10.0.0.5")]).is_ok());
+        // NAT64 and 6to4 of ordinary addresses stay reachable.
+        assert!(a
+            .check(&d, &[ip("64:ff9b::cb00:7107"), ip("2002:cb00:7107::1")])
+            .is_ok());
         // Explicit IP rules open sensitive addresses.
         a.allow("169.254.169.254:80").unwrap();
         let d = parse_address("169.254.169.254:80").unwrap();

@@ -243,6 +243,9 @@ export declare function describeEnv(name: string | undefined, env: Record<string
   database?: string;
 };
 
+/** Results whose rows still live in wasm memory (not yet read, freed or collected), and the wasm memory size. */
+export declare function diagnostics(): { liveResults: number; memoryBytes: number };
+
 /** The kinds of SPEC §6. */
 export type ErrorKind =
   | 'Interface' | 'Data' | 'Integrity' | 'Programming' | 'NotSupported' | 'QueryCanceled'

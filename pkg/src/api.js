@@ -388,3 +388,8 @@ export function webSocket(options) {
 export function describeEnv(name, env) {
   return callSync(() => wasm.describeEnv(name, env));
 }
+
+/** `{ liveResults, memoryBytes }`: Results whose rows still live in wasm memory, and its size. */
+export function diagnostics() {
+  return wasm.diagnostics();
+}

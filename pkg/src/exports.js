@@ -1,5 +1,5 @@
 // What every entry point exports besides its transports.
-export { Pool, Session, Results, Transaction, PoolClient, webSocket, describeEnv } from './api.js';
+export { Pool, Session, Results, Transaction, PoolClient, webSocket, describeEnv, diagnostics } from './api.js';
 export {
   DatabaseError, InterfaceError, DataError, IntegrityError, ProgrammingError, NotSupportedError,
   QueryCanceledError, TransactionRollbackError, OperationalError, InternalError, ConnectionLostError,

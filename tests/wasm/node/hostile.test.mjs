@@ -2,7 +2,7 @@
 // each case gets a typed error, and the same wasm instance answers afterwards.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool, Session, InterfaceError, DatabaseError, PoolClosedError, webSocket } from 'edgepg';
+import { Pool, Session, InterfaceError, DatabaseError, PoolClosedError, webSocket, diagnostics } from 'edgepg';
 import { url, tunnel } from './helpers.mjs';
 
 let pool;
@@ -142,10 +142,24 @@ test('methods after end(), on released clients, finished transactions, freed res
 
 test('abandoned results are released by the garbage collector', { skip: typeof gc !== 'function' }, async () => {
   // Results never freed nor read: FinalizationRegistry releases their wasm side.
+  const start = diagnostics().liveResults;
+  let held = [];
   for (let round = 0; round < 5; round++) {
-    await Promise.all(Array.from({ length: 20 }, () => pool.query("SELECT repeat('x', 100000) AS s FROM generate_series(1, 10)")));
-    gc();
-    await new Promise((r) => setTimeout(r, 10));
+    held.push(...(await Promise.all(Array.from({ length: 20 }, () => pool.query("SELECT repeat('x', 100000) AS s FROM generate_series(1, 10)")))));
   }
+  assert.equal(diagnostics().liveResults, start + 100);
+  held = null;
+  for (let i = 0; i < 20 && diagnostics().liveResults > start; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(diagnostics().liveResults <= start, `still alive: ${JSON.stringify(diagnostics())}`);
+  // Read results release their wasm side at once; free() releases the rest.
+  const read = await pool.query('SELECT 1 AS x');
+  assert.equal(read.rows[0].x, 1);
+  const unread = await pool.query('SELECT 1 AS x');
+  const live = diagnostics().liveResults;
+  unread.free();
+  assert.equal(diagnostics().liveResults, live - 1);
   await stillAnswers();
 });

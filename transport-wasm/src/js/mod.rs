@@ -536,10 +536,35 @@ pub struct WasmResults {
     types: Types,
 }
 
+thread_local! {
+    /// `WasmResults` alive in wasm memory (for `diagnostics()`).
+    static LIVE_RESULTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl WasmResults {
     fn new(results: Results, types: Types) -> WasmResults {
+        LIVE_RESULTS.with(|n| n.set(n.get() + 1));
         WasmResults { results, types }
     }
+}
+
+impl Drop for WasmResults {
+    fn drop(&mut self) {
+        LIVE_RESULTS.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
+/// `{ liveResults, memoryBytes }`: results not yet freed (explicitly or by
+/// the garbage collector) and the size of the wasm memory.
+#[wasm_bindgen]
+pub fn diagnostics() -> JsValue {
+    let o = Object::new();
+    let live = LIVE_RESULTS.with(std::cell::Cell::get);
+    sys::set(&o, "liveResults", &JsValue::from_f64(live as f64));
+    let memory = wasm_bindgen::memory();
+    let bytes = sys::get(&sys::get(&memory, "buffer"), "byteLength");
+    sys::set(&o, "memoryBytes", &bytes);
+    o.into()
 }
 
 #[wasm_bindgen]

@@ -7,6 +7,7 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === '/ready') return new Response('ok');
     const via = url.searchParams.get('transport') ?? 'socket';
+    if (via === 'tls') return tls(env, ctx);
     const transport = via === 'websocket' ? webSocket({ proxy: env.PROXY }) : cloudflareSocket();
     // Sockets belong to the request that opened them: one pool per request.
     const pool = new Pool({ connectionString: env.DATABASE_URL, transport, max: 2 });
@@ -31,3 +32,17 @@ export default {
     }
   },
 };
+
+// sslmode=verify-full over cloudflare:sockets: startTls() after SSLRequest,
+// verified against the test CA that the workerd config trusts.
+async function tls(env, ctx) {
+  const pool = new Pool({ connectionString: env.DATABASE_TLS_URL, transport: cloudflareSocket() });
+  try {
+    const r = await pool.query('SELECT ssl, current_user AS u FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+    return Response.json(r.rows[0]);
+  } catch (e) {
+    return Response.json({ failed: String(e), name: e?.name }, { status: 500 });
+  } finally {
+    ctx.waitUntil(pool.end());
+  }
+}

@@ -14,6 +14,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 const pkgDir = join(here, '../../../pkg');
 const env = process.env;
 
+/** The SCRAM user over TLS, verify-full against the certificate's name (localhost). */
+function tlsUrl() {
+  const u = new URL(env.EDGEPG_TEST_SCRAM_URL);
+  u.hostname = 'localhost';
+  u.searchParams.set('sslmode', 'verify-full');
+  return u.toString();
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -51,7 +59,10 @@ const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
     # Loopback only: the test server and proxy live on 127.0.0.1.
-    (name = "internet", network = (allow = ["local", "private", "public"])),
+    (name = "internet", network = (
+      allow = ["local", "private", "public"],
+      tlsOptions = (trustedCertificates = [${env.EDGEPG_TEST_CA ? `embed "${rel(env.EDGEPG_TEST_CA)}"` : ''}]),
+    )),
   ],
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
 );
@@ -64,6 +75,7 @@ const worker :Workerd.Worker = (
     (name = "DATABASE_URL", text = "${dbUrl}"),
     (name = "PGSQL_APP", text = "${dbUrl}"),
     (name = "PROXY", text = "${env.EDGEPG_TEST_PROXY}"),
+    (name = "DATABASE_TLS_URL", text = "${tlsUrl()}"),
   ],
 );
 `;
@@ -109,6 +121,14 @@ for (const transport of ['socket', 'websocket']) {
     assert.equal(body.fromEnv, 'postgres');
   });
 }
+
+test('workerd: TLS through startTls() (cloudflare:sockets), verify-full', { skip: !env.EDGEPG_TEST_CA }, async () => {
+  const res = await fetch(`${base}/?transport=tls`);
+  const body = await res.json();
+  assert.equal(res.status, 200, `${JSON.stringify(body)}\n${log}`);
+  assert.equal(body.ssl, true);
+  assert.equal(body.u, new URL(env.EDGEPG_TEST_SCRAM_URL).username);
+});
 
 test('workerd: concurrent requests', async () => {
   const bodies = await Promise.all(Array.from({ length: 6 }, (_, i) => ask(i % 2 ? 'socket' : 'websocket')));

@@ -39,7 +39,7 @@ impl SslMode {
             "verify-full" => SslMode::VerifyFull,
             other => {
                 return Err(Error::interface(format!(
-                    "invalid sslmode \"{other}\": expected disable, allow, prefer, require, verify-ca or verify-full"
+                    "invalid sslmode {}: expected disable, allow, prefer, require, verify-ca or verify-full", shown(other)
                 )))
             }
         })
@@ -86,8 +86,9 @@ impl TargetSessionAttrs {
             "read-only" => TargetSessionAttrs::ReadOnly,
             other => {
                 return Err(Error::interface(format!(
-                "invalid target_session_attrs \"{other}\": expected any, read-write or read-only"
-            )))
+                    "invalid target_session_attrs {}: expected any, read-write or read-only",
+                    shown(other)
+                )))
             }
         })
     }
@@ -176,10 +177,13 @@ impl Config {
         let trimmed = s.trim();
         if trimmed.starts_with("postgresql://") || trimmed.starts_with("postgres://") {
             parse_url(trimmed)
-        } else if trimmed.contains("://") {
-            let scheme = trimmed.split("://").next().unwrap_or("");
+        } else if let Some((scheme, _)) = trimmed
+            .split_once("://")
+            .filter(|(scheme, _)| is_scheme(scheme))
+        {
             Err(Error::interface(format!(
-                "invalid URL scheme \"{scheme}\": expected postgresql:// or postgres://"
+                "invalid URL scheme {}: expected postgresql:// or postgres://",
+                shown(scheme)
             )))
         } else {
             parse_dsn(trimmed)
@@ -275,7 +279,8 @@ impl Config {
             "connect_timeout" => {
                 let secs: i64 = value.trim().parse().map_err(|_| {
                     Error::interface(format!(
-                        "invalid connect_timeout \"{value}\": expected whole seconds"
+                        "invalid connect_timeout {}: expected whole seconds",
+                        shown(value)
                     ))
                 })?;
                 // libpq: zero or negative means wait forever.
@@ -290,7 +295,8 @@ impl Config {
                     "0" => false,
                     _ => {
                         return Err(Error::interface(format!(
-                            "invalid keepalives \"{value}\": expected 0 or 1"
+                            "invalid keepalives {}: expected 0 or 1",
+                            shown(value)
                         )))
                     }
                 }
@@ -298,14 +304,16 @@ impl Config {
             "keepalives_idle" => {
                 let secs: u64 = value.trim().parse().map_err(|_| {
                     Error::interface(format!(
-                        "invalid keepalives_idle \"{value}\": expected whole seconds"
+                        "invalid keepalives_idle {}: expected whole seconds",
+                        shown(value)
                     ))
                 })?;
                 self.keepalives_idle = Some(Duration::from_secs(secs));
             }
             other => {
                 return Err(Error::interface(format!(
-                    "invalid connection option \"{other}\""
+                    "invalid connection option {}",
+                    shown(other)
                 )));
             }
         }
@@ -492,11 +500,37 @@ impl Config {
     }
 }
 
+/// Input text for an error message: quoted when it is a plain token (a port,
+/// an sslmode, a keyword), otherwise only described. Text that is not a plain
+/// token may carry a password — a typo such as `port=5432password=secret` or
+/// `postgresql//user:secret@host/db` turns it into a "value" or a "keyword" —
+/// and error messages end up in logs.
+fn shown(s: &str) -> String {
+    let plain = s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+' | ','));
+    if plain {
+        format!("\"{s}\"")
+    } else {
+        format!("(not shown: {} characters)", s.chars().count())
+    }
+}
+
+/// A URL scheme (RFC 3986): a letter, then letters, digits, `+`, `-` or `.`.
+/// Anything else before `://` is a key=value string whose value holds `://`,
+/// and must not be echoed in an error (it may hold the password).
+fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 fn parse_port(s: &str) -> Result<u16> {
     match s.trim().parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
         _ => Err(Error::interface(format!(
-            "invalid port \"{s}\": expected a number from 1 to 65535"
+            "invalid port {}: expected a number from 1 to 65535",
+            shown(s)
         ))),
     }
 }
@@ -571,7 +605,8 @@ fn parse_url(s: &str) -> Result<Config> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').ok_or_else(|| {
             Error::interface(format!(
-                "invalid URL query parameter \"{pair}\": expected key=value"
+                "invalid URL query parameter {}: expected key=value",
+                shown(pair)
             ))
         })?;
         let key = decode(key, "query parameter")?;
@@ -585,7 +620,8 @@ fn split_host_port(entry: &str) -> Result<(&str, Option<&str>)> {
     if let Some(stripped) = entry.strip_prefix('[') {
         let end = stripped.find(']').ok_or_else(|| {
             Error::interface(format!(
-                "invalid host \"{entry}\": unclosed '[' in IPv6 address"
+                "invalid host {}: unclosed '[' in IPv6 address",
+                shown(entry)
             ))
         })?;
         let host = &stripped[..end];
@@ -594,7 +630,8 @@ fn split_host_port(entry: &str) -> Result<(&str, Option<&str>)> {
             Some(port) => Ok((host, Some(port))),
             None if after.is_empty() => Ok((host, None)),
             None => Err(Error::interface(format!(
-                "invalid host \"{entry}\": unexpected text after ']'"
+                "invalid host {}: unexpected text after ']'",
+                shown(entry)
             ))),
         };
     }
@@ -602,7 +639,8 @@ fn split_host_port(entry: &str) -> Result<(&str, Option<&str>)> {
         Some((host, port)) => {
             if port.contains(':') {
                 return Err(Error::interface(format!(
-                    "invalid host \"{entry}\": IPv6 addresses must be written in brackets"
+                    "invalid host {}: IPv6 addresses must be written in brackets",
+                    shown(entry)
                 )));
             }
             Ok((host, Some(port)))
@@ -634,7 +672,8 @@ fn parse_dsn(s: &str) -> Result<Config> {
         }
         if chars.next() != Some('=') {
             return Err(Error::interface(format!(
-                "invalid connection string: missing \"=\" after \"{key}\""
+                "invalid connection string: missing \"=\" after {}",
+                shown(&key)
             )));
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
@@ -653,7 +692,8 @@ fn parse_dsn(s: &str) -> Result<Config> {
                     Some(c) => value.push(c),
                     None => {
                         return Err(Error::interface(format!(
-                            "invalid connection string: unterminated quoted value for \"{key}\""
+                            "invalid connection string: unterminated quoted value for {}",
+                            shown(&key)
                         )))
                     }
                 }
@@ -824,6 +864,34 @@ mod tests {
             assert_eq!(err.kind(), crate::ErrorKind::Interface, "{input}");
             assert!(err.to_string().contains(needle), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn errors_never_echo_the_password() {
+        // A key=value string with `://` in a value is a DSN, not a URL with a
+        // strange scheme whose "scheme" (everything before `://`) is echoed.
+        let dsn = "user=u password=hunter2 host=a://b sslmode=nope";
+        let err = Config::parse(dsn).unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("sslmode"), "{err}");
+        for typo in [
+            "postgresql//u:hunter2@h/db",
+            "postgres:/u:hunter2@h/db",
+            "host=h port=5432password=hunter2",
+            "host=h password=hunter2sslmode=require port=x@hunter2",
+        ] {
+            let err = Config::parse(typo).unwrap_err();
+            assert!(
+                !format!("{err} {err:?}").contains("hunter2"),
+                "{typo}: {err}"
+            );
+        }
+        let c = Config::parse("password=hunter2 application_name=x://y").unwrap();
+        assert_eq!(c.get_application_name(), Some("x://y"));
+        assert!(Config::parse("ftp://h/db")
+            .unwrap_err()
+            .to_string()
+            .contains("\"ftp\""));
     }
 
     #[test]

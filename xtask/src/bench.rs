@@ -43,22 +43,17 @@ pub fn bench() -> Result<(), String> {
         ));
     }
     let mut results = parse(&String::from_utf8_lossy(&output.stdout))?;
-    let js = root.join("tests/bench/run.mjs");
-    if js.exists() {
-        println!("==> running the JavaScript workloads (node)");
-        let out = Command::new("node")
-            .arg(&js)
-            .current_dir(root.join("tests/bench"))
-            .output()
-            .map_err(|e| format!("running node: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "the JS benchmark failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        results.extend(parse(&String::from_utf8_lossy(&out.stdout))?);
+    println!("==> building the npm package and the proxy for the JavaScript workloads");
+    crate::pkg::build()?;
+    crate::ensure::npm_deps("tests/bench")?;
+    let status = cargo()
+        .args(["build", "--release", "-q", "-p", "edgepg-proxy"])
+        .status()
+        .map_err(|e| format!("cargo build: {e}"))?;
+    if !status.success() {
+        return Err("building edgepg-proxy failed".into());
     }
+    results.extend(js_workloads(&root)?);
     let table = render(&results);
     println!("{table}");
     write_markdown(&root.join("BENCHMARKS.md"), &table)?;
@@ -67,6 +62,55 @@ pub fn bench() -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Starts PostgreSQL and an edgepg-proxy process, then `node tests/bench/run.mjs`.
+fn js_workloads(root: &Path) -> Result<Vec<Measurement>, String> {
+    let pg = edgepg_tests::PgServer::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("finding a free port: {e}"))?
+        .port();
+    let mut proxy = Command::new(root.join("target/release/edgepg-proxy"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--allow",
+            &format!("127.0.0.1:{}", pg.port()),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting edgepg-proxy: {e}"))?;
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let result = if ready {
+        println!("==> running the JavaScript workloads (node): edgepg, postgres.js, pg, @neondatabase/serverless");
+        Command::new("node")
+            .arg("run.mjs")
+            .current_dir(root.join("tests/bench"))
+            .env("PG_URL", pg.url())
+            .env("PROXY", format!("127.0.0.1:{port}/v1"))
+            .output()
+            .map_err(|e| format!("running node: {e}"))
+            .and_then(|out| {
+                if out.status.success() {
+                    parse(&String::from_utf8_lossy(&out.stdout))
+                } else {
+                    Err(format!(
+                        "the JS benchmark failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    ))
+                }
+            })
+    } else {
+        Err("edgepg-proxy did not start listening".into())
+    };
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    result
 }
 
 fn parse(stdout: &str) -> Result<Vec<Measurement>, String> {
@@ -134,18 +178,16 @@ fn render(results: &[Measurement]) -> String {
         command_output("rustc", &["--version"]),
         command_output("node", &["--version"])
     );
-    let _ = writeln!(out, "\nReproduce with `cargo xtask bench` (runs `target/release/edgepg-bench`, then `tests/bench/run.mjs` when present). Each figure is the median of 7 rounds after a warm-up; \"edgepg ÷ peer\" is the peer's median time divided by edgepg's, so above 1 means edgepg is faster.\n");
+    let _ = writeln!(out, "\nReproduce with `cargo xtask bench` (runs `target/release/edgepg-bench`, then `node tests/bench/run.mjs` against a fresh PostgreSQL and an edgepg-proxy process). Each figure is the median of 7 rounds after a warm-up; \"edgepg ÷ peer\" is the peer's median time divided by edgepg's, so above 1 means edgepg is faster.\n");
     for (workload, rows) in by_workload {
         let _ = writeln!(out, "### {workload}\n");
         let _ = writeln!(out, "| client | median | ops/s | edgepg ÷ this |");
         let _ = writeln!(out, "|---|---:|---:|---:|");
         // The reference is the first edgepg line of the same family (Rust or JS).
         for m in &rows {
-            let reference = rows.iter().find(|r| {
-                r.client.starts_with("edgepg")
-                    && !r.client.contains("tunnel")
-                    && same_family(&r.client, &m.client)
-            });
+            let reference = rows
+                .iter()
+                .find(|r| r.client.starts_with("edgepg") && same_family(&r.client, &m.client));
             let ratio = match reference {
                 Some(r) if !std::ptr::eq(*r, *m) => format!("{:.2}", m.median_ms / r.median_ms),
                 Some(_) => "—".into(),
@@ -162,9 +204,10 @@ fn render(results: &[Measurement]) -> String {
     out
 }
 
-/// JS clients are compared with edgepg's JS package, Rust clients with edgepg in Rust.
+/// JS clients are compared with edgepg's JS package, Rust clients with edgepg in
+/// Rust, and tunnelled clients with edgepg through the same tunnel.
 fn same_family(a: &str, b: &str) -> bool {
-    a.contains("(js") == b.contains("(js")
+    a.contains("(js") == b.contains("(js") && a.contains("tunnel") == b.contains("tunnel")
 }
 
 fn write_markdown(path: &Path, table: &str) -> Result<(), String> {

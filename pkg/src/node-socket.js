@@ -63,7 +63,7 @@ function webStreams(sock, connectedEvent, tlsOptionsFor) {
     abort() {
       sock.destroy();
     },
-  });
+  }, { highWaterMark: 64 }); // writes queue up; node:net buffers them anyway
   return {
     readable,
     writable,

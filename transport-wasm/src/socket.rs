@@ -47,7 +47,12 @@ pub(crate) struct StreamSocket {
     offset: usize,
     eof: bool,
     write_buf: Vec<u8>,
-    write_fut: Option<JsFuture>,
+    /// `writer.ready`, awaited while the stream's queue is full.
+    ready_fut: Option<JsFuture>,
+    /// A write that failed after it was queued, reported on the next write or flush.
+    write_error: Rc<RefCell<Option<String>>>,
+    /// `(e) => write_error = e`, shared by every write of this socket.
+    on_write_error: JsValue,
 }
 
 fn promise_of(value: JsValue) -> Option<Promise> {
@@ -123,6 +128,17 @@ async fn wrap(socket: JsValue, context: &str) -> io::Result<BoxSocket> {
         reader,
         writer,
     })));
+    let write_error: Rc<RefCell<Option<String>>> = Rc::default();
+    let slot = Rc::downgrade(&write_error);
+    // Owned by JavaScript (freed when collected): it may run after the socket is gone.
+    let on_write_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        if let Some(slot) = slot.upgrade() {
+            if let Ok(mut slot) = slot.try_borrow_mut() {
+                slot.get_or_insert_with(|| sys::describe(&e));
+            }
+        }
+    })
+    .into_js_value();
     let boxed = Box::new(StreamSocket {
         handles: handles.clone(),
         read_fut: None,
@@ -130,7 +146,9 @@ async fn wrap(socket: JsValue, context: &str) -> io::Result<BoxSocket> {
         offset: 0,
         eof: false,
         write_buf: Vec::new(),
-        write_fut: None,
+        ready_fut: None,
+        write_error: write_error.clone(),
+        on_write_error,
     });
     let key = address(&*boxed);
     LIVE.with(|live| live.borrow_mut().insert(key, handles));
@@ -218,13 +236,24 @@ impl StreamSocket {
         }
     }
 
+    /// Hands the buffered bytes to the writable stream without waiting for
+    /// each write to reach the network: only a full queue (`desiredSize <= 0`)
+    /// makes it wait, for `writer.ready`. A write that fails later is
+    /// reported by the next write or flush (and the read side sees the
+    /// socket end).
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
-            if let Some(fut) = self.write_fut.as_mut() {
+            if let Some(msg) = self.write_error.borrow().as_ref() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    format!("socket write failed: {msg}"),
+                )));
+            }
+            if let Some(fut) = self.ready_fut.as_mut() {
                 match Pin::new(fut).poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(r) => {
-                        self.write_fut = None;
+                        self.ready_fut = None;
                         if let Err(e) = r {
                             return Poll::Ready(Err(js_io(
                                 io::ErrorKind::BrokenPipe,
@@ -238,13 +267,26 @@ impl StreamSocket {
             if self.write_buf.is_empty() {
                 return Poll::Ready(Ok(()));
             }
+            let writer = self.writer()?;
+            let full = sys::get(&writer, "desiredSize")
+                .as_f64()
+                .is_some_and(|d| d <= 0.0);
+            if full {
+                if let Some(ready) = promise_of(sys::get(&writer, "ready")) {
+                    self.ready_fut = Some(JsFuture::from(ready));
+                    continue;
+                }
+            }
             let chunk = Uint8Array::from(&self.write_buf[..]);
             self.write_buf.clear();
-            let promise = self
-                .writer()?
+            let promise = writer
                 .write(&chunk)
                 .map_err(|e| js_io(io::ErrorKind::BrokenPipe, "socket write failed", &e))?;
-            self.write_fut = Some(JsFuture::from(promise));
+            let _ = sys::call_method(
+                &promise,
+                "then",
+                &[sys::noop(), self.on_write_error.clone()],
+            );
         }
     }
 }

@@ -17,10 +17,10 @@ fn median(mut xs: Vec<Duration>) -> Duration {
     xs[xs.len() / 2]
 }
 
-/// `BENCH_CLIENT=edgepg` (or a prefix of another client's name) runs only that client,
+/// `BENCH_CLIENT=edgepg` (or another client's exact name) runs only that client,
 /// e.g. under `valgrind --tool=callgrind` to count instructions.
 fn selected(client: &str) -> bool {
-    std::env::var("BENCH_CLIENT").map_or(true, |c| client.starts_with(&c))
+    std::env::var("BENCH_CLIENT").map_or(true, |c| client == c)
 }
 
 async fn measure<F, Fut>(mut f: F) -> Duration

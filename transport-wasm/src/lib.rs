@@ -12,7 +12,9 @@
 //!   (`cloudflare:sockets`, `Deno.connect`, `node:net` adapters), with TLS
 //!   through the runtime's own `startTls`.
 //! * With the default `js-api` feature, the wasm-bindgen classes behind the
-//!   npm package `edgepg` (see `pkg/`).
+//!   npm package `edgepg` (see `pkg/`) and a `#[wasm_bindgen(start)]` panic
+//!   hook. A Rust application that only wants the client (and may have its
+//!   own start function) depends on it with `default-features = false`.
 //!
 //! From Rust (e.g. a Rust Worker), the whole core API is re-exported with the
 //! transport filled in:

@@ -123,6 +123,20 @@ fn test() -> Result<(), String> {
         "warnings",
     ]);
     steps.push(wasm);
+    // edgepg-wasm for Rust users, without the JavaScript API.
+    let mut wasm_rust = cargo();
+    wasm_rust.args([
+        "clippy",
+        "-p",
+        "edgepg-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--no-default-features",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    steps.push(wasm_rust);
     // The npm package, for the JavaScript tests (idempotent).
     let mut pkg = std::process::Command::new(
         std::env::current_exe().map_err(|e| format!("locating xtask itself: {e}"))?,

@@ -116,6 +116,28 @@ const W5: &str = "SELECT g AS id, 'name ' || g AS name, g * 1.5::float8 AS score
     md5(g::text) AS digest, (g::numeric / 7)::numeric(12, 4) AS ratio, ARRAY[g, g + 1] AS pair \
     FROM generate_series(1, 10000) g";
 
+/// W6's shape: `tasks` tasks, each running `op` `per_task` times on a clone of `pool`.
+async fn w6_round<P, F, Fut>(pool: P, tasks: usize, per_task: usize, op: F)
+where
+    P: Clone + Send + 'static,
+    F: Fn(P) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (pool, op) = (pool.clone(), op.clone());
+            tokio::spawn(async move {
+                for _ in 0..per_task {
+                    op(pool.clone()).await;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
 fn server_port(url: &str) -> String {
     let config = edgepg_tokio::Config::parse(url).unwrap();
     match &config.targets()[0] {
@@ -382,87 +404,55 @@ async fn main() {
         let per_task = 200;
         let tasks = 64;
         let total = (per_task * tasks) as u64;
-        let pool16 = edgepg_tokio::Pool::builder(url.as_str())
-            .min_size(16)
-            .max_size(16)
-            .build()
-            .unwrap();
-        pool16.connect().await.unwrap();
         if selected("edgepg") {
-            let t = measure(|| async {
-                let handles: Vec<_> = (0..tasks)
-                    .map(|_| {
-                        let pool = pool16.clone();
-                        tokio::spawn(async move {
-                            for _ in 0..per_task {
-                                pool.query("SELECT 1", &[]).await.unwrap();
-                            }
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    h.await.unwrap();
-                }
+            let pool = edgepg_tokio::Pool::builder(url.as_str())
+                .min_size(16)
+                .max_size(16)
+                .build()
+                .unwrap();
+            pool.connect().await.unwrap();
+            let t = measure(|| {
+                w6_round(pool.clone(), tasks, per_task, |p| async move {
+                    p.query("SELECT 1", &[]).await.unwrap();
+                })
             })
             .await;
             report("W6", "edgepg", total, t);
+            pool.close().await;
         }
-        pool16.close().await;
-
-        let mut cfg = deadpool_postgres::Config::new();
-        cfg.url = Some(url.clone());
-        cfg.pool = Some(deadpool_postgres::PoolConfig::new(16));
-        let dp = cfg
-            .create_pool(Some(deadpool_postgres::Runtime::Tokio1), NoTls)
-            .unwrap();
         if selected("deadpool-postgres") {
-            let t = measure(|| async {
-                let handles: Vec<_> = (0..tasks)
-                    .map(|_| {
-                        let pool = dp.clone();
-                        tokio::spawn(async move {
-                            for _ in 0..per_task {
-                                let c = pool.get().await.unwrap();
-                                let stmt = c.prepare_cached("SELECT 1").await.unwrap();
-                                c.query(&stmt, &[]).await.unwrap();
-                            }
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    h.await.unwrap();
-                }
+            let mut cfg = deadpool_postgres::Config::new();
+            cfg.url = Some(url.clone());
+            cfg.pool = Some(deadpool_postgres::PoolConfig::new(16));
+            let pool = cfg
+                .create_pool(Some(deadpool_postgres::Runtime::Tokio1), NoTls)
+                .unwrap();
+            let t = measure(|| {
+                w6_round(pool.clone(), tasks, per_task, |p| async move {
+                    let c = p.get().await.unwrap();
+                    let stmt = c.prepare_cached("SELECT 1").await.unwrap();
+                    c.query(&stmt, &[]).await.unwrap();
+                })
             })
             .await;
             report("W6", "deadpool-postgres", total, t);
+            pool.close();
         }
-        dp.close();
-
-        let manager =
-            bb8_postgres::PostgresConnectionManager::new_from_stringlike(url.as_str(), NoTls)
-                .unwrap();
-        let bb = bb8::Pool::builder()
-            .max_size(16)
-            .min_idle(Some(16))
-            .build(manager)
-            .await
-            .unwrap();
         if selected("bb8-postgres") {
-            let t = measure(|| async {
-                let handles: Vec<_> = (0..tasks)
-                    .map(|_| {
-                        let pool = bb.clone();
-                        tokio::spawn(async move {
-                            for _ in 0..per_task {
-                                let c = pool.get().await.unwrap();
-                                c.query("SELECT 1", &[]).await.unwrap();
-                            }
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    h.await.unwrap();
-                }
+            let manager =
+                bb8_postgres::PostgresConnectionManager::new_from_stringlike(url.as_str(), NoTls)
+                    .unwrap();
+            let pool = bb8::Pool::builder()
+                .max_size(16)
+                .min_idle(Some(16))
+                .build(manager)
+                .await
+                .unwrap();
+            let t = measure(|| {
+                w6_round(pool.clone(), tasks, per_task, |p| async move {
+                    let c = p.get().await.unwrap();
+                    c.query("SELECT 1", &[]).await.unwrap();
+                })
             })
             .await;
             report("W6", "bb8-postgres", total, t);

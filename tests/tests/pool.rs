@@ -9,6 +9,17 @@ fn url() -> String {
     PgServer::shared().url()
 }
 
+/// A connected pool whose backends carry `application_name = app`.
+async fn app_pool(app: &str, min: usize, max: usize) -> Pool {
+    let pool = Pool::builder(app_url(&url(), app))
+        .min_size(min)
+        .max_size(max)
+        .build()
+        .unwrap();
+    pool.connect().await.unwrap();
+    pool
+}
+
 fn app_url(base: &str, app: &str) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}application_name={app}")
@@ -168,12 +179,7 @@ async fn shrinking_after_idle_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminated_backends_are_replaced_without_errors() {
     let app = "edgepg_terminate";
-    let pool = Pool::builder(app_url(&url(), app))
-        .min_size(3)
-        .max_size(3)
-        .build()
-        .unwrap();
-    pool.connect().await.unwrap();
+    let pool = app_pool(app, 3, 3).await;
     for _ in 0..3 {
         let admin = Pool::new(url()).unwrap();
         let killed: i64 = admin
@@ -200,12 +206,7 @@ async fn terminated_backends_are_replaced_without_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_after_killed_backends_writes_exactly_once() {
     let app = "edgepg_kill_tx";
-    let pool = Pool::builder(app_url(&url(), app))
-        .min_size(2)
-        .max_size(2)
-        .build()
-        .unwrap();
-    pool.connect().await.unwrap();
+    let pool = app_pool(app, 2, 2).await;
     pool.execute("CREATE TABLE IF NOT EXISTS p_once (id int)", &[])
         .await
         .unwrap();
@@ -412,12 +413,7 @@ async fn dropped_query_is_cancelled_and_connection_reused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_drops_leave_the_pool_consistent() {
     let app = "edgepg_random_drops";
-    let pool = Pool::builder(app_url(&url(), app))
-        .min_size(2)
-        .max_size(4)
-        .build()
-        .unwrap();
-    pool.connect().await.unwrap();
+    let pool = app_pool(app, 2, 4).await;
     pool.execute("CREATE TABLE IF NOT EXISTS p_drops (id int)", &[])
         .await
         .unwrap();

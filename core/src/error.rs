@@ -241,7 +241,11 @@ impl Error {
             .and_then(|s| s.downcast_ref::<std::io::Error>())
             .map(|io| io.kind());
         let text = err.to_string();
-        let kind = if connecting {
+        let kind = if text.starts_with("error encoding message to server") {
+            // A message that cannot be encoded (a NUL byte in the SQL, the user
+            // name, …) was never sent: misuse, not a lost connection or server.
+            ErrorKind::Interface
+        } else if connecting {
             ErrorKind::Operational
         } else if err.is_closed()
             || io_kind.is_some()

@@ -348,6 +348,9 @@ fn parse_json(raw: &[u8]) -> Result<serde_json::Value, BoxError> {
     Ok(value)
 }
 
+/// PostgreSQL's `MAXDIM`.
+const MAX_ARRAY_DIMS: usize = 6;
+
 fn decode_array(array_type: &Type, member: &Type, raw: &[u8]) -> Result<Value, BoxError> {
     use fallible_iterator::FallibleIterator;
     let array = wire::array_from_sql(raw)?;
@@ -356,6 +359,19 @@ fn decode_array(array_type: &Type, member: &Type, raw: &[u8]) -> Result<Value, B
         .map(|d| Ok((d.len.max(0) as usize, d.lower_bound)))
         .collect()?;
     let dims: Vec<usize> = bounds.iter().map(|(len, _)| *len).collect();
+    // PostgreSQL arrays have at most 6 dimensions, and an empty one has none.
+    // A server that claims more (or a zero-length dimension beside a huge one)
+    // must not make us recurse per dimension or allocate per claimed row.
+    if dims.len() > MAX_ARRAY_DIMS {
+        return Err(format!(
+            "array with {} dimensions (PostgreSQL allows {MAX_ARRAY_DIMS})",
+            dims.len()
+        )
+        .into());
+    }
+    if dims.contains(&0) {
+        return Ok(Value::Array(Vec::new()));
+    }
     let mut flat = Vec::new();
     let mut values = array.values();
     while let Some(v) = values.next()? {
@@ -527,6 +543,11 @@ fn format_date(days: i32) -> String {
 fn push_clock(out: &mut String, micros: i64) {
     let secs = micros.div_euclid(1_000_000) as u64;
     let frac = micros.rem_euclid(1_000_000) as u64;
+    push_clock_parts(out, secs, frac);
+}
+
+/// Appends `HH:MM:SS[.ffffff]` for whole seconds and microseconds.
+fn push_clock_parts(out: &mut String, secs: u64, frac: u64) {
     push_int(out, secs / 3600, 2);
     out.push(':');
     push_int(out, (secs / 60) % 60, 2);
@@ -574,8 +595,8 @@ fn format_timetz(raw: &[u8]) -> Result<String, BoxError> {
         return Err("invalid timetz".into());
     }
     let micros = i64::from_be_bytes(raw[0..8].try_into()?);
-    // The wire offset is seconds *west* of UTC.
-    let offset = -i32::from_be_bytes(raw[8..12].try_into()?);
+    // The wire offset is seconds *west* of UTC (i64: a hostile i32::MIN negates).
+    let offset = -i64::from(i32::from_be_bytes(raw[8..12].try_into()?));
     let sign = if offset < 0 { '-' } else { '+' };
     let abs = offset.unsigned_abs();
     let mut zone = format!("{sign}{:02}", abs / 3600);
@@ -609,10 +630,10 @@ fn format_interval(raw: &[u8]) -> Result<String, BoxError> {
     }
     if micros != 0 || parts.is_empty() {
         let sign = if micros < 0 { "-" } else { "" };
-        parts.push(format!(
-            "{sign}{}",
-            format_clock(micros.unsigned_abs() as i64)
-        ));
+        let abs = micros.unsigned_abs();
+        let mut clock = String::with_capacity(24);
+        push_clock_parts(&mut clock, abs / 1_000_000, abs % 1_000_000);
+        parts.push(format!("{sign}{clock}"));
     }
     Ok(parts.join(" "))
 }
@@ -755,6 +776,47 @@ mod tests {
             "2000-01-01 00:00:01.5+00"
         );
         assert_eq!(format_timestamp(-1, ""), "1999-12-31 23:59:59.999999");
+    }
+
+    /// A binary int4[] with the given dimensions and no elements.
+    fn empty_array(dims: &[(i32, i32)]) -> Vec<u8> {
+        let mut b = (dims.len() as i32).to_be_bytes().to_vec();
+        b.extend_from_slice(&0i32.to_be_bytes());
+        b.extend_from_slice(&23u32.to_be_bytes());
+        for (len, lower) in dims {
+            b.extend_from_slice(&len.to_be_bytes());
+            b.extend_from_slice(&lower.to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn hostile_array_headers() {
+        // 2^31-1 × 0 elements: was one allocation of ~100 GB (abort).
+        let raw = empty_array(&[(i32::MAX, 1), (0, 1)]);
+        assert_eq!(
+            decode(&Type::INT4_ARRAY, &raw).unwrap(),
+            Value::Array(vec![])
+        );
+        // 100 000 dimensions: was one recursion level per dimension.
+        let raw = empty_array(&vec![(1, 1); 100_000]);
+        let err = decode(&Type::INT4_ARRAY, &raw).unwrap_err();
+        assert!(err.to_string().contains("dimensions"), "{err}");
+    }
+
+    #[test]
+    fn extreme_times_and_intervals() {
+        let mut timetz = 0i64.to_be_bytes().to_vec();
+        timetz.extend_from_slice(&i32::MIN.to_be_bytes());
+        // Was "attempt to negate with overflow".
+        assert_eq!(format_timetz(&timetz).unwrap(), "00:00:00+596523:14:08");
+        let mut interval = i64::MIN.to_be_bytes().to_vec();
+        interval.extend_from_slice(&[0; 8]);
+        // As PostgreSQL prints it (was a garbled hour count).
+        assert_eq!(
+            format_interval(&interval).unwrap(),
+            "-2562047788:00:54.775808"
+        );
     }
 
     #[test]

@@ -95,7 +95,12 @@ impl FValue {
 }
 
 /// The types a server may declare for a column.
-fn types() -> Vec<Type> {
+fn types() -> &'static [Type] {
+    static TYPES: std::sync::OnceLock<Vec<Type>> = std::sync::OnceLock::new();
+    TYPES.get_or_init(build_types)
+}
+
+fn build_types() -> Vec<Type> {
     let domain = Type::new(
         "fuzz_domain".into(),
         900_001,
@@ -200,7 +205,7 @@ pub fn values(data: &[u8]) {
     if let Some((&pick, raw)) = data.split_first() {
         decode(&types[pick as usize % types.len()], raw);
     }
-    for t in &types {
+    for t in types {
         decode(t, data);
     }
     let mut u = Unstructured::new(data);
@@ -208,7 +213,7 @@ pub fn values(data: &[u8]) {
         let value = value.to_value();
         round_trip(&types[ty as usize % types.len()], &value);
         // Every other type too: encoding never panics.
-        for t in &types {
+        for t in types {
             let mut buf = BytesMut::new();
             let _ = value.to_sql_checked(t, &mut buf);
         }

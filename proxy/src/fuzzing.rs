@@ -97,15 +97,14 @@ pub fn frames(client: &[u8], max_frame_size: usize) -> std::io::Result<Frames> {
     })
 }
 
+thread_local! {
+    /// Parsing options is costly next to one run: parse once, set the frame size.
+    static OPTIONS: Options = Options::parse_from(["edgepg-proxy", "--allow-any", "--idle-timeout", "0"]);
+}
+
 async fn run_frames(client: Vec<u8>, max_frame_size: usize) -> Frames {
-    let opts = Options::parse_from([
-        "edgepg-proxy",
-        "--allow-any",
-        "--idle-timeout",
-        "0",
-        "--max-frame-size",
-        &max_frame_size.to_string(),
-    ]);
+    let mut opts = OPTIONS.with(Options::clone);
+    opts.max_frame_size = max_frame_size;
     let mut allow = AllowList::new();
     allow.allow_any();
     let shared = Arc::new(Shared::new(opts, allow, None));

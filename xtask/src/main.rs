@@ -5,10 +5,12 @@
 //! * `demo` — runs the `edgepg-tokio` demo example against `$PGSQL` /
 //!   `$DATABASE_URL` or a throwaway PostgreSQL server.
 //! * `pkg` — builds the npm package `edgepg` (`pkg/wasm/`).
+//! * `soak`, `fuzz` — the reliability runs (`reliability.rs`, RELIABILITY.md).
 
 mod bench;
 mod ensure;
 mod pkg;
+mod reliability;
 mod run;
 
 use std::process::ExitCode;
@@ -24,13 +26,21 @@ commands:
           openssl, Node.js, the npm packages of tests/js and tests/wasm,
           Chromium), then run: cargo fmt --check, cargo clippy -D warnings,
           cargo clippy -p edgepg-core -p edgepg-wasm for wasm32, xtask pkg,
-          cargo test --workspace
+          cargo test --workspace, xtask soak --short
   demo    run `cargo run -p edgepg-tokio --example demo` with PGSQL set to
           $PGSQL, $DATABASE_URL or a throwaway PostgreSQL server
   pkg     build the npm package in pkg/: edgepg-wasm for wasm32 (profile
           wasm-release), wasm-bindgen (pinned CLI, installed when missing),
           wasm-opt -Oz (binaryen from npm) into pkg/wasm/
   bench   the SPEC §10 workloads next to the peers, in one run; writes BENCHMARKS.md
+  soak    [--short] the reliability run (RELIABILITY.md): edgepg-soak — 64 tasks of
+          mixed load natively and through edgepg-proxy for 5 minutes while a
+          fault script restarts PostgreSQL and the proxy, terminates backends
+          and stalls/cuts connections, then checks the ledger — followed by
+          every fuzz target for the rest of a 10-minute budget; --short (part
+          of `test`) is 30 s of faults and 3 s per fuzz target
+  fuzz    [--seconds N] [TARGET…] run the cargo-fuzz targets of fuzz/ (default
+          60 s each); a crash is kept in fuzz/regressions/TARGET/
   help    print this message
 ";
 
@@ -41,6 +51,8 @@ fn main() -> ExitCode {
         Some("demo") if args.len() == 1 => demo(),
         Some("bench") if args.len() == 1 => report(bench::bench()),
         Some("pkg") if args.len() == 1 => report(pkg::build()),
+        Some("soak") => report(reliability::soak(&args[1..])),
+        Some("fuzz") => report(reliability::fuzz_command(&args[1..])),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
@@ -85,6 +97,7 @@ fn ensure_tools() -> Result<(), String> {
     ensure::js_test_deps()?;
     ensure::npm_deps("tests/wasm")?;
     ensure::chromium()?;
+    reliability::ensure_cargo_fuzz()?;
     Ok(())
 }
 
@@ -146,6 +159,13 @@ fn test() -> Result<(), String> {
     let mut tests = cargo();
     tests.args(["test", "--workspace"]);
     steps.push(tests);
+    // The short reliability run: a 30 s soak under faults, 3 s per fuzz target.
+    let mut soak = std::process::Command::new(
+        std::env::current_exe().map_err(|e| format!("locating xtask itself: {e}"))?,
+    );
+    soak.args(["soak", "--short"])
+        .current_dir(run::workspace_root());
+    steps.push(soak);
 
     let total = steps.len();
     let mut timings = Vec::new();

@@ -573,3 +573,52 @@ async fn garbage_never_takes_the_proxy_down() {
     proxy.wait_idle(Duration::from_secs(5));
     assert!(!proxy.log().contains("panicked"), "{}", proxy.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_translation_and_other_open_relay_tricks_are_refused() {
+    // Complements the metadata/loopback cases above and the address-parser
+    // tricks: addresses that reach a forbidden IPv4 address through a NAT64
+    // gateway or 6to4, other metadata services, multicast, and other ports of
+    // an allowed host.
+    let echo = echo_server().await;
+    let port = echo.port();
+    let any = ProxyProcess::start(&["--allow-any"]);
+    let forbidden = [
+        "[64:ff9b::a9fe:a9fe]:80".to_string(),
+        "[64:ff9b:1::a9fe:a9fe]:80".to_string(),
+        format!("[64:ff9b::7f00:1]:{port}"),
+        "[2002:a9fe:a9fe::1]:80".to_string(),
+        format!("[2002:7f00:1::1]:{port}"),
+        "[fd00:ec2::254]:80".to_string(),
+        "168.63.129.16:80".to_string(),
+        "100.100.100.200:80".to_string(),
+        "[::]:5432".to_string(),
+        "[ff02::1]:5432".to_string(),
+        "239.255.255.250:1900".to_string(),
+        format!("[::1]:{port}"),
+        format!("127.0.0.2:{port}"),
+    ];
+    for dest in &forbidden {
+        let (status, text) = upgrade(any.addr, &format!("/v1?address={dest}"), &[]);
+        assert_eq!(status, 403, "{dest}: {text}");
+        assert!(
+            text.contains("X-Edgepg-Reject: forbidden_address"),
+            "{dest}: {text}"
+        );
+    }
+    wait_rejects(&any, "forbidden_address", forbidden.len() as u64);
+    // The rules are per port: an allowed host is not an open relay to its other ports.
+    let one = ProxyProcess::start(&["--allow", &echo.to_string(), "--allow", "localhost:5432"]);
+    for dest in [
+        format!("127.0.0.1:{}", port.wrapping_add(1).max(1)),
+        "127.0.0.1:22".to_string(),
+        "localhost:22".to_string(),
+        "[::1]:5432".to_string(),
+    ] {
+        let (status, text) = upgrade(one.addr, &format!("/v1?address={dest}"), &[]);
+        assert_eq!(status, 403, "{dest}: {text}");
+    }
+    // The allowed destination itself still works.
+    let (status, _) = upgrade(one.addr, &format!("/v1?address={echo}"), &[]);
+    assert_eq!(status, 101);
+}

@@ -47,12 +47,28 @@ function statement(sql, params) {
   return [sql, params];
 }
 
-function setRow(row, name, value) {
-  if (name === '__proto__') {
-    Object.defineProperty(row, name, { value, enumerable: true, writable: true, configurable: true });
-  } else {
-    row[name] = value;
+/** Column descriptors by `WasmResults.columns()` (parsed once per shape of result). */
+const columnCache = new Map();
+const COLUMN_CACHE_SIZE = 512;
+
+/** `{ names, oids, types, proto }` of a `name\0oid\0type\0…` string. */
+function columnsOf(key) {
+  let c = columnCache.get(key);
+  if (c === undefined) {
+    const parts = key.split('\0');
+    const names = [];
+    const oids = [];
+    const types = [];
+    for (let i = 0; i + 2 < parts.length; i += 3) {
+      names.push(parts[i]);
+      oids.push(Number(parts[i + 1]));
+      types.push(parts[i + 2]);
+    }
+    c = { names, oids, types, proto: names.includes('__proto__') };
+    if (columnCache.size >= COLUMN_CACHE_SIZE) columnCache.clear();
+    columnCache.set(key, c);
   }
+  return c;
 }
 
 /**
@@ -64,6 +80,7 @@ export class Results {
   #raw;
   #rows = null;
   #fields = null;
+  #columns = null;
   #freed = false;
 
   constructor(raw) {
@@ -82,10 +99,18 @@ export class Results {
     if (this.#freed) throw interfaceError('these results were freed');
   }
 
+  #cols() {
+    if (this.#columns === null) this.#columns = columnsOf(callSync(() => this.#raw.columns()));
+    return this.#columns;
+  }
+
   /** `[{ name, dataTypeID, dataType }]`. */
   get fields() {
     this.#check();
-    if (this.#fields === null) this.#fields = callSync(() => this.#raw.fields());
+    if (this.#fields === null) {
+      const { names, oids, types } = this.#cols();
+      this.#fields = names.map((name, i) => ({ name, dataTypeID: oids[i], dataType: types[i] }));
+    }
     return this.#fields;
   }
 
@@ -98,14 +123,29 @@ export class Results {
   get rows() {
     this.#check();
     if (this.#rows === null) {
-      const fields = this.fields;
-      const names = fields.map((f) => f.name);
-      const values = callSync(() => this.#raw.values());
+      const { names, proto } = this.#cols();
+      const width = names.length;
+      // Plain-string cells are holes in `cells`; their text is `text`, cut by `lengths`.
+      const [cells, text, lengths] = callSync(() => this.#raw.values());
       const rows = new Array(this.length);
       let k = 0;
+      let t = 0;
+      let pos = 0;
       for (let i = 0; i < this.length; i++) {
         const row = {};
-        for (let c = 0; c < names.length; c++) setRow(row, names[c], values[k++]);
+        for (let c = 0; c < width; c++) {
+          let v = cells[k++];
+          if (v === undefined) {
+            const end = pos + lengths[t++];
+            v = text.slice(pos, end);
+            pos = end;
+          }
+          if (proto && names[c] === '__proto__') {
+            Object.defineProperty(row, '__proto__', { value: v, enumerable: true, writable: true, configurable: true });
+          } else {
+            row[names[c]] = v;
+          }
+        }
         rows[i] = row;
       }
       this.#rows = rows;

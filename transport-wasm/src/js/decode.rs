@@ -87,6 +87,17 @@ fn is_int8(column: &Column) -> bool {
     matches!(column.type_oid(), 20 | 1016)
 }
 
+/// The value when it comes out as a plain string (what [`to_js`] gives
+/// through `JsValue::from_str`), for batching.
+pub(crate) fn as_text(value: &Value, types: Types) -> Option<&str> {
+    match value {
+        Value::Numeric(_) if types.numeric_number => None,
+        Value::TimestampTz(_) if types.timestamptz_date => None,
+        Value::Timestamp(_) if types.timestamp_date => None,
+        other => other.as_str(),
+    }
+}
+
 /// Converts one value of `column`.
 pub(crate) fn to_js(value: &Value, column: &Column, types: Types) -> Result<JsValue, JsValue> {
     convert(value, is_int8(column), column.name(), types)

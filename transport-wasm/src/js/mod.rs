@@ -593,36 +593,55 @@ impl WasmResults {
         self.results.query().to_string()
     }
 
-    /// `[{ name, dataTypeID, dataType }]`.
-    pub fn fields(&self) -> Array {
-        self.results
-            .columns()
-            .iter()
-            .map(|c| {
-                let o = Object::new();
-                sys::set(&o, "name", &JsValue::from_str(c.name()));
-                sys::set(
-                    &o,
-                    "dataTypeID",
-                    &JsValue::from_f64(f64::from(c.type_oid())),
-                );
-                sys::set(&o, "dataType", &JsValue::from_str(c.type_name()));
-                JsValue::from(o)
-            })
-            .collect()
+    /// The columns in one string, `name \0 dataTypeID \0 dataType \0` for
+    /// each (names cannot hold NUL): one boundary crossing per result, and a
+    /// key the package caches its field descriptors by.
+    pub fn columns(&self) -> String {
+        let mut out = String::new();
+        for c in self.results.columns() {
+            out.push_str(c.name());
+            out.push('\0');
+            push_u32(&mut out, c.type_oid());
+            out.push('\0');
+            out.push_str(c.type_name());
+            out.push('\0');
+        }
+        out
     }
 
-    /// Every value, row after row (`length × fields().length`), converted
-    /// with the pool's `types`. Throws a RangeError for an int8 that does not
-    /// fit a number under `types.int8 = 'number'`.
+    /// Every value, row after row (`length × columns`), converted with the
+    /// pool's `types`, as `[cells, text, lengths]`: the cells that come out as
+    /// plain strings are holes in `cells`, and their text is concatenated in
+    /// `text`, with UTF-16 `lengths` in order (one string decode per result
+    /// instead of one per cell). Throws a RangeError for an int8 that does
+    /// not fit a number under `types.int8 = 'number'`.
     pub fn values(&self) -> Result<Array, JsValue> {
         let columns = self.results.columns();
-        let out = Array::new();
+        let cells = Array::new_with_length((self.results.len() * columns.len()) as u32);
+        let mut text = String::new();
+        let mut lengths: Vec<u32> = Vec::new();
+        let mut k = 0u32;
         for row in self.results.iter() {
             for (value, column) in row.values().iter().zip(columns) {
-                out.push(&decode::to_js(value, column, self.types)?);
+                match decode::as_text(value, self.types) {
+                    Some(s) => {
+                        text.push_str(s);
+                        let units = if s.is_ascii() {
+                            s.len()
+                        } else {
+                            s.encode_utf16().count()
+                        };
+                        lengths.push(units as u32);
+                    }
+                    None => cells.set(k, decode::to_js(value, column, self.types)?),
+                }
+                k += 1;
             }
         }
+        let out = Array::new_with_length(3);
+        out.set(0, cells.into());
+        out.set(1, JsValue::from_str(&text));
+        out.set(2, js_sys::Uint32Array::from(&lengths[..]).into());
         Ok(out)
     }
 
@@ -636,6 +655,14 @@ impl WasmResults {
         }
         Ok(out)
     }
+}
+
+/// Appends `n` in decimal.
+fn push_u32(out: &mut String, n: u32) {
+    if n >= 10 {
+        push_u32(out, n / 10);
+    }
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 /// The kind names of errors, for the package's class table.

@@ -125,20 +125,30 @@ export class Results {
     if (this.#rows === null) {
       const { names, proto } = this.#cols();
       const width = names.length;
-      // Plain-string cells are holes in `cells`; their text is `text`, cut by `lengths`.
-      const [cells, text, lengths] = callSync(() => this.#raw.values());
+      // Simple values come in bulk (see WasmResults.values in transport-wasm/src/js/mod.rs).
+      const [kinds, cells, numbers, text, lengths] = callSync(() => this.#raw.values());
       const rows = new Array(this.length);
       let k = 0;
+      let n = 0;
       let t = 0;
       let pos = 0;
       for (let i = 0; i < this.length; i++) {
         const row = {};
-        for (let c = 0; c < width; c++) {
-          let v = cells[k++];
-          if (v === undefined) {
-            const end = pos + lengths[t++];
-            v = text.slice(pos, end);
-            pos = end;
+        for (let c = 0; c < width; c++, k++) {
+          let v;
+          switch (kinds[k]) {
+            case 1: v = null; break;
+            case 2: v = true; break;
+            case 3: v = false; break;
+            case 4: v = numbers[n++]; break;
+            case 5: v = new Date(numbers[n++]); break;
+            case 6: {
+              const end = pos + lengths[t++];
+              v = text.slice(pos, end);
+              pos = end;
+              break;
+            }
+            default: v = cells[k];
           }
           if (proto && names[c] === '__proto__') {
             Object.defineProperty(row, '__proto__', { value: v, enumerable: true, writable: true, configurable: true });

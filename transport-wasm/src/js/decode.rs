@@ -87,14 +87,63 @@ fn is_int8(column: &Column) -> bool {
     matches!(column.type_oid(), 20 | 1016)
 }
 
-/// The value when it comes out as a plain string (what [`to_js`] gives
-/// through `JsValue::from_str`), for batching.
-pub(crate) fn as_text(value: &Value, types: Types) -> Option<&str> {
+/// How a top-level value travels to JavaScript in `WasmResults::values`:
+/// the simple ones in typed arrays and one string, the rest as [`to_js`] values.
+pub(crate) enum Cell<'a> {
+    /// Through [`to_js`].
+    Js,
+    Null,
+    True,
+    False,
+    Number(f64),
+    /// A `Date` at these epoch milliseconds.
+    Date(f64),
+    Text(&'a str),
+}
+
+impl Cell<'_> {
+    /// The kind byte the package reads (`pkg/src/api.js`).
+    pub(crate) fn kind(&self) -> u8 {
+        match self {
+            Cell::Js => 0,
+            Cell::Null => 1,
+            Cell::True => 2,
+            Cell::False => 3,
+            Cell::Number(_) => 4,
+            Cell::Date(_) => 5,
+            Cell::Text(_) => 6,
+        }
+    }
+}
+
+/// Classifies one value of `column`; gives the same JavaScript value as
+/// [`to_js`] once the package has rebuilt it.
+pub(crate) fn cell<'a>(value: &'a Value, column: &Column, types: Types) -> Cell<'a> {
     match value {
-        Value::Numeric(_) if types.numeric_number => None,
-        Value::TimestampTz(_) if types.timestamptz_date => None,
-        Value::Timestamp(_) if types.timestamp_date => None,
-        other => other.as_str(),
+        Value::Null => Cell::Null,
+        Value::Bool(true) => Cell::True,
+        Value::Bool(false) => Cell::False,
+        Value::Int(i) if is_int8(column) => match types.int8 {
+            Int8::Number if i.unsigned_abs() < (1u64 << 53) => Cell::Number(*i as f64),
+            _ => Cell::Js,
+        },
+        Value::Int(i) => Cell::Number(*i as f64),
+        Value::Float(f) => Cell::Number(*f),
+        Value::Numeric(s) if types.numeric_number => {
+            Cell::Number(s.parse::<f64>().unwrap_or(f64::NAN))
+        }
+        Value::TimestampTz(s) if types.timestamptz_date => date_cell(s, true),
+        Value::Timestamp(s) if types.timestamp_date => date_cell(s, false),
+        other => other.as_str().map_or(Cell::Js, Cell::Text),
+    }
+}
+
+/// [`timestamp_to_date`] as a [`Cell`].
+fn date_cell(s: &str, with_zone: bool) -> Cell<'_> {
+    match s {
+        "infinity" => Cell::Number(f64::INFINITY),
+        "-infinity" => Cell::Number(f64::NEG_INFINITY),
+        _ => epoch_ms(s, with_zone).map_or(Cell::Text(s), Cell::Date),
     }
 }
 

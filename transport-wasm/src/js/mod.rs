@@ -610,21 +610,33 @@ impl WasmResults {
     }
 
     /// Every value, row after row (`length × columns`), converted with the
-    /// pool's `types`, as `[cells, text, lengths]`: the cells that come out as
-    /// plain strings are holes in `cells`, and their text is concatenated in
-    /// `text`, with UTF-16 `lengths` in order (one string decode per result
-    /// instead of one per cell). Throws a RangeError for an int8 that does
-    /// not fit a number under `types.int8 = 'number'`.
+    /// pool's `types`, as `[kinds, cells, numbers, text, lengths]`, so that
+    /// simple values cross the boundary in bulk: `kinds` (a `Uint8Array`,
+    /// one per value) says where each is — 0 in `cells` (a sparse array),
+    /// 1 null, 2 true, 3 false, 4 the next of `numbers` (a `Float64Array`),
+    /// 5 a `Date` at the next of `numbers`, 6 the next string cut from `text`
+    /// by the UTF-16 `lengths` (a `Uint32Array`). Throws a RangeError for an
+    /// int8 that does not fit a number under `types.int8 = 'number'`.
     pub fn values(&self) -> Result<Array, JsValue> {
         let columns = self.results.columns();
-        let cells = Array::new_with_length((self.results.len() * columns.len()) as u32);
+        let total = self.results.len() * columns.len();
+        let cells = Array::new_with_length(total as u32);
+        let mut kinds: Vec<u8> = Vec::with_capacity(total);
+        let mut numbers: Vec<f64> = Vec::new();
         let mut text = String::new();
         let mut lengths: Vec<u32> = Vec::new();
-        let mut k = 0u32;
         for row in self.results.iter() {
             for (value, column) in row.values().iter().zip(columns) {
-                match decode::as_text(value, self.types) {
-                    Some(s) => {
+                let cell = decode::cell(value, column, self.types);
+                match cell {
+                    decode::Cell::Js => {
+                        cells.set(
+                            kinds.len() as u32,
+                            decode::to_js(value, column, self.types)?,
+                        );
+                    }
+                    decode::Cell::Number(n) | decode::Cell::Date(n) => numbers.push(n),
+                    decode::Cell::Text(s) => {
                         text.push_str(s);
                         let units = if s.is_ascii() {
                             s.len()
@@ -633,15 +645,17 @@ impl WasmResults {
                         };
                         lengths.push(units as u32);
                     }
-                    None => cells.set(k, decode::to_js(value, column, self.types)?),
+                    decode::Cell::Null | decode::Cell::True | decode::Cell::False => {}
                 }
-                k += 1;
+                kinds.push(cell.kind());
             }
         }
-        let out = Array::new_with_length(3);
-        out.set(0, cells.into());
-        out.set(1, JsValue::from_str(&text));
-        out.set(2, js_sys::Uint32Array::from(&lengths[..]).into());
+        let out = Array::new_with_length(5);
+        out.set(0, js_sys::Uint8Array::from(&kinds[..]).into());
+        out.set(1, cells.into());
+        out.set(2, js_sys::Float64Array::from(&numbers[..]).into());
+        out.set(3, JsValue::from_str(&text));
+        out.set(4, js_sys::Uint32Array::from(&lengths[..]).into());
         Ok(out)
     }
 

@@ -177,22 +177,55 @@ impl Parts {
 /// userinfo) that occurs nowhere else in it, if it is long enough to be
 /// recognisable.
 fn known_password(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    let url = trimmed.starts_with("postgresql://") || trimmed.starts_with("postgres://");
     let after_key = text.split("password=").nth(1).map(|rest| {
-        rest.trim_start_matches('\'')
-            .split(|c: char| c.is_whitespace() || matches!(c, '&' | '#' | '\''))
-            .next()
-            .unwrap_or("")
+        if url {
+            // A query parameter: up to the next `&` or `#`.
+            rest.split(['&', '#']).next().unwrap_or("").to_string()
+        } else {
+            dsn_value(rest)
+        }
     });
-    let in_userinfo = text.split_once("://").and_then(|(_, rest)| {
-        let authority = rest.split(['/', '?', '#']).next()?;
-        let userinfo = &authority[..authority.rfind('@')?];
-        Some(userinfo.split_once(':')?.1)
-    });
+    let in_userinfo = url
+        .then(|| {
+            let rest = trimmed.split_once("://")?.1;
+            let authority = rest.split(['/', '?', '#']).next()?;
+            let userinfo = &authority[..authority.rfind('@')?];
+            Some(userinfo.split_once(':')?.1.to_string())
+        })
+        .flatten();
     after_key
         .into_iter()
         .chain(in_userinfo)
-        .find(|p| p.len() >= 6 && text.matches(*p).count() == 1)
-        .map(str::to_string)
+        .find(|p| p.len() >= 6 && text.matches(p.as_str()).count() == 1)
+}
+
+/// A key=value value as the DSN parser reads it: whitespace skipped, then a
+/// quoted string (backslash escapes) or a run up to whitespace.
+fn dsn_value(rest: &str) -> String {
+    let rest = rest.trim_start();
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    if rest.starts_with('\'') {
+        chars.next();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.extend(chars.next()),
+                '\'' => break,
+                c => out.push(c),
+            }
+        }
+    } else {
+        while let Some(c) = chars.next() {
+            match c {
+                c if c.is_whitespace() => break,
+                '\\' => out.extend(chars.next()),
+                c => out.push(c),
+            }
+        }
+    }
+    out
 }
 
 /// Parses `text`; `password` is a password known to be in it (and nowhere

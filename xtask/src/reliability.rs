@@ -124,7 +124,7 @@ pub fn fuzz(seconds: u64, targets: &[&'static str]) -> Result<Vec<FuzzRun>, Stri
         let mut cmd = Command::new(bin_dir.join(target));
         cmd.arg(format!("-max_total_time={seconds}"))
             .args(["-rss_limit_mb=2048", "-timeout=20", "-print_final_stats=1"])
-            .arg("-max_len=65536")
+            .arg("-max_len=8192")
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
             .arg(&corpus);
         for extra in [&seeds, &regressions] {

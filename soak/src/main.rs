@@ -583,6 +583,15 @@ async fn soak(args: Args) -> Result<bool, String> {
         if finals_ok { "delivered on both routes" } else { "MISSING" }
     );
     say!("hangs (operations over {OP_LIMIT:?}): {hangs}");
+    let half = rss_samples
+        .iter()
+        .find(|(t, _)| *t as f64 >= rss_samples.last().map_or(0.0, |l| l.0 as f64) / 2.0)
+        .map_or(rss_start, |(_, r)| *r);
+    say!(
+        "client RSS over the second half of the run: {} → {}",
+        mib(half),
+        mib(rss_end)
+    );
     say!(
         "client RSS: start {} → end {} (limit {}); samples: {}",
         mib(rss_start),
@@ -647,7 +656,7 @@ async fn soak(args: Args) -> Result<bool, String> {
         "transactions": tally(&txs),
         "listen": { "received": listen_received, "malformed": listen_malformed, "after_faults": finals_ok },
         "hangs": hangs,
-        "rss_kib": { "start": rss_start, "end": rss_end, "limit": rss_limit,
+        "rss_kib": { "start": rss_start, "end": rss_end, "limit": rss_limit, "half_way": half,
                      "samples": rss_samples.iter().map(|(t, r)| json!([t, r])).collect::<Vec<_>>() },
         "proxy": { "instances": proxy_starts, "rss_kib_start": proxy_rss_start, "rss_kib_end": proxy_rss_end,
                    "rss_kib_max": proxy_max_rss },

@@ -106,13 +106,26 @@ fn count_files(dir: &Path) -> usize {
 }
 
 /// Runs each target for `seconds`; stops at the first crash (copied into
-/// `fuzz/regressions/TARGET/`).
-pub fn fuzz(seconds: u64, targets: &[&'static str]) -> Result<Vec<FuzzRun>, String> {
+/// `fuzz/regressions/TARGET/`). A `persistent` run grows the corpus in
+/// `target/fuzz-corpus/`; otherwise (the short run of `cargo xtask test`)
+/// it starts from the seeds and regressions alone, so that its time does not
+/// grow with the corpus.
+pub fn fuzz(
+    seconds: u64,
+    targets: &[&'static str],
+    persistent: bool,
+) -> Result<Vec<FuzzRun>, String> {
     let bin_dir = build_fuzzers()?;
     let root = workspace_root();
     let mut runs = Vec::new();
     for &target in targets {
-        let corpus = target_dir().join("fuzz-corpus").join(target);
+        let corpus = if persistent {
+            target_dir().join("fuzz-corpus").join(target)
+        } else {
+            let fresh = target_dir().join("fuzz-corpus-short").join(target);
+            let _ = std::fs::remove_dir_all(&fresh);
+            fresh
+        };
         let artifacts = target_dir().join("fuzz-artifacts").join(target);
         let logs = target_dir().join("fuzz-logs");
         for d in [&corpus, &artifacts, &logs] {
@@ -217,7 +230,7 @@ pub fn fuzz_command(args: &[String]) -> Result<(), String> {
     if targets.is_empty() {
         targets = TARGETS.to_vec();
     }
-    let runs = fuzz(seconds, &targets)?;
+    let runs = fuzz(seconds, &targets, true)?;
     let total: u64 = runs.iter().map(|r| r.executions).sum();
     let time: f64 = runs.iter().map(|r| r.seconds).sum();
     println!("xtask fuzz: {total} executions in {time:.0} s in all, no crash");
@@ -267,7 +280,7 @@ pub fn soak(args: &[String]) -> Result<(), String> {
         let left = SOAK_BUDGET.saturating_sub(started.elapsed() + Duration::from_secs(45));
         (left.as_secs() / TARGETS.len() as u64).clamp(5, 60)
     };
-    let runs = fuzz(seconds, &TARGETS)?;
+    let runs = fuzz(seconds, &TARGETS, !short)?;
     let total: u64 = runs.iter().map(|r| r.executions).sum();
     println!(
         "xtask soak: soak passed; fuzzing {total} executions ({}), no crash; total {}",

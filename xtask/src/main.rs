@@ -38,7 +38,7 @@ commands:
           fault script restarts PostgreSQL and the proxy, terminates backends
           and stalls/cuts connections, then checks the ledger — followed by
           every fuzz target for the rest of a 10-minute budget; --short (part
-          of `test`) is 30 s of faults and 3 s per fuzz target
+          of `test`) is 35 s of faults (each kind once), 3 s per fuzz target
   fuzz    [--seconds N] [TARGET…] run the cargo-fuzz targets of fuzz/ (default
           60 s each); a crash is kept in fuzz/regressions/TARGET/
   help    print this message
@@ -159,7 +159,7 @@ fn test() -> Result<(), String> {
     let mut tests = cargo();
     tests.args(["test", "--workspace"]);
     steps.push(tests);
-    // The short reliability run: a 30 s soak under faults, 3 s per fuzz target.
+    // The short reliability run: a 35 s soak under faults, 3 s per fuzz target.
     let mut soak = std::process::Command::new(
         std::env::current_exe().map_err(|e| format!("locating xtask itself: {e}"))?,
     );

@@ -5,7 +5,7 @@
 //!   proxy, terminates backends and has relays stall and cut connections),
 //!   then every fuzz target — 5 minutes of load and ~1 minute of fuzzing per
 //!   target, 10 minutes at most in all. `--short` (what `cargo xtask test`
-//!   runs) is 30 s of faults and 3 s per fuzz target.
+//!   runs) is 35 s of faults (each kind once) and 3 s per fuzz target.
 //! * fuzz: the cargo-fuzz targets of `fuzz/`, each for a bounded time, with
 //!   libFuzzer's coverage instrumentation and no sanitizer (so stable Rust
 //!   builds them without `RUSTC_BOOTSTRAP`). The corpus grows in
@@ -31,6 +31,11 @@ pub const TARGETS: [&str; 5] = [
 
 /// The cargo-fuzz version installed when missing.
 const CARGO_FUZZ: &str = "0.13.2";
+
+/// The fault script of the short soak: each kind once.
+const SHORT_SCRIPT: &str = "terminate_backends,relay_cut_native,proxy_restart_sigterm,\
+relay_stall_native,postgres_restart,relay_cut_behind_proxy,proxy_restart_sigkill,\
+relay_stall_behind_proxy,postgres_stop_start";
 
 /// The whole `cargo xtask soak` must finish within this.
 const SOAK_BUDGET: Duration = Duration::from_secs(600);
@@ -259,8 +264,10 @@ pub fn soak(args: &[String]) -> Result<(), String> {
     let mut cmd = Command::new(target_dir().join("debug").join("edgepg-soak"));
     cmd.arg("--out").arg(&out);
     if short {
-        cmd.args(["--duration", "30s", "--fault-every", "3s"])
-            .args(["--settle", "5s", "--warmup", "2s"]);
+        // Every kind of fault once.
+        cmd.args(["--duration", "35s", "--fault-every", "2.5s"])
+            .args(["--settle", "5s", "--warmup", "2s"])
+            .args(["--faults", SHORT_SCRIPT]);
     } else {
         cmd.args(["--duration", "300s", "--fault-every", "5s"])
             .args(["--settle", "10s", "--warmup", "3s"]);

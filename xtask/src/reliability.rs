@@ -121,6 +121,16 @@ pub fn fuzz(
     persistent: bool,
 ) -> Result<Vec<FuzzRun>, String> {
     let bin_dir = build_fuzzers()?;
+    fuzz_built(&bin_dir, seconds, targets, persistent)
+}
+
+/// [`fuzz`] with the targets already built in `bin_dir`.
+fn fuzz_built(
+    bin_dir: &Path,
+    seconds: u64,
+    targets: &[&'static str],
+    persistent: bool,
+) -> Result<Vec<FuzzRun>, String> {
     let root = workspace_root();
     let mut runs = Vec::new();
     for &target in targets {
@@ -254,6 +264,8 @@ pub fn soak(args: &[String]) -> Result<(), String> {
         "building the soak and the proxy",
         cargo().args(["build", "-p", "edgepg-soak", "-p", "edgepg-proxy"]),
     )?;
+    // Built before the soak, so that the time left for fuzzing is known after it.
+    let fuzzers = build_fuzzers()?;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -282,12 +294,12 @@ pub fn soak(args: &[String]) -> Result<(), String> {
     let seconds = if short {
         3
     } else {
-        // What is left of the budget, shared by the targets (the fuzz build
-        // is usually cached by `cargo xtask test`).
-        let left = SOAK_BUDGET.saturating_sub(started.elapsed() + Duration::from_secs(45));
+        // What is left of the budget (with a margin for libFuzzer's start-up
+        // and the corpus pass), shared by the targets.
+        let left = SOAK_BUDGET.saturating_sub(started.elapsed() + Duration::from_secs(30));
         (left.as_secs() / TARGETS.len() as u64).clamp(5, 60)
     };
-    let runs = fuzz(seconds, &TARGETS, !short)?;
+    let runs = fuzz_built(&fuzzers, seconds, &TARGETS, !short)?;
     let total: u64 = runs.iter().map(|r| r.executions).sum();
     println!(
         "xtask soak: soak passed; fuzzing {total} executions ({}), no crash; total {}",

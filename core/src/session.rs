@@ -63,7 +63,7 @@ impl<T: Transport + Default> Session<T> {
     /// # #[derive(Clone, Default)] struct MyTransport;
     /// # #[edgepg_core::async_trait] impl edgepg_core::Transport for MyTransport {
     /// #   type Runtime = Rt; fn runtime(&self) -> Rt { Rt }
-    /// #   async fn connect(&self, _: &edgepg_core::Target) -> std::io::Result<edgepg_core::BoxSocket> { unimplemented!() } }
+    /// #   async fn connect(&self, _: &edgepg_core::Target) -> std::io::Result<edgepg_core::BoxSocket> { Err(std::io::ErrorKind::Unsupported.into()) } }
     /// # #[derive(Clone)] struct Rt;
     /// # impl edgepg_core::Runtime for Rt { fn spawn(&self, _: edgepg_core::BoxFuture<'static, ()>) {}
     /// #   fn sleep(&self, _: std::time::Duration) -> edgepg_core::BoxFuture<'static, ()> { Box::pin(async {}) }

@@ -58,7 +58,7 @@ impl Default for Options {
 /// # #[derive(Clone, Default)] struct Tcp;
 /// # #[async_trait] impl Transport for Tcp {
 /// #     type Runtime = Rt; fn runtime(&self) -> Rt { Rt }
-/// #     async fn connect(&self, _: &Target) -> std::io::Result<BoxSocket> { unimplemented!() }
+/// #     async fn connect(&self, _: &Target) -> std::io::Result<BoxSocket> { Err(std::io::ErrorKind::Unsupported.into()) }
 /// # }
 /// let pool = Pool::<Tcp>::builder("postgresql://app@db/shop")
 ///     .min_size(2)

@@ -41,8 +41,9 @@ struct Shared {
     listener: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
 }
 
-/// A prepared statement, its result columns, and when it was last used (for LRU).
-type CachedStatement = (Statement, Arc<[Column]>, u64);
+/// The SQL text (shared with the Results), a prepared statement, its result
+/// columns, and when it was last used (for LRU).
+type CachedStatement = (Arc<str>, Statement, Arc<[Column]>, u64);
 
 /// Prepared statements by SQL text, with their columns and last use (for LRU).
 #[derive(Default)]
@@ -58,9 +59,8 @@ pub(crate) struct StatementCache {
 type Prepared = (Statement, Arc<[Column]>, Arc<str>);
 
 impl StatementCache {
-    fn get_key_value_mut(&mut self, sql: &str) -> Option<(Arc<str>, &mut CachedStatement)> {
-        let key = self.map.get_key_value(sql)?.0.clone();
-        self.map.get_mut(sql).map(|v| (key, v))
+    fn get_mut(&mut self, sql: &str) -> Option<&mut CachedStatement> {
+        self.map.get_mut(sql)
     }
 
     fn len(&self) -> usize {
@@ -291,10 +291,10 @@ impl Connection {
             let now = self.use_counter.fetch_add(1, Ordering::Relaxed) + 1;
             let waiting = {
                 let mut cache = self.cache();
-                if let Some((key, (stmt, columns, used))) = cache.get_key_value_mut(sql) {
+                if let Some((key, stmt, columns, used)) = cache.get_mut(sql) {
                     *used = now;
                     self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok((stmt.clone(), columns.clone(), key, true));
+                    return Ok((stmt.clone(), columns.clone(), key.clone(), true));
                 }
                 match cache.pending.get_mut(sql) {
                     Some(waiters) => {
@@ -339,7 +339,7 @@ impl Connection {
             if cache.len() >= self.statement_capacity && !cache.contains_key(sql) {
                 let oldest = cache
                     .iter()
-                    .min_by_key(|(_, (_, _, used))| *used)
+                    .min_by_key(|(_, (_, _, _, used))| *used)
                     .map(|(k, _)| k.clone());
                 if let Some(oldest) = oldest {
                     cache.remove(&oldest);
@@ -348,7 +348,10 @@ impl Connection {
             }
             let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
             let key: Arc<str> = Arc::from(sql);
-            cache.insert(key.clone(), (stmt.clone(), columns.clone(), now));
+            cache.insert(
+                key.clone(),
+                (key.clone(), stmt.clone(), columns.clone(), now),
+            );
             for w in waiters {
                 let _ = w.send(Ok((stmt.clone(), columns.clone(), key.clone())));
             }

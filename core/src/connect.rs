@@ -6,9 +6,10 @@ use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_postgres::NoTls;
 
-use crate::config::{Config, SslMode, TargetSessionAttrs};
+use crate::config::{Config, PipelineConnect, SslMode, TargetSessionAttrs};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result};
+use crate::pipelined_password::PipelinedPassword;
 use crate::runtime::{timeout, Runtime};
 use crate::transport::{BoxSocket, Target, TlsRequest, Transport};
 
@@ -70,6 +71,12 @@ async fn connect_target<T: Transport>(
                 continue;
             }
             Err(e) => return Err(e),
+        };
+        let socket = match (config.get_pipeline_connect(), config.get_password()) {
+            (PipelineConnect::Password, Some(password)) => {
+                Box::new(PipelinedPassword::new(socket, password)) as BoxSocket
+            }
+            _ => socket,
         };
         let (client, connection) = config
             .to_startup()

@@ -11,7 +11,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, Statement};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::execute::probe_type;
 use crate::results::{Column, Results};
 use crate::row::Row;
@@ -37,6 +37,10 @@ struct Shared {
     /// Set when the server ended the connection with a FATAL shutdown error
     /// (57P01–57P03) that answered no request of ours.
     terminated_by_server: std::sync::atomic::AtomicBool,
+    /// The connection must not be used again: its driver ended, or a statement
+    /// saw the protocol go wrong (an unexpected or unparsable message) while
+    /// the socket was still open.
+    unusable: std::sync::atomic::AtomicBool,
     notices: Mutex<VecDeque<String>>,
     listener: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
 }
@@ -194,6 +198,8 @@ impl Connection {
                     }
                 }
             }
+            driver_shared.unusable.store(true, Ordering::SeqCst);
+            drop(messages);
             drop(done_tx);
         }));
         Connection {
@@ -223,7 +229,7 @@ impl Connection {
 
     /// True once the socket or the driver has ended.
     pub(crate) fn is_closed(&self) -> bool {
-        self.client.is_closed()
+        self.shared.unusable.load(Ordering::SeqCst) || self.client.is_closed()
     }
 
     /// Resolves when the background driver has finished (after Terminate was sent).
@@ -285,8 +291,10 @@ impl Connection {
         self.statements.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A prepared statement for `sql`, from the LRU cache when possible; true when cached.
-    async fn statement(&self, sql: &str) -> Result<(Statement, Arc<[Column]>, Arc<str>, bool)> {
+    /// A prepared statement for `sql` from the LRU cache, after waiting for
+    /// another caller's preparation if one is under way; otherwise registers
+    /// this caller as the one to prepare it (and then [`Self::prepared`]).
+    async fn cached_statement(&self, sql: &str) -> Result<Option<Prepared>> {
         loop {
             let now = self.use_counter.fetch_add(1, Ordering::Relaxed) + 1;
             let waiting = {
@@ -294,71 +302,105 @@ impl Connection {
                 if let Some((key, stmt, columns, used)) = cache.get_mut(sql) {
                     *used = now;
                     self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok((stmt.clone(), columns.clone(), key.clone(), true));
+                    return Ok(Some((stmt.clone(), columns.clone(), key.clone())));
                 }
                 match cache.pending.get_mut(sql) {
                     Some(waiters) => {
                         let (tx, rx) = oneshot::channel();
                         waiters.push(tx);
-                        Some(rx)
+                        rx
                     }
                     None => {
                         cache.pending.insert(Arc::from(sql), Vec::new());
-                        None
+                        self.cache_stats.misses.fetch_add(1, Ordering::Relaxed);
+                        return Ok(None);
                     }
                 }
             };
-            if let Some(rx) = waiting {
-                match rx.await {
-                    Ok(Ok((stmt, columns, key))) => {
-                        self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
-                        return Ok((stmt, columns, key, true));
-                    }
-                    Ok(Err(e)) => return Err(e),
-                    // The caller preparing it went away: try again (maybe prepare it ourselves).
-                    Err(_) => continue,
+            match waiting.await {
+                Ok(Ok(prepared)) => {
+                    self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Some(prepared));
                 }
+                Ok(Err(e)) => return Err(e),
+                // The caller preparing it went away: try again (maybe prepare it ourselves).
+                Err(_) => continue,
             }
-            self.cache_stats.misses.fetch_add(1, Ordering::Relaxed);
-            let abandoned = crate::pool::OnDrop::new(|| {
-                self.cache().pending.remove(sql);
-            });
-            let prepared = self.client.prepare(sql).await.map_err(Error::from_pg);
-            abandoned.disarm();
-            let mut cache = self.cache();
-            let waiters = cache.pending.remove(sql).unwrap_or_default();
-            let stmt = match prepared {
-                Ok(stmt) => stmt,
-                Err(e) => {
-                    for w in waiters {
-                        let _ = w.send(Err(e.clone()));
-                    }
-                    return Err(e);
-                }
-            };
-            if cache.len() >= self.statement_capacity && !cache.contains_key(sql) {
-                let oldest = cache
-                    .iter()
-                    .min_by_key(|(_, (_, _, _, used))| *used)
-                    .map(|(k, _)| k.clone());
-                if let Some(oldest) = oldest {
-                    cache.remove(&oldest);
-                    self.cache_stats.evictions.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
-            let key: Arc<str> = Arc::from(sql);
-            cache.insert(
-                key.clone(),
-                (key.clone(), stmt.clone(), columns.clone(), now),
-            );
-            for w in waiters {
-                let _ = w.send(Ok((stmt.clone(), columns.clone(), key.clone())));
-            }
-            return Ok((stmt, columns, key, true));
         }
     }
 
+    /// Caches the outcome of preparing `sql` (after [`Self::cached_statement`]
+    /// returned `None`) and hands it to the callers waiting for it.
+    fn prepared(
+        &self,
+        sql: &str,
+        prepared: std::result::Result<Statement, tokio_postgres::Error>,
+    ) -> Result<Prepared> {
+        let mut cache = self.cache();
+        let waiters = cache.pending.remove(sql).unwrap_or_default();
+        let stmt = match prepared.map_err(Error::from_pg) {
+            Ok(stmt) => stmt,
+            Err(e) => {
+                for w in waiters {
+                    let _ = w.send(Err(e.clone()));
+                }
+                return Err(e);
+            }
+        };
+        if cache.len() >= self.statement_capacity && !cache.contains_key(sql) {
+            let oldest = cache
+                .iter()
+                .min_by_key(|(_, (_, _, _, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                cache.remove(&oldest);
+                self.cache_stats.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
+        let key: Arc<str> = Arc::from(sql);
+        let now = self.use_counter.fetch_add(1, Ordering::Relaxed) + 1;
+        cache.insert(
+            key.clone(),
+            (key.clone(), stmt.clone(), columns.clone(), now),
+        );
+        for w in waiters {
+            let _ = w.send(Ok((stmt.clone(), columns.clone(), key.clone())));
+        }
+        Ok((stmt, columns, key))
+    }
+
+    /// Forgets this caller's claim to prepare `sql` if it is dropped midway.
+    fn preparing<'a>(&'a self, sql: &'a str) -> crate::pool::OnDrop<impl FnOnce() + 'a> {
+        crate::pool::OnDrop::new(move || {
+            self.cache().pending.remove(sql);
+        })
+    }
+
+    /// A statement not yet cached, run without parameters: prepares it (for
+    /// next time) and runs it as an unnamed statement in the same flight, so a
+    /// fresh connection answers its first query in one round trip.
+    async fn prepare_and_run(&self, sql: &str, sent: &mut bool) -> Result<(Results, u64)> {
+        let abandoned = self.preparing(sql);
+        if self.is_closed() {
+            // Nothing goes out on a dead connection: the statement may be retried.
+            return Err(Error::new(ErrorKind::ConnectionLost, "connection closed"));
+        }
+        *sent = true;
+        let no_params = std::iter::empty::<(&(dyn ToSql + Sync), Type)>();
+        let (prepared, stream) = futures_util::future::join(
+            self.client.prepare(sql),
+            self.client.query_typed_raw(sql, no_params),
+        )
+        .await;
+        abandoned.disarm();
+        let (stmt, columns, key) = self.prepared(sql, prepared)?;
+        check_param_count(stmt.params().len(), &[])?;
+        let stream = stream.map_err(Error::from_pg)?;
+        collect_rows(stream, columns, key).await
+    }
+
+    /// Runs one statement and buffers its rows.
     /// Runs one statement and buffers its rows.
     pub(crate) async fn query(
         &mut self,
@@ -403,6 +445,22 @@ impl Connection {
         params: &[&(dyn ToSql + Sync)],
         sent: &mut bool,
     ) -> Result<(Results, u64)> {
+        let result = self.run_once(sql, types, params, sent).await;
+        if let Err(e) = &result {
+            if breaks_connection(e) {
+                self.shared.unusable.store(true, Ordering::SeqCst);
+            }
+        }
+        result
+    }
+
+    async fn run_once(
+        &self,
+        sql: &str,
+        types: Option<&[Type]>,
+        params: &[&(dyn ToSql + Sync)],
+        sent: &mut bool,
+    ) -> Result<(Results, u64)> {
         *sent = false;
         if types.is_none() && self.statement_capacity == 0 {
             *sent = true;
@@ -411,7 +469,17 @@ impl Connection {
         let mut first = true;
         loop {
             let (stmt, columns, query, cached) = match types {
-                None if self.statement_capacity > 0 => self.statement(sql).await?,
+                None if self.statement_capacity > 0 => match self.cached_statement(sql).await? {
+                    Some((stmt, columns, query)) => (stmt, columns, query, true),
+                    None if params.is_empty() => return self.prepare_and_run(sql, sent).await,
+                    None => {
+                        let abandoned = self.preparing(sql);
+                        let prepared = self.client.prepare(sql).await;
+                        abandoned.disarm();
+                        let (stmt, columns, query) = self.prepared(sql, prepared)?;
+                        (stmt, columns, query, true)
+                    }
+                },
                 _ => {
                     let types = types.unwrap_or(&[]);
                     let stmt = self
@@ -451,13 +519,7 @@ impl Connection {
             .query_raw(stmt, params.iter().copied())
             .await
             .map_err(Error::from_pg)?;
-        futures_util::pin_mut!(stream);
-        let mut rows = Vec::new();
-        while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
-            rows.push(Row::new(row, columns.clone()));
-        }
-        let affected = stream.rows_affected().unwrap_or(rows.len() as u64);
-        Ok((Results::new(sql, columns, rows, affected), affected))
+        collect_rows(stream, columns, sql).await
     }
 
     /// Statement cache off (PgBouncer transaction mode): an unnamed statement,
@@ -507,6 +569,31 @@ impl Connection {
     pub(crate) async fn ping(&mut self) -> Result<()> {
         self.batch("").await
     }
+}
+
+/// Buffers the rows of `stream` into [`Results`], with the command's row count.
+async fn collect_rows(
+    stream: tokio_postgres::RowStream,
+    columns: Arc<[Column]>,
+    sql: Arc<str>,
+) -> Result<(Results, u64)> {
+    futures_util::pin_mut!(stream);
+    let mut rows = Vec::new();
+    while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
+        rows.push(Row::new(row, columns.clone()));
+    }
+    let affected = stream.rows_affected().unwrap_or(rows.len() as u64);
+    Ok((Results::new(sql, columns, rows, affected), affected))
+}
+
+/// A client-side failure that leaves the protocol state unknown: the socket
+/// broke, or the server sent something tokio-postgres could not follow.
+/// (Bad parameters or an undecodable value leave the connection fine.)
+fn breaks_connection(e: &Error) -> bool {
+    e.db_error().is_none()
+        && (e.kind() == ErrorKind::ConnectionLost
+            || e.message().starts_with("unexpected message")
+            || e.message().starts_with("error parsing response"))
 }
 
 fn is_stale_statement(e: &Error) -> bool {

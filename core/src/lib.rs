@@ -27,6 +27,7 @@ mod error;
 mod execute;
 mod listen;
 mod mogrify;
+mod pipelined_password;
 mod platform;
 pub mod pool;
 mod results;
@@ -39,7 +40,7 @@ mod transport;
 mod value;
 
 pub use async_trait::async_trait;
-pub use config::{Config, Host, IntoConfig, SslMode, TargetSessionAttrs};
+pub use config::{Config, Host, IntoConfig, PipelineConnect, SslMode, TargetSessionAttrs};
 pub use connection::Notification;
 pub use copy::CopyIn;
 pub use error::{DbErrorFields, Error, ErrorKind, Result};

@@ -90,6 +90,7 @@ pub struct Metrics {
     bytes_server_to_client: AtomicU64,
     frames_client_to_server: AtomicU64,
     frames_server_to_client: AtomicU64,
+    round_trips: AtomicU64,
     rejects: [AtomicU64; 14],
 }
 
@@ -106,6 +107,8 @@ pub struct Snapshot {
     pub bytes_client_to_server: u64,
     /// Payload bytes from servers to clients.
     pub bytes_server_to_client: u64,
+    /// Round trips: client flights the server answered (see [`Metrics::round_trip`]).
+    pub round_trips: u64,
 }
 
 impl Metrics {
@@ -139,6 +142,13 @@ impl Metrics {
         self.frames_server_to_client.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a round trip: server data arrived after client data that no
+    /// server data had answered yet. A client that sends its startup and
+    /// password together, then a query, makes two.
+    pub(crate) fn round_trip(&self) {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn reject(&self, reason: Reject) {
         if let Some(c) = self.rejects.get(reason.index()) {
             c.fetch_add(1, Ordering::Relaxed);
@@ -160,6 +170,7 @@ impl Metrics {
             sockets_open: self.sockets_open.load(Ordering::Relaxed),
             bytes_client_to_server: self.bytes_client_to_server.load(Ordering::Relaxed),
             bytes_server_to_client: self.bytes_server_to_client.load(Ordering::Relaxed),
+            round_trips: self.round_trips.load(Ordering::Relaxed),
         }
     }
 
@@ -228,6 +239,12 @@ impl Metrics {
                     load(&self.frames_server_to_client),
                 ),
             ],
+        );
+        metric(
+            "edgepg_proxy_round_trips_total",
+            "counter",
+            "Client flights answered by the server (client data, then server data).",
+            &[("", load(&self.round_trips))],
         );
         let labels: Vec<String> = Reject::ALL
             .iter()

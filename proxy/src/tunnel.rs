@@ -1,7 +1,7 @@
 //! Relaying between an upgraded WebSocket and the destination's TCP stream.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,6 +120,9 @@ pub(crate) async fn run<U: Upstream>(
     let touch = || last_activity.store(millis_since(started), Ordering::Relaxed);
     let up_bytes = AtomicU64::new(0);
     let down_bytes = AtomicU64::new(0);
+    // Client data not yet answered by the server, and answered flights so far.
+    let awaiting_answer = AtomicBool::new(false);
+    let round_trips = AtomicU64::new(0);
 
     let (mut sink, mut stream) = ws.split();
     let (mut up_read, mut up_write) = upstream.split();
@@ -132,6 +135,7 @@ pub(crate) async fn run<U: Upstream>(
                 match stream.next().await {
                     Some(Ok(Message::Binary(data))) => {
                         touch();
+                        awaiting_answer.store(true, Ordering::Relaxed);
                         if up_write.write_all(&data).await.is_err() {
                             return End::ServerError;
                         }
@@ -162,6 +166,10 @@ pub(crate) async fn run<U: Upstream>(
                     return End::ClientError;
                 }
                 metrics.server_to_client(n);
+                if awaiting_answer.swap(false, Ordering::Relaxed) {
+                    metrics.round_trip();
+                    round_trips.fetch_add(1, Ordering::Relaxed);
+                }
                 down_bytes.fetch_add(n as u64, Ordering::Relaxed);
             }
         };
@@ -235,6 +243,7 @@ pub(crate) async fn run<U: Upstream>(
         secs = started.elapsed().as_secs_f64(),
         bytes_up = up_bytes.load(Ordering::Relaxed),
         bytes_down = down_bytes.load(Ordering::Relaxed),
+        round_trips = round_trips.load(Ordering::Relaxed),
         "tunnel closed"
     );
     end.label()

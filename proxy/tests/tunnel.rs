@@ -622,3 +622,39 @@ async fn refusals_reach_the_client_as_clear_errors() {
         "{err:?}"
     );
 }
+
+/// W7's round trips, counted at the proxy: with `pipeline_connect=password`
+/// the password travels with the startup message and the first statement is
+/// prepared and run in one flight, so the first row comes back after two
+/// round trips; waiting for the server's password request costs a third.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_row_in_two_round_trips_with_a_pipelined_password() {
+    let pg = PgServer::shared();
+    let Some((user, password)) = pg.password_user() else {
+        return;
+    };
+    let proxy = proxy_for(pg);
+    let round_trips = |query: &str| {
+        let url = pg.url_for(user, Some(password), "postgres", query);
+        let proxy = &proxy;
+        async move {
+            let before = proxy.metric("edgepg_proxy_round_trips_total");
+            let pool = tunnel_pool(proxy, &url).max_size(1).build().unwrap();
+            let r = pool.query("SELECT current_user AS u", &[]).await.unwrap();
+            assert_eq!(r[0].get::<String, _>("u"), user);
+            let after = proxy.metric("edgepg_proxy_round_trips_total");
+            // The statement is cached: the next run is one round trip more.
+            let again = pool.query("SELECT current_user AS u", &[]).await.unwrap();
+            assert_eq!(again.len(), 1);
+            let cached = proxy.metric("edgepg_proxy_round_trips_total") - after;
+            pool.close().await;
+            (after - before, cached)
+        }
+    };
+    assert_eq!(
+        round_trips("sslmode=disable&pipeline_connect=password").await,
+        (2, 1)
+    );
+    assert_eq!(round_trips("sslmode=disable").await, (3, 1));
+    proxy.wait_idle(Duration::from_secs(5));
+}

@@ -18,6 +18,8 @@ use crate::util::{
 
 /// Name of the role created with a SCRAM-SHA-256 password.
 const SCRAM_USER: &str = "edgepg_scram";
+/// Name of the role that must send its password in cleartext (`password` in pg_hba).
+const PASSWORD_USER: &str = "edgepg_password";
 /// How long to wait for the server to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attempts at finding a free port before giving up.
@@ -67,6 +69,8 @@ pub struct PgServer {
     port: u16,
     url: String,
     scram: (String, String),
+    /// The cleartext-password role of a managed server.
+    password_role: Option<(String, String)>,
     managed: Option<Managed>,
 }
 
@@ -380,6 +384,7 @@ impl PgServer {
             port: parts.port,
             url: url.to_string(),
             scram,
+            password_role: None,
             managed: None,
         }
     }
@@ -427,6 +432,7 @@ impl PgServer {
             port: 0,
             url: String::new(),
             scram: (SCRAM_USER.to_string(), random_hex(12)),
+            password_role: Some((PASSWORD_USER.to_string(), random_hex(12))),
             managed: Some(managed),
         };
         server.setup(&opts);
@@ -480,6 +486,8 @@ impl PgServer {
              local all all trust\n\
              host all {SCRAM_USER} 127.0.0.1/32 scram-sha-256\n\
              host all {SCRAM_USER} ::1/128 scram-sha-256\n\
+             host all {PASSWORD_USER} 127.0.0.1/32 password\n\
+             host all {PASSWORD_USER} ::1/128 password\n\
              host all all 127.0.0.1/32 trust\n\
              host all all ::1/128 trust\n"
         );
@@ -588,9 +596,11 @@ impl PgServer {
 
     fn create_scram_role(&self) {
         let (user, password) = self.scram_user();
+        let (pw_user, pw_password) = self.password_user().unwrap_or_default();
         let sql = format!(
             "CREATE ROLE {user} LOGIN PASSWORD '{password}';\n\
              GRANT ALL ON SCHEMA public TO {user};\n\
+             CREATE ROLE {pw_user} LOGIN PASSWORD '{pw_password}';\n\
              SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = '{user}';"
         );
         match self.psql(&sql) {
@@ -691,6 +701,15 @@ impl PgServer {
     /// else the user and password of `PGSQL_TEST`.
     pub fn scram_user(&self) -> (&str, &str) {
         (&self.scram.0, &self.scram.1)
+    }
+
+    /// `(user, password)` of a login role that must send its password in
+    /// cleartext over TCP (`password` in pg_hba.conf), as behind Neon-style
+    /// proxies; `edgepg_password` on a managed server, `None` on an external one.
+    pub fn password_user(&self) -> Option<(&str, &str)> {
+        self.password_role
+            .as_ref()
+            .map(|(u, p)| (u.as_str(), p.as_str()))
     }
 
     /// PEM file of the CA that signed the server certificate (managed TLS

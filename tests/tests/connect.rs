@@ -220,3 +220,81 @@ async fn require_against_a_server_without_tls_is_an_error_never_plaintext() {
         .unwrap();
     assert_eq!(r.len(), 1);
 }
+
+/// `pipeline_connect=password`: right password, wrong password, and servers
+/// that want something else than a cleartext password.
+#[tokio::test]
+async fn pipelined_password_startup() {
+    let pg = PgServer::shared();
+    let Some((user, password)) = pg.password_user() else {
+        return;
+    };
+    let pipelined = "sslmode=disable&pipeline_connect=password";
+    let url = pg.url_for(user, Some(password), "postgres", pipelined);
+    let session = Session::new(url.as_str()).unwrap();
+    let r = session
+        .query("SELECT current_user AS u, $1::int + 1 AS n", &[&41i32])
+        .await
+        .unwrap();
+    assert_eq!(r[0].get::<String, _>("u"), user);
+    assert_eq!(r[0].get::<i32, _>("n"), 42);
+    // Many connections at once, each with a pipelined startup.
+    let pool = Pool::builder(url.as_str()).max_size(8).build().unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|i: i32| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let r = pool
+                    .query("SELECT $1::int AS i, pg_sleep(0.01)", &[&i])
+                    .await
+                    .unwrap();
+                assert_eq!(r[0].get::<i32, _>("i"), i);
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    pool.close().await;
+
+    let wrong = pg.url_for(user, Some("not-the-password"), "postgres", pipelined);
+    let err = Session::new(wrong.as_str())
+        .unwrap()
+        .query("SELECT 1", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("28P01"), "{err}");
+
+    // A SCRAM role: the server asks for SCRAM, so the early password is refused, clearly.
+    let (scram_user, scram_password) = pg.scram_user();
+    let scram = pg.url_for(scram_user, Some(scram_password), "postgres", pipelined);
+    let err = Session::new(scram.as_str())
+        .unwrap()
+        .query("SELECT 1", &[])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("asked for SASL (SCRAM)"), "{err}");
+    // Trust: no password wanted.
+    let trust = pg.url_for("postgres", Some("unused"), "postgres", pipelined);
+    let err = Session::new(trust.as_str())
+        .unwrap()
+        .query("SELECT 1", &[])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no password"), "{err}");
+    // Without a password there is nothing to pipeline: a plain startup.
+    let none = pg.url_for("postgres", None, "postgres", pipelined);
+    let r = Session::new(none.as_str())
+        .unwrap()
+        .query("SELECT 1 AS one", &[])
+        .await
+        .unwrap();
+    assert_eq!(r[0].get::<i32, _>("one"), 1);
+    // A typo in the option is an Interface error naming it.
+    let typo = pg.url_for(user, Some(password), "postgres", "pipeline_connect=pasword");
+    let Err(err) = Session::new(typo.as_str()) else {
+        panic!("a misspelt pipeline_connect was accepted");
+    };
+    assert_eq!(err.kind(), ErrorKind::Interface);
+    assert!(err.to_string().contains("pipeline_connect"), "{err}");
+}

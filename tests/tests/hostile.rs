@@ -432,10 +432,15 @@ async fn speak(mut s: TcpStream) -> Option<()> {
     s.write_all(&out).await.ok()?;
     let mut sql = String::new();
     let mut bound = false;
+    // Parse seen since the last Sync: a one-flight Parse/Bind/Describe/Execute
+    // (the client's first run of a statement) is answered with ParseComplete,
+    // BindComplete and the descriptions before the rows.
+    let mut parsed = false;
     loop {
         let (tag, body) = read_message(&mut s).await?;
         match tag {
             b'P' => {
+                parsed = true;
                 let name_end = body.iter().position(|&b| b == 0)?;
                 let rest = &body[name_end + 1..];
                 let end = rest.iter().position(|&b| b == 0)?;
@@ -452,7 +457,14 @@ async fn speak(mut s: TcpStream) -> Option<()> {
                 let (oid, value) = answer(&sql);
                 let mut out = Vec::new();
                 if bound {
+                    if parsed {
+                        out.extend(msg(b'1', b""));
+                    }
                     out.extend(msg(b'2', b""));
+                    if parsed {
+                        out.extend(msg(b't', &0i16.to_be_bytes()));
+                        out.extend(row_description(oid));
+                    }
                     match value {
                         Ok(v) => out.extend(data_row(&v)),
                         Err(raw) => {
@@ -473,6 +485,7 @@ async fn speak(mut s: TcpStream) -> Option<()> {
                 }
                 out.extend(ready());
                 bound = false;
+                parsed = false;
                 s.write_all(&out).await.ok()?;
             }
             b'X' => return None,

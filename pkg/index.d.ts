@@ -243,7 +243,7 @@ export declare function describeEnv(name: string | undefined, env: Record<string
   database?: string;
 };
 
-/** Results whose rows still live in wasm memory (not yet read, freed or collected), and the wasm memory size. */
+/** `liveResults` is always 0 (results live in JavaScript only; kept for compatibility), and the wasm memory size. */
 export declare function diagnostics(): { liveResults: number; memoryBytes: number };
 
 /** The kinds of SPEC §6. */

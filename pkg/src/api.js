@@ -47,68 +47,101 @@ function statement(sql, params) {
   return [sql, params];
 }
 
-/** Column descriptors by `WasmResults.columns()` (parsed once per shape of result). */
-const columnCache = new Map();
-const COLUMN_CACHE_SIZE = 512;
+/**
+ * Column descriptors by slot: the wasm side numbers the shapes of results it
+ * has seen (one per prepared statement and connection) and sends a shape's
+ * description only when it (re)assigns its slot (transport-wasm/src/js/packet.rs).
+ */
+const slots = [];
 
 /** `{ names, oids, types, proto }` of a `name\0oid\0type\0…` string. */
 function columnsOf(key) {
-  let c = columnCache.get(key);
-  if (c === undefined) {
-    const parts = key.split('\0');
-    const names = [];
-    const oids = [];
-    const types = [];
-    for (let i = 0; i + 2 < parts.length; i += 3) {
-      names.push(parts[i]);
-      oids.push(Number(parts[i + 1]));
-      types.push(parts[i + 2]);
-    }
-    c = { names, oids, types, proto: names.includes('__proto__') };
-    if (columnCache.size >= COLUMN_CACHE_SIZE) columnCache.clear();
-    columnCache.set(key, c);
+  const parts = key.split('\0');
+  const names = [];
+  const oids = [];
+  const types = [];
+  for (let i = 0; i + 2 < parts.length; i += 3) {
+    names.push(parts[i]);
+    oids.push(Number(parts[i + 1]));
+    types.push(parts[i + 2]);
   }
-  return c;
+  return { names, oids, types, proto: names.includes('__proto__') };
+}
+
+/** Builds the row objects of a packet (see packet.rs for its layout). */
+function decodeRows(p, cols, length) {
+  const [text, kinds, numbers, lengths, cells] = p;
+  const { names, proto } = cols;
+  const width = names.length;
+  const rows = new Array(length);
+  let k = 0;
+  let n = 0;
+  let t = 1;
+  let pos = lengths[0];
+  for (let i = 0; i < length; i++) {
+    const row = {};
+    for (let c = 0; c < width; c++, k++) {
+      let v;
+      switch (kinds[k]) {
+        case 1: v = null; break;
+        case 2: v = true; break;
+        case 3: v = false; break;
+        case 4: v = numbers[n++]; break;
+        case 5: v = new Date(numbers[n++]); break;
+        case 6: {
+          const end = pos + lengths[t++];
+          v = text.slice(pos, end);
+          pos = end;
+          break;
+        }
+        case 7: throw cells[k];
+        default: v = cells[k];
+      }
+      if (proto && names[c] === '__proto__') {
+        Object.defineProperty(row, '__proto__', { value: v, enumerable: true, writable: true, configurable: true });
+      } else {
+        row[names[c]] = v;
+      }
+    }
+    rows[i] = row;
+  }
+  return rows;
 }
 
 /**
  * The results of one statement: rows (plain objects), fields, the command
- * tag, the count. Rows are decoded on first access; `free()` releases
- * everything at once (garbage collection does the same).
+ * tag, the count. Rows are built on first access; `free()` drops everything.
  */
 export class Results {
-  #raw;
+  #packet;
+  #cols;
   #rows = null;
   #fields = null;
-  #columns = null;
   #freed = false;
 
-  constructor(raw) {
-    this.#raw = raw;
+  constructor(packet, sql) {
+    if (packet[6] !== undefined) slots[packet[5]] = columnsOf(packet[6]);
+    this.#cols = slots[packet[5]];
+    this.#packet = packet;
     /** The command tag, e.g. `SELECT 3`, `INSERT 0 1`. */
-    this.status = raw.status;
+    this.status = packet[0].slice(0, packet[3][0]);
     /** Rows returned, or rows affected by INSERT/UPDATE/DELETE. */
-    this.count = raw.count;
+    this.count = packet[7];
     /** The number of rows. */
-    this.length = raw.length;
+    this.length = packet[8];
     /** The SQL text. */
-    this.query = raw.query;
+    this.query = sql;
   }
 
   #check() {
     if (this.#freed) throw interfaceError('these results were freed');
   }
 
-  #cols() {
-    if (this.#columns === null) this.#columns = columnsOf(callSync(() => this.#raw.columns()));
-    return this.#columns;
-  }
-
   /** `[{ name, dataTypeID, dataType }]`. */
   get fields() {
     this.#check();
     if (this.#fields === null) {
-      const { names, oids, types } = this.#cols();
+      const { names, oids, types } = this.#cols;
       this.#fields = names.map((name, i) => ({ name, dataTypeID: oids[i], dataType: types[i] }));
     }
     return this.#fields;
@@ -123,45 +156,8 @@ export class Results {
   get rows() {
     this.#check();
     if (this.#rows === null) {
-      const { names, proto } = this.#cols();
-      const width = names.length;
-      // Simple values come in bulk (see WasmResults.values in transport-wasm/src/js/mod.rs).
-      const [kinds, cells, numbers, text, lengths] = callSync(() => this.#raw.values());
-      const rows = new Array(this.length);
-      let k = 0;
-      let n = 0;
-      let t = 0;
-      let pos = 0;
-      for (let i = 0; i < this.length; i++) {
-        const row = {};
-        for (let c = 0; c < width; c++, k++) {
-          let v;
-          switch (kinds[k]) {
-            case 1: v = null; break;
-            case 2: v = true; break;
-            case 3: v = false; break;
-            case 4: v = numbers[n++]; break;
-            case 5: v = new Date(numbers[n++]); break;
-            case 6: {
-              const end = pos + lengths[t++];
-              v = text.slice(pos, end);
-              pos = end;
-              break;
-            }
-            default: v = cells[k];
-          }
-          if (proto && names[c] === '__proto__') {
-            Object.defineProperty(row, '__proto__', { value: v, enumerable: true, writable: true, configurable: true });
-          } else {
-            row[names[c]] = v;
-          }
-        }
-        rows[i] = row;
-      }
-      this.#rows = rows;
-      // Everything now lives in JavaScript: release the wasm side at once.
-      this.#raw.free();
-      this.#raw = null;
+      this.#rows = decodeRows(this.#packet, this.#cols, this.length);
+      this.#packet = null;
     }
     return this.#rows;
   }
@@ -183,16 +179,13 @@ export class Results {
     return this.rows[Symbol.iterator]();
   }
 
-  /** Releases the rows now (automatic when garbage-collected). */
+  /** Drops the rows now (garbage collection does the same). */
   free() {
     if (this.#freed) return;
     this.#freed = true;
     this.#rows = null;
     this.#fields = null;
-    if (this.#raw !== null) {
-      this.#raw.free();
-      this.#raw = null;
-    }
+    this.#packet = null;
   }
 }
 
@@ -200,7 +193,7 @@ class Queryable {
   /** Runs `sql` with `params` ($1, $2, …). */
   async query(sql, params) {
     const [text, values] = statement(sql, params);
-    return new Results(await call(() => this._raw().query(text, values)));
+    return new Results(await call(() => this._raw().query(text, values)), text);
   }
 
   /** Tagged template: sql`SELECT ${a}, ${b}` sends $1, $2. */
@@ -331,7 +324,8 @@ export class Pool extends Queryable {
 
   /** Calls a function: SELECT * FROM name($1, …). */
   async callproc(name, params) {
-    return new Results(await call(() => this.#raw.callproc(name, params)));
+    const [packet, sql] = await call(() => this.#raw.callproc(name, params));
+    return new Results(packet, sql);
   }
 
   /** `sql` with its parameters interpolated as literals (no I/O). */
@@ -439,7 +433,7 @@ export function describeEnv(name, env) {
   return callSync(() => wasm.describeEnv(name, env));
 }
 
-/** `{ liveResults, memoryBytes }`: Results whose rows still live in wasm memory, and its size. */
+/** `{ liveResults, memoryBytes }`: liveResults is always 0 (results live in JavaScript), and the wasm memory size. */
 export function diagnostics() {
   return wasm.diagnostics();
 }

@@ -87,7 +87,7 @@ fn is_int8(column: &Column) -> bool {
     matches!(column.type_oid(), 20 | 1016)
 }
 
-/// How a top-level value travels to JavaScript in `WasmResults::values`:
+/// How a top-level value travels to JavaScript in a packet (`packet.rs`):
 /// the simple ones in typed arrays and one string, the rest as [`to_js`] values.
 pub(crate) enum Cell<'a> {
     /// Through [`to_js`].

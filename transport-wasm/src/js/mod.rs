@@ -5,12 +5,13 @@
 //! argument themselves, so no JavaScript input reaches a panic.
 
 mod decode;
+mod packet;
 mod params;
 
 use std::rc::Rc;
 use std::time::Duration;
 
-use edgepg_core::{Config, Error, ErrorKind, Results};
+use edgepg_core::{Config, Error, ErrorKind};
 use futures_util::lock::Mutex;
 use js_sys::{Array, Object, Promise};
 use wasm_bindgen::prelude::*;
@@ -74,10 +75,6 @@ pub(crate) fn error_to_js(e: &Error) -> JsValue {
 
 fn interface(msg: impl Into<String>) -> JsValue {
     error_to_js(&Error::interface(msg))
-}
-
-fn rejected(e: JsValue) -> Promise {
-    Promise::reject(&e)
 }
 
 /// A required string argument.
@@ -256,39 +253,41 @@ impl WasmPool {
         })
     }
 
-    /// Runs a statement: resolves to a `WasmResults`.
-    pub fn query(&self, sql: JsValue, params: JsValue) -> Promise {
-        let prepared = prepare(&sql, &params, self.max_param_bytes);
-        let (sql, values) = match prepared {
-            Ok(p) => p,
-            Err(e) => return rejected(e),
-        };
+    /// Runs a statement: resolves to its results as a packet (see
+    /// `packet.rs`). Throws for invalid arguments.
+    ///
+    /// Every export returns `Result` (two or more wasm results): Node 20's V8
+    /// aborts when it lazily deoptimizes a JS function that inlined a call to
+    /// a wasm function returning exactly one `externref` (see
+    /// `tests/wasm/node/exports.test.mjs`).
+    pub fn query(&self, sql: JsValue, params: JsValue) -> Result<Promise, JsValue> {
+        let (sql, values) = prepare(&sql, &params, self.max_param_bytes)?;
         let pool = self.pool.clone();
         let types = self.types;
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             let refs = refs(&values);
             let results = pool.query(&sql, &refs).await.map_err(|e| error_to_js(&e))?;
-            Ok(WasmResults::new(results, types).into())
-        })
+            Ok(packet::packet(&results, types))
+        }))
     }
 
-    /// Calls a function: `SELECT * FROM name($1, …)`.
-    pub fn callproc(&self, name: JsValue, params: JsValue) -> Promise {
-        let prepared = prepare(&name, &params, self.max_param_bytes);
-        let (name, values) = match prepared {
-            Ok(p) => p,
-            Err(e) => return rejected(e),
-        };
+    /// Calls a function: `SELECT * FROM name($1, …)`; resolves to
+    /// `[packet, sql]`.
+    pub fn callproc(&self, name: JsValue, params: JsValue) -> Result<Promise, JsValue> {
+        let (name, values) = prepare(&name, &params, self.max_param_bytes)?;
         let pool = self.pool.clone();
         let types = self.types;
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             let refs = refs(&values);
             let results = pool
                 .callproc(&name, &refs)
                 .await
                 .map_err(|e| error_to_js(&e))?;
-            Ok(WasmResults::new(results, types).into())
-        })
+            let out = Array::new_with_length(2);
+            out.set(0, packet::packet(&results, types));
+            out.set(1, JsValue::from_str(results.query()));
+            Ok(out.into())
+        }))
     }
 
     /// `sql` with parameters interpolated as literals (no I/O).
@@ -300,11 +299,11 @@ impl WasmPool {
     }
 
     /// Starts a transaction: resolves to a `WasmTransaction`.
-    pub fn begin(&self) -> Promise {
+    pub fn begin(&self) -> Result<Promise, JsValue> {
         let pool = self.pool.clone();
         let types = self.types;
         let max = self.max_param_bytes;
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             let tx = pool.begin().await.map_err(|e| error_to_js(&e))?;
             Ok(WasmTransaction {
                 tx: Rc::new(Mutex::new(Some(tx))),
@@ -312,15 +311,15 @@ impl WasmPool {
                 max_param_bytes: max,
             }
             .into())
-        })
+        }))
     }
 
     /// Checks out a connection: resolves to a `WasmClient`.
-    pub fn checkout(&self) -> Promise {
+    pub fn checkout(&self) -> Result<Promise, JsValue> {
         let pool = self.pool.clone();
         let types = self.types;
         let max = self.max_param_bytes;
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             let conn = pool.getconn().await.map_err(|e| error_to_js(&e))?;
             Ok(WasmClient {
                 conn: Rc::new(Mutex::new(Some(conn))),
@@ -328,25 +327,25 @@ impl WasmPool {
                 max_param_bytes: max,
             }
             .into())
-        })
+        }))
     }
 
     /// Opens `min` connections now.
-    pub fn connect(&self) -> Promise {
+    pub fn connect(&self) -> Result<Promise, JsValue> {
         let pool = self.pool.clone();
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             pool.connect().await.map_err(|e| error_to_js(&e))?;
             Ok(JsValue::UNDEFINED)
-        })
+        }))
     }
 
     /// Closes the pool (rule 12); later calls fail with PoolClosed.
-    pub fn end(&self) -> Promise {
+    pub fn end(&self) -> Result<Promise, JsValue> {
         let pool = self.pool.clone();
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             pool.close().await;
             Ok(JsValue::UNDEFINED)
-        })
+        }))
     }
 
     /// True after `end()`.
@@ -356,7 +355,7 @@ impl WasmPool {
     }
 
     /// Sizes and counters: `{ size, idle, inUse, pending, waiting, min, max, … }`.
-    pub fn status(&self) -> JsValue {
+    pub fn status(&self) -> Result<JsValue, JsValue> {
         let s = self.pool.status();
         let o = Object::new();
         let n = |k: &str, v: f64| sys::set(&o, k, &JsValue::from_f64(v));
@@ -368,7 +367,7 @@ impl WasmPool {
         n("min", s.min_size as f64);
         n("max", s.max_size as f64);
         sys::set(&o, "closed", &JsValue::from_bool(s.closed));
-        o.into()
+        Ok(o.into())
     }
 }
 
@@ -405,43 +404,37 @@ fn finished() -> JsValue {
 
 #[wasm_bindgen]
 impl WasmTransaction {
-    /// Runs a statement in the transaction.
-    pub fn query(&self, sql: JsValue, params: JsValue) -> Promise {
-        let (sql, values) = match prepare(&sql, &params, self.max_param_bytes) {
-            Ok(p) => p,
-            Err(e) => return rejected(e),
-        };
+    /// Runs a statement in the transaction: resolves to a packet.
+    pub fn query(&self, sql: JsValue, params: JsValue) -> Result<Promise, JsValue> {
+        let (sql, values) = prepare(&sql, &params, self.max_param_bytes)?;
         let tx = self.tx.clone();
         let types = self.types;
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             let mut guard = tx.lock().await;
             let tx = guard.as_mut().ok_or_else(finished)?;
             let results = tx
                 .query(&sql, &refs(&values))
                 .await
                 .map_err(|e| error_to_js(&e))?;
-            Ok(WasmResults::new(results, types).into())
-        })
+            Ok(packet::packet(&results, types))
+        }))
     }
 
     /// Creates a savepoint.
-    pub fn savepoint(&self, name: JsValue) -> Promise {
+    pub fn savepoint(&self, name: JsValue) -> Result<Promise, JsValue> {
         self.named(name, 0)
     }
 
     /// Rolls back to a savepoint.
     #[wasm_bindgen(js_name = rollbackTo)]
-    pub fn rollback_to(&self, name: JsValue) -> Promise {
+    pub fn rollback_to(&self, name: JsValue) -> Result<Promise, JsValue> {
         self.named(name, 1)
     }
 
-    fn named(&self, name: JsValue, op: u8) -> Promise {
-        let name = match string_arg(&name, "the savepoint name", 1 << 16) {
-            Ok(n) => n,
-            Err(e) => return rejected(e),
-        };
+    fn named(&self, name: JsValue, op: u8) -> Result<Promise, JsValue> {
+        let name = string_arg(&name, "the savepoint name", 1 << 16)?;
         let tx = self.tx.clone();
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             let mut guard = tx.lock().await;
             let tx = guard.as_mut().ok_or_else(finished)?;
             let r = if op == 0 {
@@ -451,28 +444,28 @@ impl WasmTransaction {
             };
             r.map_err(|e| error_to_js(&e))?;
             Ok(JsValue::UNDEFINED)
-        })
+        }))
     }
 
     /// Commits.
-    pub fn commit(&self) -> Promise {
+    pub fn commit(&self) -> Result<Promise, JsValue> {
         let tx = self.tx.clone();
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             let taken = tx.lock().await.take().ok_or_else(finished)?;
             taken.commit().await.map_err(|e| error_to_js(&e))?;
             Ok(JsValue::UNDEFINED)
-        })
+        }))
     }
 
     /// Rolls back (a no-op when already finished).
-    pub fn rollback(&self) -> Promise {
+    pub fn rollback(&self) -> Result<Promise, JsValue> {
         let tx = self.tx.clone();
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             if let Some(taken) = tx.lock().await.take() {
                 taken.rollback().await.map_err(|e| error_to_js(&e))?;
             }
             Ok(JsValue::UNDEFINED)
-        })
+        }))
     }
 }
 
@@ -487,15 +480,12 @@ pub struct WasmClient {
 
 #[wasm_bindgen]
 impl WasmClient {
-    /// Runs a statement on this connection.
-    pub fn query(&self, sql: JsValue, params: JsValue) -> Promise {
-        let (sql, values) = match prepare(&sql, &params, self.max_param_bytes) {
-            Ok(p) => p,
-            Err(e) => return rejected(e),
-        };
+    /// Runs a statement on this connection: resolves to a packet.
+    pub fn query(&self, sql: JsValue, params: JsValue) -> Result<Promise, JsValue> {
+        let (sql, values) = prepare(&sql, &params, self.max_param_bytes)?;
         let conn = self.conn.clone();
         let types = self.types;
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             let mut guard = conn.lock().await;
             let conn = guard
                 .as_mut()
@@ -504,8 +494,8 @@ impl WasmClient {
                 .query(&sql, &refs(&values))
                 .await
                 .map_err(|e| error_to_js(&e))?;
-            Ok(WasmResults::new(results, types).into())
-        })
+            Ok(packet::packet(&results, types))
+        }))
     }
 
     /// Returns the connection to the pool (idempotent). A statement still
@@ -529,160 +519,22 @@ impl WasmClient {
     }
 }
 
-/// The results of one statement.
+/// `{ liveResults, memoryBytes }`: `liveResults` is always 0 (results live
+/// in JavaScript only; kept for compatibility), and the size of the wasm memory.
 #[wasm_bindgen]
-pub struct WasmResults {
-    results: Results,
-    types: Types,
-}
-
-thread_local! {
-    /// `WasmResults` alive in wasm memory (for `diagnostics()`).
-    static LIVE_RESULTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-impl WasmResults {
-    fn new(results: Results, types: Types) -> WasmResults {
-        LIVE_RESULTS.with(|n| n.set(n.get() + 1));
-        WasmResults { results, types }
-    }
-}
-
-impl Drop for WasmResults {
-    fn drop(&mut self) {
-        LIVE_RESULTS.with(|n| n.set(n.get().saturating_sub(1)));
-    }
-}
-
-/// `{ liveResults, memoryBytes }`: results not yet freed (explicitly or by
-/// the garbage collector) and the size of the wasm memory.
-#[wasm_bindgen]
-pub fn diagnostics() -> JsValue {
+pub fn diagnostics() -> Result<JsValue, JsValue> {
     let o = Object::new();
-    let live = LIVE_RESULTS.with(std::cell::Cell::get);
-    sys::set(&o, "liveResults", &JsValue::from_f64(live as f64));
+    sys::set(&o, "liveResults", &JsValue::from_f64(0.0));
     let memory = wasm_bindgen::memory();
     let bytes = sys::get(&sys::get(&memory, "buffer"), "byteLength");
     sys::set(&o, "memoryBytes", &bytes);
-    o.into()
-}
-
-#[wasm_bindgen]
-impl WasmResults {
-    /// The command tag, e.g. `SELECT 3`.
-    #[wasm_bindgen(getter)]
-    pub fn status(&self) -> String {
-        self.results.status().to_string()
-    }
-
-    /// Rows returned or affected.
-    #[wasm_bindgen(getter)]
-    pub fn count(&self) -> f64 {
-        self.results.count() as f64
-    }
-
-    /// The number of rows.
-    #[wasm_bindgen(getter)]
-    pub fn length(&self) -> u32 {
-        self.results.len() as u32
-    }
-
-    /// The SQL text.
-    #[wasm_bindgen(getter)]
-    pub fn query(&self) -> String {
-        self.results.query().to_string()
-    }
-
-    /// The columns in one string, `name \0 dataTypeID \0 dataType \0` for
-    /// each (names cannot hold NUL): one boundary crossing per result, and a
-    /// key the package caches its field descriptors by.
-    pub fn columns(&self) -> String {
-        let mut out = String::new();
-        for c in self.results.columns() {
-            out.push_str(c.name());
-            out.push('\0');
-            push_u32(&mut out, c.type_oid());
-            out.push('\0');
-            out.push_str(c.type_name());
-            out.push('\0');
-        }
-        out
-    }
-
-    /// Every value, row after row (`length × columns`), converted with the
-    /// pool's `types`, as `[kinds, cells, numbers, text, lengths]`, so that
-    /// simple values cross the boundary in bulk: `kinds` (a `Uint8Array`,
-    /// one per value) says where each is — 0 in `cells` (a sparse array),
-    /// 1 null, 2 true, 3 false, 4 the next of `numbers` (a `Float64Array`),
-    /// 5 a `Date` at the next of `numbers`, 6 the next string cut from `text`
-    /// by the UTF-16 `lengths` (a `Uint32Array`). Throws a RangeError for an
-    /// int8 that does not fit a number under `types.int8 = 'number'`.
-    pub fn values(&self) -> Result<Array, JsValue> {
-        let columns = self.results.columns();
-        let total = self.results.len() * columns.len();
-        let cells = Array::new_with_length(total as u32);
-        let mut kinds: Vec<u8> = Vec::with_capacity(total);
-        let mut numbers: Vec<f64> = Vec::new();
-        let mut text = String::new();
-        let mut lengths: Vec<u32> = Vec::new();
-        for row in self.results.iter() {
-            for (value, column) in row.values().iter().zip(columns) {
-                let cell = decode::cell(value, column, self.types);
-                match cell {
-                    decode::Cell::Js => {
-                        cells.set(
-                            kinds.len() as u32,
-                            decode::to_js(value, column, self.types)?,
-                        );
-                    }
-                    decode::Cell::Number(n) | decode::Cell::Date(n) => numbers.push(n),
-                    decode::Cell::Text(s) => {
-                        text.push_str(s);
-                        let units = if s.is_ascii() {
-                            s.len()
-                        } else {
-                            s.encode_utf16().count()
-                        };
-                        lengths.push(units as u32);
-                    }
-                    decode::Cell::Null | decode::Cell::True | decode::Cell::False => {}
-                }
-                kinds.push(cell.kind());
-            }
-        }
-        let out = Array::new_with_length(5);
-        out.set(0, js_sys::Uint8Array::from(&kinds[..]).into());
-        out.set(1, cells.into());
-        out.set(2, js_sys::Float64Array::from(&numbers[..]).into());
-        out.set(3, JsValue::from_str(&text));
-        out.set(4, js_sys::Uint32Array::from(&lengths[..]).into());
-        Ok(out)
-    }
-
-    /// The values of row `i` (an empty array past the end).
-    pub fn row(&self, i: u32) -> Result<Array, JsValue> {
-        let out = Array::new();
-        if let Some(row) = self.results.get(i as usize) {
-            for (value, column) in row.values().iter().zip(self.results.columns()) {
-                out.push(&decode::to_js(value, column, self.types)?);
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Appends `n` in decimal.
-fn push_u32(out: &mut String, n: u32) {
-    if n >= 10 {
-        push_u32(out, n / 10);
-    }
-    out.push(char::from(b'0' + (n % 10) as u8));
+    Ok(o.into())
 }
 
 /// The kind names of errors, for the package's class table.
 #[wasm_bindgen(js_name = errorKinds)]
-pub fn error_kinds() -> Array {
-    [
+pub fn error_kinds() -> Result<Array, JsValue> {
+    Ok([
         ErrorKind::Interface,
         ErrorKind::Data,
         ErrorKind::Integrity,
@@ -702,7 +554,7 @@ pub fn error_kinds() -> Array {
     ]
     .iter()
     .map(|k| JsValue::from_str(&format!("{k:?}")))
-    .collect()
+    .collect())
 }
 
 /// Reads a connection configuration from an env object the way

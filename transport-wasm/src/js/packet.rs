@@ -1,0 +1,164 @@
+//! A statement's results as one JavaScript array (the "packet" the package's
+//! `Results` is built from), made when the statement completes: no wasm-side
+//! object outlives the query, and simple values cross the boundary in bulk.
+//!
+//! `[text, kinds, numbers, lengths, cells, slot, columns, count, rows]`:
+//!
+//! * `text`: the command tag, then every string value, concatenated; cut by
+//!   the UTF-16 `lengths` (a `Uint32Array`; `lengths[0]` is the tag's).
+//! * `kinds` (a `Uint8Array`, one per value, row after row) says where each
+//!   value is: 0 in `cells` (a sparse array, or `undefined` when no value
+//!   needs it), 1 null, 2 true, 3 false, 4 the next of `numbers` (a
+//!   `Float64Array`), 5 a `Date` at the next of `numbers`, 6 the next string
+//!   of `text`, 7 an error in `cells` to throw when the rows are read (an
+//!   int8 past 2^53 under `types.int8 = 'number'`).
+//! * `slot`: where the package keeps the column descriptors of this shape of
+//!   result; `columns` is `undefined` when the slot already holds them, else
+//!   `name \0 dataTypeID \0 dataType \0` for each column (names cannot hold
+//!   NUL), to be stored in the slot.
+//! * `count`: rows returned or affected; `rows`: the number of rows.
+
+use std::cell::RefCell;
+
+use edgepg_core::{Column, Results};
+use js_sys::{Array, Float64Array, Uint32Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::decode::{self, Cell, Types};
+
+/// Column shapes remembered (the package keeps as many descriptors).
+const SLOTS: usize = 256;
+
+struct Slot {
+    /// Address of the columns of the statement last seen in this slot.
+    addr: usize,
+    columns: Vec<Column>,
+}
+
+#[derive(Default)]
+struct Slots {
+    slots: Vec<Slot>,
+    next: usize,
+}
+
+thread_local! {
+    static SLOTS_CACHE: RefCell<Slots> = RefCell::default();
+}
+
+/// The slot of `columns`, and their description when the slot is new to them.
+///
+/// Results of one prepared statement share their columns, so the address is
+/// a cheap key; the contents are compared too (an address can be reused).
+fn slot_of(columns: &[Column]) -> (u32, Option<String>) {
+    let addr = columns.as_ptr() as usize;
+    SLOTS_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(i) = cache
+            .slots
+            .iter()
+            .position(|s| s.addr == addr && s.columns == columns)
+        {
+            return (i as u32, None);
+        }
+        let i = if cache.slots.len() < SLOTS {
+            cache.slots.push(Slot {
+                addr,
+                columns: columns.to_vec(),
+            });
+            cache.slots.len() - 1
+        } else {
+            let i = cache.next;
+            cache.next = (i + 1) % SLOTS;
+            cache.slots[i] = Slot {
+                addr,
+                columns: columns.to_vec(),
+            };
+            i
+        };
+        (i as u32, Some(describe(columns)))
+    })
+}
+
+/// `name \0 oid \0 type \0` for each column.
+fn describe(columns: &[Column]) -> String {
+    let mut out = String::new();
+    for c in columns {
+        out.push_str(c.name());
+        out.push('\0');
+        push_u32(&mut out, c.type_oid());
+        out.push('\0');
+        out.push_str(c.type_name());
+        out.push('\0');
+    }
+    out
+}
+
+/// Appends `n` in decimal.
+fn push_u32(out: &mut String, n: u32) {
+    if n >= 10 {
+        push_u32(out, n / 10);
+    }
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// Appends `s` to `text` and its UTF-16 length to `lengths`.
+fn push_text(text: &mut String, lengths: &mut Vec<u32>, s: &str) {
+    text.push_str(s);
+    let units = if s.is_ascii() {
+        s.len()
+    } else {
+        s.encode_utf16().count()
+    };
+    lengths.push(units as u32);
+}
+
+/// The packet of `results` (see the module documentation).
+pub(crate) fn packet(results: &Results, types: Types) -> JsValue {
+    let columns = results.columns();
+    let total = results.len() * columns.len();
+    let mut kinds: Vec<u8> = Vec::with_capacity(total);
+    let mut numbers: Vec<f64> = Vec::new();
+    let mut text = String::new();
+    let mut lengths: Vec<u32> = Vec::new();
+    let mut cells: Option<Array> = None;
+    push_text(&mut text, &mut lengths, results.status());
+    for row in results.iter() {
+        for (value, column) in row.values().iter().zip(columns) {
+            let cell = decode::cell(value, column, types);
+            let mut kind = cell.kind();
+            match cell {
+                Cell::Js => {
+                    let v = match decode::to_js(value, column, types) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            kind = 7;
+                            e
+                        }
+                    };
+                    cells
+                        .get_or_insert_with(|| Array::new_with_length(total as u32))
+                        .set(kinds.len() as u32, v);
+                }
+                Cell::Number(n) | Cell::Date(n) => numbers.push(n),
+                Cell::Text(s) => push_text(&mut text, &mut lengths, s),
+                Cell::Null | Cell::True | Cell::False => {}
+            }
+            kinds.push(kind);
+        }
+    }
+    let (slot, described) = slot_of(columns);
+    let out = Array::new_with_length(9);
+    out.set(0, JsValue::from_str(&text));
+    out.set(1, Uint8Array::from(&kinds[..]).into());
+    out.set(2, Float64Array::from(&numbers[..]).into());
+    out.set(3, Uint32Array::from(&lengths[..]).into());
+    out.set(4, cells.map_or(JsValue::UNDEFINED, Into::into));
+    out.set(5, JsValue::from_f64(f64::from(slot)));
+    out.set(
+        6,
+        described.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s)),
+    );
+    out.set(7, JsValue::from_f64(results.count() as f64));
+    out.set(8, JsValue::from_f64(results.len() as f64));
+    out.into()
+}

@@ -46,6 +46,15 @@ fn report(workload: &str, client: &str, ops: u64, took: Duration) {
     );
 }
 
+/// Like [`report`], with the round trips per run counted at the proxy.
+fn report_round_trips(workload: &str, client: &str, took: Duration, round_trips: f64) {
+    println!(
+        "{{\"workload\":\"{workload}\",\"client\":\"{client}\",\"ops\":1,\"median_ms\":{:.3},\"ops_per_s\":{:.0},\"round_trips\":{round_trips:.1}}}",
+        took.as_secs_f64() * 1e3,
+        1.0 / took.as_secs_f64()
+    );
+}
+
 /// tokio-postgres has no numeric type without extra crates: take its bytes (cheaper
 /// than edgepg's exact decimal text, so this favours the peer).
 struct RawBytes(#[allow(dead_code)] Vec<u8>);
@@ -138,6 +147,25 @@ where
     }
 }
 
+/// The URL of the harness's cleartext-password role (or `PGSQL_BENCH_PASSWORD_URL`),
+/// `sslmode=disable`; the superuser URL when neither exists.
+fn server_password_url(url: &str) -> String {
+    if let Ok(u) = std::env::var("PGSQL_BENCH_PASSWORD_URL") {
+        return u;
+    }
+    let config = edgepg_tokio::Config::parse(url).unwrap();
+    let (edgepg_tokio::Target::Tcp { host, port }, Some((user, password))) = (
+        &config.targets()[0],
+        PASSWORD_ROLE.get().and_then(|r| r.as_ref()),
+    ) else {
+        return url.to_string();
+    };
+    format!("postgresql://{user}:{password}@{host}:{port}/postgres?sslmode=disable")
+}
+
+/// The managed server's cleartext-password role, when the benchmark started one.
+static PASSWORD_ROLE: std::sync::OnceLock<Option<(String, String)>> = std::sync::OnceLock::new();
+
 fn server_port(url: &str) -> String {
     let config = edgepg_tokio::Config::parse(url).unwrap();
     match &config.targets()[0] {
@@ -148,7 +176,7 @@ fn server_port(url: &str) -> String {
 
 /// W1 and W7 through an in-process edgepg-proxy (its own multi-threaded runtime,
 /// as the binary runs it), next to the same client over direct TCP.
-async fn tunnel(url: &str, allow: &str, n: usize) {
+async fn tunnel(url: &str, password_url: &str, allow: &str, n: usize) {
     use clap::Parser;
     let opts = edgepg_proxy::Options::parse_from([
         "edgepg-proxy",
@@ -165,11 +193,12 @@ async fn tunnel(url: &str, allow: &str, n: usize) {
             .unwrap();
         rt.block_on(async move {
             let proxy = edgepg_proxy::Proxy::bind(opts).await.unwrap();
-            tx.send(proxy.local_addr()).unwrap();
+            tx.send((proxy.local_addr(), proxy.metrics())).unwrap();
             proxy.run(std::future::pending()).await;
         });
     });
-    let ws = format!("ws://{}/v1", rx.recv().unwrap());
+    let (addr, metrics) = rx.recv().unwrap();
+    let ws = format!("ws://{addr}/v1");
     let transport = edgepg_tokio::TokioTransport::websocket(&ws);
     if selected("edgepg (tunnel)") {
         let pool = edgepg_tokio::Pool::builder_with(url, transport.clone())
@@ -184,8 +213,9 @@ async fn tunnel(url: &str, allow: &str, n: usize) {
         .await;
         report("W1", "edgepg (tunnel)", n as u64, t);
         pool.close().await;
+        let before = metrics.snapshot().round_trips;
         let t = measure(|| async {
-            let pool = edgepg_tokio::Pool::builder_with(url, transport.clone())
+            let pool = edgepg_tokio::Pool::builder_with(password_url, transport.clone())
                 .min_size(0)
                 .max_size(1)
                 .build()
@@ -194,7 +224,9 @@ async fn tunnel(url: &str, allow: &str, n: usize) {
             pool.close().await;
         })
         .await;
-        report("W7", "edgepg (tunnel)", 1, t);
+        let runs = (ROUNDS + 1) as f64;
+        let round_trips = (metrics.snapshot().round_trips - before) as f64 / runs;
+        report_round_trips("W7", "edgepg (tunnel)", t, round_trips);
     }
 }
 
@@ -205,11 +237,21 @@ async fn main() {
         Ok(url) => url,
         Err(_) => {
             server = edgepg_tests::PgServer::start();
+            let _ = PASSWORD_ROLE.set(
+                server
+                    .password_user()
+                    .map(|(u, p)| (u.to_string(), p.to_string())),
+            );
             server.url()
         }
     };
     let only: Option<String> = std::env::args().nth(1);
     let wants = |w: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == w));
+
+    // W7 logs in with a password the server wants in cleartext (`password` in
+    // pg_hba, as behind Neon-style proxies); edgepg sends it with the startup.
+    let password_url = server_password_url(&url);
+    let pipelined_url = format!("{password_url}&pipeline_connect=password");
 
     let edgepg = edgepg_tokio::Pool::builder(url.as_str())
         .min_size(4)
@@ -460,13 +502,13 @@ async fn main() {
     }
 
     if wants("W1") || wants("W7") {
-        tunnel(&url, &server_port(&url), n).await;
+        tunnel(&url, &pipelined_url, &server_port(&url), n).await;
     }
 
     if wants("W7") {
         if selected("edgepg (direct TCP)") {
             let t = measure(|| async {
-                let pool = edgepg_tokio::Pool::builder(url.as_str())
+                let pool = edgepg_tokio::Pool::builder(pipelined_url.as_str())
                     .min_size(0)
                     .max_size(1)
                     .build()
@@ -478,7 +520,9 @@ async fn main() {
         }
         if selected("tokio-postgres (direct TCP)") {
             let t = measure(|| async {
-                let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+                let (client, conn) = tokio_postgres::connect(&password_url, NoTls)
+                    .await
+                    .unwrap();
                 tokio::spawn(conn);
                 client.query("SELECT 1", &[]).await.unwrap();
             })

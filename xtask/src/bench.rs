@@ -17,6 +17,8 @@ struct Measurement {
     client: String,
     median_ms: f64,
     ops_per_s: f64,
+    /// Round trips per run, counted at the proxy (W7 through the tunnel).
+    round_trips: Option<f64>,
 }
 
 pub fn bench() -> Result<(), String> {
@@ -67,16 +69,22 @@ pub fn bench() -> Result<(), String> {
 /// Starts PostgreSQL and an edgepg-proxy process, then `node tests/bench/run.mjs`.
 fn js_workloads(root: &Path) -> Result<Vec<Measurement>, String> {
     let pg = edgepg_tests::PgServer::start();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("finding a free port: {e}"))?
-        .port();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("finding a free port: {e}"))
+    };
+    let port = free_port()?;
+    let metrics_port = free_port()?;
     let mut proxy = Command::new(root.join("target/release/edgepg-proxy"))
         .args([
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--allow",
             &format!("127.0.0.1:{}", pg.port()),
+            "--metrics",
+            &format!("127.0.0.1:{metrics_port}"),
         ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -93,6 +101,8 @@ fn js_workloads(root: &Path) -> Result<Vec<Measurement>, String> {
             .current_dir(root.join("tests/bench"))
             .env("PG_URL", pg.url())
             .env("PROXY", format!("127.0.0.1:{port}/v1"))
+            .env("PROXY_METRICS", format!("127.0.0.1:{metrics_port}"))
+            .env("PG_PASSWORD_URL", password_url(&pg))
             .output()
             .map_err(|e| format!("running node: {e}"))
             .and_then(|out| {
@@ -113,6 +123,14 @@ fn js_workloads(root: &Path) -> Result<Vec<Measurement>, String> {
     result
 }
 
+/// The cleartext-password role's URL, for W7's "password auth".
+fn password_url(pg: &edgepg_tests::PgServer) -> String {
+    match pg.password_user() {
+        Some((user, password)) => pg.url_for(user, Some(password), "postgres", "sslmode=disable"),
+        None => pg.url(),
+    }
+}
+
 fn parse(stdout: &str) -> Result<Vec<Measurement>, String> {
     stdout
         .lines()
@@ -129,6 +147,7 @@ fn parse(stdout: &str) -> Result<Vec<Measurement>, String> {
                 client: field("client")?.as_str().unwrap_or_default().to_string(),
                 median_ms: field("median_ms")?.as_f64().unwrap_or(f64::NAN),
                 ops_per_s: field("ops_per_s")?.as_f64().unwrap_or(f64::NAN),
+                round_trips: v.get("round_trips").and_then(|r| r.as_f64()),
             })
         })
         .collect()
@@ -181,8 +200,15 @@ fn render(results: &[Measurement]) -> String {
     let _ = writeln!(out, "\nReproduce with `cargo xtask bench` (runs `target/release/edgepg-bench`, then `node tests/bench/run.mjs` against a fresh PostgreSQL and an edgepg-proxy process). Each figure is the median of 7 rounds after a warm-up; \"edgepg ÷ peer\" is the peer's median time divided by edgepg's, so above 1 means edgepg is faster.\n");
     for (workload, rows) in by_workload {
         let _ = writeln!(out, "### {workload}\n");
-        let _ = writeln!(out, "| client | median | ops/s | edgepg ÷ this |");
-        let _ = writeln!(out, "|---|---:|---:|---:|");
+        let counted = rows.iter().any(|m| m.round_trips.is_some());
+        if counted {
+            let _ = writeln!(out, "Round trips from the socket's opening to the first row, counted at the proxy (client flights the server answered), with a role the server asks for a cleartext password.\n");
+            let _ = writeln!(out, "| client | median | ops/s | edgepg ÷ this | round trips |");
+            let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        } else {
+            let _ = writeln!(out, "| client | median | ops/s | edgepg ÷ this |");
+            let _ = writeln!(out, "|---|---:|---:|---:|");
+        }
         // The reference is the first edgepg line of the same family (Rust or JS).
         for m in &rows {
             let reference = rows
@@ -193,9 +219,14 @@ fn render(results: &[Measurement]) -> String {
                 Some(_) => "—".into(),
                 None => "".into(),
             };
+            let round_trips = match (counted, m.round_trips) {
+                (false, _) => String::new(),
+                (true, Some(n)) => format!(" {n:.1} |"),
+                (true, None) => " |".to_string(),
+            };
             let _ = writeln!(
                 out,
-                "| {} | {:.2} ms | {:.0} | {} |",
+                "| {} | {:.2} ms | {:.0} | {} |{round_trips}",
                 m.client, m.median_ms, m.ops_per_s, ratio
             );
         }

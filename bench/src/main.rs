@@ -520,9 +520,7 @@ async fn main() {
         }
         if selected("tokio-postgres (direct TCP)") {
             let t = measure(|| async {
-                let (client, conn) = tokio_postgres::connect(&password_url, NoTls)
-                    .await
-                    .unwrap();
+                let (client, conn) = tokio_postgres::connect(&password_url, NoTls).await.unwrap();
                 tokio::spawn(conn);
                 client.query("SELECT 1", &[]).await.unwrap();
             })

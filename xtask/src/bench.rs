@@ -203,7 +203,10 @@ fn render(results: &[Measurement]) -> String {
         let counted = rows.iter().any(|m| m.round_trips.is_some());
         if counted {
             let _ = writeln!(out, "Round trips from the socket's opening to the first row, counted at the proxy (client flights the server answered), with a role the server asks for a cleartext password.\n");
-            let _ = writeln!(out, "| client | median | ops/s | edgepg ÷ this | round trips |");
+            let _ = writeln!(
+                out,
+                "| client | median | ops/s | edgepg ÷ this | round trips |"
+            );
             let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         } else {
             let _ = writeln!(out, "| client | median | ops/s | edgepg ÷ this |");

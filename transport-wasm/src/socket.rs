@@ -5,13 +5,18 @@
 //!
 //! TLS goes through the runtime's own upgrade: `startTls(options)` returns a
 //! new socket object (possibly as a promise) that replaces the old one.
+//!
+//! Writes made during one tick are coalesced: the first flush of a tick
+//! queues a microtask that hands everything written until then to the
+//! stream as one chunk, so pipelined statements cost one `write` (one
+//! syscall in Node) instead of one each.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 
 use edgepg_core::{BoxSocket, Socket, TlsRequest};
@@ -23,14 +28,73 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::sys::{self, Reader, Writer};
 
-/// Writes are buffered up to this size before they are handed to the stream.
-const WRITE_CHUNK: usize = 64 * 1024;
+/// Writes are buffered up to this size before they are handed to the stream
+/// without waiting for the end of the tick.
+const WRITE_CHUNK: usize = 256 * 1024;
 
 /// The JavaScript objects behind one socket.
 struct Handles {
     socket: JsValue,
     reader: Reader,
     writer: Writer,
+    out: Rc<Outgoing>,
+}
+
+/// Bytes written and not yet handed to the stream, shared with the
+/// end-of-tick task.
+struct Outgoing {
+    buf: RefCell<Vec<u8>>,
+    /// The end-of-tick task is queued.
+    scheduled: Cell<bool>,
+    /// `writer.ready`, when the stream's queue was full after a write.
+    ready: RefCell<Option<Promise>>,
+    /// A write that failed after it was queued, reported on the next write or flush.
+    error: RefCell<Option<String>>,
+    /// `(e) => error = e`, shared by every write of this socket.
+    on_write_error: RefCell<JsValue>,
+}
+
+impl Outgoing {
+    /// Hands the buffered bytes to `writer` without waiting for them to reach
+    /// the network; notes `writer.ready` when the stream's queue is full.
+    fn write_out(&self, writer: &Writer) {
+        self.scheduled.set(false);
+        let data = std::mem::take(&mut *self.buf.borrow_mut());
+        if data.is_empty() {
+            return;
+        }
+        // A copy: a view into wasm memory could be detached when it grows.
+        let chunk = Uint8Array::from(&data[..]);
+        match writer.write(&chunk) {
+            Ok(promise) => {
+                let on_error = self.on_write_error.borrow().clone();
+                let _ = sys::call_method(&promise, "then", &[sys::noop(), on_error]);
+            }
+            Err(e) => {
+                self.error
+                    .borrow_mut()
+                    .get_or_insert_with(|| sys::describe(&e));
+                return;
+            }
+        }
+        let full = sys::get(writer, "desiredSize")
+            .as_f64()
+            .is_some_and(|d| d <= 0.0);
+        if full {
+            *self.ready.borrow_mut() = promise_of(sys::get(writer, "ready"));
+        }
+    }
+}
+
+/// Writes out what `handles` buffered (the end-of-tick task).
+fn write_out(handles: &RefCell<Option<Handles>>) {
+    let pair = handles
+        .borrow()
+        .as_ref()
+        .map(|h| (h.writer.clone(), h.out.clone()));
+    if let Some((writer, out)) = pair {
+        out.write_out(&writer);
+    }
 }
 
 thread_local! {
@@ -46,13 +110,12 @@ pub(crate) struct StreamSocket {
     chunk: Vec<u8>,
     offset: usize,
     eof: bool,
-    write_buf: Vec<u8>,
+    out: Rc<Outgoing>,
     /// `writer.ready`, awaited while the stream's queue is full.
     ready_fut: Option<JsFuture>,
-    /// A write that failed after it was queued, reported on the next write or flush.
-    write_error: Rc<RefCell<Option<String>>>,
-    /// `(e) => write_error = e`, shared by every write of this socket.
-    on_write_error: JsValue,
+    /// The end-of-tick task, `() => write_out(handles)` (owned by
+    /// JavaScript: it may run after the socket is gone, and then does nothing).
+    flush_task: JsValue,
 }
 
 fn promise_of(value: JsValue) -> Option<Promise> {
@@ -123,19 +186,34 @@ async fn wrap(socket: JsValue, context: &str) -> io::Result<BoxSocket> {
             return Err(e);
         }
     };
+    let out = Rc::new(Outgoing {
+        buf: RefCell::default(),
+        scheduled: Cell::new(false),
+        ready: RefCell::default(),
+        error: RefCell::default(),
+        on_write_error: RefCell::new(JsValue::UNDEFINED),
+    });
+    let slot = Rc::downgrade(&out);
+    // Owned by JavaScript (freed when collected): it may run after the socket is gone.
+    let on_write_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        if let Some(out) = slot.upgrade() {
+            if let Ok(mut error) = out.error.try_borrow_mut() {
+                error.get_or_insert_with(|| sys::describe(&e));
+            }
+        }
+    })
+    .into_js_value();
+    *out.on_write_error.borrow_mut() = on_write_error;
     let handles = Rc::new(RefCell::new(Some(Handles {
         socket,
         reader,
         writer,
+        out: out.clone(),
     })));
-    let write_error: Rc<RefCell<Option<String>>> = Rc::default();
-    let slot = Rc::downgrade(&write_error);
-    // Owned by JavaScript (freed when collected): it may run after the socket is gone.
-    let on_write_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-        if let Some(slot) = slot.upgrade() {
-            if let Ok(mut slot) = slot.try_borrow_mut() {
-                slot.get_or_insert_with(|| sys::describe(&e));
-            }
+    let weak: Weak<RefCell<Option<Handles>>> = Rc::downgrade(&handles);
+    let flush_task = Closure::<dyn FnMut()>::new(move || {
+        if let Some(handles) = weak.upgrade() {
+            write_out(&handles);
         }
     })
     .into_js_value();
@@ -145,10 +223,9 @@ async fn wrap(socket: JsValue, context: &str) -> io::Result<BoxSocket> {
         chunk: Vec::new(),
         offset: 0,
         eof: false,
-        write_buf: Vec::new(),
+        out,
         ready_fut: None,
-        write_error: write_error.clone(),
-        on_write_error,
+        flush_task,
     });
     let key = address(&*boxed);
     LIVE.with(|live| live.borrow_mut().insert(key, handles));
@@ -176,7 +253,9 @@ pub(crate) async fn upgrade(socket: BoxSocket, request: &TlsRequest) -> io::Resu
         socket,
         reader,
         writer,
+        out,
     } = handles;
+    out.write_out(&writer);
     let start_tls = sys::get(&socket, "startTls");
     if !start_tls.is_function() {
         if let Ok(p) = sys::call_method(&socket, "close", &[]) {
@@ -236,58 +315,47 @@ impl StreamSocket {
         }
     }
 
-    /// Hands the buffered bytes to the writable stream without waiting for
-    /// each write to reach the network: only a full queue (`desiredSize <= 0`)
-    /// makes it wait, for `writer.ready`. A write that fails later is
-    /// reported by the next write or flush (and the read side sees the
-    /// socket end).
-    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            if let Some(msg) = self.write_error.borrow().as_ref() {
-                return Poll::Ready(Err(io::Error::new(
+    /// A write that failed after it was queued, as an error.
+    fn failed(&self) -> Option<io::Error> {
+        self.out.error.borrow().as_ref().map(|msg| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                format!("socket write failed: {msg}"),
+            )
+        })
+    }
+
+    /// Waits while the stream's queue is full (`writer.ready`).
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.ready_fut.is_none() {
+            if let Some(ready) = self.out.ready.borrow_mut().take() {
+                self.ready_fut = Some(JsFuture::from(ready));
+            }
+        }
+        if let Some(fut) = self.ready_fut.as_mut() {
+            let r = std::task::ready!(Pin::new(fut).poll(cx));
+            self.ready_fut = None;
+            if let Err(e) = r {
+                return Poll::Ready(Err(js_io(
                     io::ErrorKind::BrokenPipe,
-                    format!("socket write failed: {msg}"),
+                    "socket write failed",
+                    &e,
                 )));
             }
-            if let Some(fut) = self.ready_fut.as_mut() {
-                match Pin::new(fut).poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(r) => {
-                        self.ready_fut = None;
-                        if let Err(e) = r {
-                            return Poll::Ready(Err(js_io(
-                                io::ErrorKind::BrokenPipe,
-                                "socket write failed",
-                                &e,
-                            )));
-                        }
-                    }
-                }
-            }
-            if self.write_buf.is_empty() {
-                return Poll::Ready(Ok(()));
-            }
-            let writer = self.writer()?;
-            let full = sys::get(&writer, "desiredSize")
-                .as_f64()
-                .is_some_and(|d| d <= 0.0);
-            if full {
-                if let Some(ready) = promise_of(sys::get(&writer, "ready")) {
-                    self.ready_fut = Some(JsFuture::from(ready));
-                    continue;
-                }
-            }
-            let chunk = Uint8Array::from(&self.write_buf[..]);
-            self.write_buf.clear();
-            let promise = writer
-                .write(&chunk)
-                .map_err(|e| js_io(io::ErrorKind::BrokenPipe, "socket write failed", &e))?;
-            let _ = sys::call_method(
-                &promise,
-                "then",
-                &[sys::noop(), self.on_write_error.clone()],
-            );
         }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queues the end-of-tick task (once per tick); writes at once if it
+    /// cannot be queued.
+    fn schedule(&self) -> io::Result<()> {
+        if self.out.scheduled.replace(true) {
+            return Ok(());
+        }
+        if sys::queue_microtask(&self.flush_task).is_err() {
+            self.out.write_out(&self.writer()?);
+        }
+        Ok(())
     }
 }
 
@@ -352,33 +420,40 @@ impl AsyncWrite for StreamSocket {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.write_buf.len() >= WRITE_CHUNK {
-            match this.poll_write_out(cx) {
-                Poll::Ready(Ok(())) => {}
-                other => return other.map_ok(|()| 0),
-            }
+        if let Some(e) = this.failed() {
+            return Poll::Ready(Err(e));
         }
-        let n = buf
-            .len()
-            .min(WRITE_CHUNK.saturating_sub(this.write_buf.len()));
-        this.write_buf.extend_from_slice(&buf[..n]);
+        std::task::ready!(this.poll_ready(cx))?;
+        let pending = this.out.buf.borrow().len();
+        if pending >= WRITE_CHUNK {
+            this.out.write_out(&this.writer()?);
+            std::task::ready!(this.poll_ready(cx))?;
+        }
+        let pending = this.out.buf.borrow().len();
+        let n = buf.len().min(WRITE_CHUNK.saturating_sub(pending));
+        this.out.buf.borrow_mut().extend_from_slice(&buf[..n]);
         Poll::Ready(Ok(n))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_write_out(cx)
+        let this = &mut *self;
+        if let Some(e) = this.failed() {
+            return Poll::Ready(Err(e));
+        }
+        if !this.out.buf.borrow().is_empty() {
+            this.schedule()?;
+        }
+        this.poll_ready(cx)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.poll_write_out(cx) {
-            Poll::Ready(_) => {
-                if let Ok(Ok(p)) = self.writer().map(|w| w.close_writer()) {
-                    sys::ignore_rejection(&p);
-                }
-                Poll::Ready(Ok(()))
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Ok(writer) = self.writer() {
+            self.out.write_out(&writer);
+            if let Ok(p) = writer.close_writer() {
+                sys::ignore_rejection(&p);
             }
-            Poll::Pending => Poll::Pending,
         }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -394,15 +469,13 @@ impl Drop for StreamSocket {
             socket,
             reader,
             writer,
+            out,
         }) = self.handles.borrow_mut().take()
         else {
             return;
         };
-        if !self.write_buf.is_empty() {
-            if let Ok(p) = writer.write(&Uint8Array::from(&self.write_buf[..])) {
-                sys::ignore_rejection(&p);
-            }
-        }
+        // Whatever is still buffered (a Terminate message) goes out first.
+        out.write_out(&writer);
         if let Ok(p) = writer.close_writer() {
             sys::ignore_rejection(&p);
         }

@@ -114,3 +114,35 @@ test('values the server rejects are typed errors, never truncated', async () => 
   assert.equal((await pool.query('SELECT $1::float8 AS f', [Infinity])).rows[0].f, Infinity);
   assert.equal((await pool.query('SELECT 1 AS alive')).rows[0].alive, 1);
 });
+
+test('values read straight from the wire: timestamps to the millisecond (floor), scalars, text-like types', async () => {
+  const row = (await pool.query(`SELECT '1969-12-31 23:59:59.9995+00'::timestamptz AS before_epoch,
+    '1970-01-01 00:00:00.0015+00'::timestamptz AS after_epoch, '-infinity'::timestamptz AS ninf,
+    '0044-03-15 10:00:00+00 BC'::timestamptz AS bc, '9999-12-31 23:59:59.999999+00'::timestamptz AS late,
+    26::oid AS o, 1.25::float4 AS f4, (-32768)::int2 AS i2, 'x'::"char" AS c, 'nm'::name AS n,
+    'pad'::char(5) AS bp, 'é☃'::varchar AS v, '{"b":1,"a":[true]}'::json AS j, '{}'::jsonb AS e,
+    '\\x'::bytea AS empty, ''::text AS blank, (-9007199254740993)::int8 AS negbig`)).rows[0];
+  assert.equal(row.before_epoch.getTime(), -1);
+  assert.equal(row.after_epoch.getTime(), 1);
+  assert.equal(row.ninf, -Infinity);
+  assert.equal(row.bc.getUTCFullYear(), -43);
+  assert.equal(row.bc.toISOString(), '-000043-03-15T10:00:00.000Z');
+  assert.equal(row.late.toISOString(), '9999-12-31T23:59:59.999Z');
+  assert.equal(row.o, 26);
+  assert.equal(row.f4, 1.25);
+  assert.equal(row.i2, -32768);
+  assert.equal(row.c, 'x');
+  assert.equal(row.n, 'nm');
+  assert.equal(row.bp, 'pad  ');
+  assert.equal(row.v, 'é☃');
+  assert.deepEqual(row.j, { b: 1, a: [true] });
+  assert.deepEqual(row.e, {});
+  assert.deepEqual(row.empty, new Uint8Array([]));
+  assert.equal(row.blank, '');
+  assert.equal(row.negbig, -9007199254740993n);
+  const num = new Pool({ connectionString: url, transport: tunnel(), types: { int8: 'number' } });
+  const edge = (await num.query('SELECT 9007199254740991::int8 AS max, (-9007199254740991)::int8 AS min')).rows[0];
+  assert.deepEqual(edge, { max: 9007199254740991, min: -9007199254740991 });
+  await assert.rejects((async () => (await num.query('SELECT (-9007199254740992)::int8 AS n')).rows)(), RangeError);
+  await num.end();
+});

@@ -20,11 +20,99 @@
 
 use std::cell::RefCell;
 
-use edgepg_core::{Column, Results};
+use edgepg_core::{Column, FromSql, Results, Row, Type, Value};
 use js_sys::{Array, Float64Array, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::decode::{self, Cell, Types};
+use super::decode::{self, Cell, Int8, Types};
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+/// One value read straight from the wire for the common types, or through
+/// [`Value`] (exactly as `Row::values` decodes it) for the others.
+enum Raw<'a> {
+    Null,
+    Bool(bool),
+    /// int2, int4, oid, float4, float8.
+    Number(f64),
+    Int8(i64),
+    /// Text-like types (valid UTF-8).
+    Text(&'a str),
+    /// timestamp / timestamptz: microseconds since 2000-01-01.
+    Timestamp {
+        micros: i64,
+        zoned: bool,
+    },
+    /// json / jsonb text (for `JSON.parse`).
+    Json(&'a str),
+    Bytes(&'a [u8]),
+    Value(Value),
+}
+
+/// Fixed-size big-endian bytes.
+fn be<const N: usize>(raw: &[u8]) -> Option<[u8; N]> {
+    raw.try_into().ok()
+}
+
+impl<'a> Raw<'a> {
+    fn fast(ty: &Type, raw: &'a [u8]) -> Option<Raw<'a>> {
+        Some(match *ty {
+            Type::BOOL => match raw {
+                [b] => Raw::Bool(*b != 0),
+                _ => return None,
+            },
+            Type::INT2 => Raw::Number(f64::from(i16::from_be_bytes(be(raw)?))),
+            Type::INT4 => Raw::Number(f64::from(i32::from_be_bytes(be(raw)?))),
+            Type::OID => Raw::Number(f64::from(u32::from_be_bytes(be(raw)?))),
+            Type::INT8 => Raw::Int8(i64::from_be_bytes(be(raw)?)),
+            Type::FLOAT4 => Raw::Number(f64::from(f32::from_be_bytes(be(raw)?))),
+            Type::FLOAT8 => Raw::Number(f64::from_be_bytes(be(raw)?)),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::CHAR | Type::UNKNOWN => {
+                Raw::Text(std::str::from_utf8(raw).ok()?)
+            }
+            Type::TIMESTAMP | Type::TIMESTAMPTZ => Raw::Timestamp {
+                micros: i64::from_be_bytes(be(raw)?),
+                zoned: *ty == Type::TIMESTAMPTZ,
+            },
+            Type::JSON => Raw::Json(std::str::from_utf8(raw).ok()?),
+            Type::JSONB => match raw.split_first() {
+                Some((1, rest)) => Raw::Json(std::str::from_utf8(rest).ok()?),
+                _ => return None,
+            },
+            Type::BYTEA => Raw::Bytes(raw),
+            _ => return None,
+        })
+    }
+}
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Raw<'a>, BoxError> {
+        match Raw::fast(ty, raw) {
+            Some(r) => Ok(r),
+            None => Value::from_sql(ty, raw).map(Raw::Value),
+        }
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Raw<'a>, BoxError> {
+        Ok(Raw::Null)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// Value `i` of `row`; a value the core could not decode becomes the text
+/// `Row::values` gives it.
+fn raw_value(row: &Row, i: usize) -> Raw<'_> {
+    match row.try_get::<Raw, usize>(i) {
+        Ok(r) => r,
+        Err(_) => Raw::Value(row.values()[i].clone()),
+    }
+}
+
+/// Milliseconds between 1970-01-01 and 2000-01-01.
+const EPOCH_2000_MS: i64 = 946_684_800_000;
 
 /// Column shapes remembered (the package keeps as many descriptors).
 const SLOTS: usize = 256;
@@ -122,28 +210,96 @@ pub(crate) fn packet(results: &Results, types: Types) -> JsValue {
     let mut lengths: Vec<u32> = Vec::new();
     let mut cells: Option<Array> = None;
     push_text(&mut text, &mut lengths, results.status());
+    let mut js_cell = |k: usize, v: Result<JsValue, JsValue>, kinds: &mut Vec<u8>| {
+        let (kind, v) = match v {
+            Ok(v) => (0, v),
+            Err(e) => (7, e),
+        };
+        cells
+            .get_or_insert_with(|| Array::new_with_length(total as u32))
+            .set(k as u32, v);
+        kinds.push(kind);
+    };
     for row in results.iter() {
-        for (value, column) in row.values().iter().zip(columns) {
-            let cell = decode::cell(value, column, types);
-            let mut kind = cell.kind();
-            match cell {
-                Cell::Js => {
-                    let v = match decode::to_js(value, column, types) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            kind = 7;
-                            e
-                        }
-                    };
-                    cells
-                        .get_or_insert_with(|| Array::new_with_length(total as u32))
-                        .set(kinds.len() as u32, v);
+        for (i, column) in columns.iter().enumerate() {
+            let k = kinds.len();
+            let value = match raw_value(row, i) {
+                Raw::Null => {
+                    kinds.push(1);
+                    continue;
                 }
-                Cell::Number(n) | Cell::Date(n) => numbers.push(n),
-                Cell::Text(s) => push_text(&mut text, &mut lengths, s),
-                Cell::Null | Cell::True | Cell::False => {}
+                Raw::Bool(b) => {
+                    kinds.push(if b { 2 } else { 3 });
+                    continue;
+                }
+                Raw::Number(n) => {
+                    numbers.push(n);
+                    kinds.push(4);
+                    continue;
+                }
+                Raw::Text(s) => {
+                    push_text(&mut text, &mut lengths, s);
+                    kinds.push(6);
+                    continue;
+                }
+                Raw::Int8(i) => match types.int8 {
+                    Int8::Number if i.unsigned_abs() < (1u64 << 53) => {
+                        numbers.push(i as f64);
+                        kinds.push(4);
+                        continue;
+                    }
+                    Int8::BigInt => {
+                        js_cell(k, Ok(JsValue::from(i)), &mut kinds);
+                        continue;
+                    }
+                    _ => Value::Int(i),
+                },
+                Raw::Timestamp { micros, zoned } => {
+                    if zoned && types.timestamptz_date || !zoned && types.timestamp_date {
+                        match micros {
+                            i64::MAX => numbers.push(f64::INFINITY),
+                            i64::MIN => numbers.push(f64::NEG_INFINITY),
+                            _ => {
+                                let ms = micros.div_euclid(1000) + EPOCH_2000_MS;
+                                numbers.push(ms as f64);
+                                kinds.push(5);
+                                continue;
+                            }
+                        }
+                        kinds.push(4);
+                        continue;
+                    }
+                    match row.try_get::<Value, usize>(i) {
+                        Ok(v) => v,
+                        Err(_) => row.values()[i].clone(),
+                    }
+                }
+                Raw::Json(s) => match js_sys::JSON::parse(s) {
+                    Ok(v) => {
+                        js_cell(k, Ok(v), &mut kinds);
+                        continue;
+                    }
+                    Err(_) => row.values()[i].clone(),
+                },
+                Raw::Bytes(b) => {
+                    js_cell(k, Ok(Uint8Array::from(b).into()), &mut kinds);
+                    continue;
+                }
+                Raw::Value(v) => v,
+            };
+            let cell = decode::cell(&value, column, types);
+            match cell {
+                Cell::Js => js_cell(k, decode::to_js(&value, column, types), &mut kinds),
+                Cell::Number(n) | Cell::Date(n) => {
+                    numbers.push(n);
+                    kinds.push(cell.kind());
+                }
+                Cell::Text(s) => {
+                    push_text(&mut text, &mut lengths, s);
+                    kinds.push(6);
+                }
+                Cell::Null | Cell::True | Cell::False => kinds.push(cell.kind()),
             }
-            kinds.push(kind);
         }
     }
     let (slot, described) = slot_of(columns);

@@ -70,7 +70,13 @@ function columnsOf(key) {
 
 /** Builds the row objects of a packet (see packet.rs for its layout). */
 function decodeRows(p, cols, length) {
-  const [text, kinds, numbers, lengths, cells] = p;
+  const text = p[0];
+  const bytes = p[1];
+  const cells = p[4];
+  const buffer = bytes.buffer;
+  const numbers = new Float64Array(buffer, bytes.byteOffset, p[2]);
+  const lengths = new Uint32Array(buffer, bytes.byteOffset + p[2] * 8, p[3]);
+  const kinds = new Uint8Array(buffer, bytes.byteOffset + p[2] * 8 + p[3] * 4, length * cols.names.length);
   const { names, proto } = cols;
   const width = names.length;
   const rows = new Array(length);
@@ -124,7 +130,9 @@ export class Results {
     this.#cols = slots[packet[5]];
     this.#packet = packet;
     /** The command tag, e.g. `SELECT 3`, `INSERT 0 1`. */
-    this.status = packet[0].slice(0, packet[3][0]);
+    const b = packet[1];
+    const at = packet[2] * 8;
+    this.status = packet[0].slice(0, b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24));
     /** Rows returned, or rows affected by INSERT/UPDATE/DELETE. */
     this.count = packet[7];
     /** The number of rows. */

@@ -2,16 +2,18 @@
 //! `Results` is built from), made when the statement completes: no wasm-side
 //! object outlives the query, and simple values cross the boundary in bulk.
 //!
-//! `[text, kinds, numbers, lengths, cells, slot, columns, count, rows]`:
+//! `[text, bytes, numbers, lengths, cells, slot, columns, count, rows]`:
 //!
+//! * `bytes`: one `Uint8Array` (one allocation per result) holding, little
+//!   endian, `numbers` f64 values, then `lengths` u32 values, then one kind
+//!   byte per value (row after row).
 //! * `text`: the command tag, then every string value, concatenated; cut by
-//!   the UTF-16 `lengths` (a `Uint32Array`; `lengths[0]` is the tag's).
-//! * `kinds` (a `Uint8Array`, one per value, row after row) says where each
-//!   value is: 0 in `cells` (a sparse array, or `undefined` when no value
-//!   needs it), 1 null, 2 true, 3 false, 4 the next of `numbers` (a
-//!   `Float64Array`), 5 a `Date` at the next of `numbers`, 6 the next string
-//!   of `text`, 7 an error in `cells` to throw when the rows are read (an
-//!   int8 past 2^53 under `types.int8 = 'number'`).
+//!   the UTF-16 lengths (the first is the tag's).
+//! * The kind of a value says where it is: 0 in `cells` (a sparse array, or
+//!   `undefined` when no value needs it), 1 null, 2 true, 3 false, 4 the next
+//!   number, 5 a `Date` at the next number, 6 the next string of `text`, 7 an
+//!   error in `cells` to throw when the rows are read (an int8 past 2^53
+//!   under `types.int8 = 'number'`).
 //! * `slot`: where the package keeps the column descriptors of this shape of
 //!   result; `columns` is `undefined` when the slot already holds them, else
 //!   `name \0 dataTypeID \0 dataType \0` for each column (names cannot hold
@@ -21,7 +23,7 @@
 use std::cell::RefCell;
 
 use edgepg_core::{Column, FromSql, Results, Row, Type, Value};
-use js_sys::{Array, Float64Array, Uint32Array, Uint8Array};
+use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::decode::{self, Cell, Int8, Types};
@@ -304,10 +306,18 @@ pub(crate) fn packet(results: &Results, types: Types) -> JsValue {
     }
     let (slot, described) = slot_of(columns);
     let out = Array::new_with_length(9);
+    let mut bytes = Vec::with_capacity(numbers.len() * 8 + lengths.len() * 4 + kinds.len());
+    for n in &numbers {
+        bytes.extend_from_slice(&n.to_le_bytes());
+    }
+    for n in &lengths {
+        bytes.extend_from_slice(&n.to_le_bytes());
+    }
+    bytes.extend_from_slice(&kinds);
     out.set(0, JsValue::from_str(&text));
-    out.set(1, Uint8Array::from(&kinds[..]).into());
-    out.set(2, Float64Array::from(&numbers[..]).into());
-    out.set(3, Uint32Array::from(&lengths[..]).into());
+    out.set(1, Uint8Array::from(&bytes[..]).into());
+    out.set(2, JsValue::from_f64(numbers.len() as f64));
+    out.set(3, JsValue::from_f64(lengths.len() as f64));
     out.set(4, cells.map_or(JsValue::UNDEFINED, Into::into));
     out.set(5, JsValue::from_f64(f64::from(slot)));
     out.set(

@@ -1,0 +1,53 @@
+// edgepg (node:net) next to postgres.js in one process, rounds interleaved,
+// medians and their ratio (postgres.js time / edgepg time: above 1 means
+// edgepg is faster). Quicker and less noisy than run.mjs for one change:
+//   PG_URL=postgresql://… node cmp.mjs W3,W4,W5 [rounds]
+// EDGEPG_BASE=/path/to/another/pkg/src/node.js adds that build as a third client.
+import { performance } from 'node:perf_hooks';
+import postgres from 'postgres';
+import { Pool as EdgePool, nodeSocket } from 'edgepg';
+const PG_URL = process.env.PG_URL;
+const ONLY = (process.argv[2] ?? 'W3,W4,W5').split(',');
+const ROUNDS = Number(process.argv[3] ?? 7);
+const N = 10_000;
+const W3 = 'select $1::int, $2::text, $3::timestamptz, $4::int, $5::bool, $6::bytea, $7::jsonb';
+const w3params = () => [42, 'hello world', new Date(1_700_000_000_000), null, true, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), { a: 1, b: [true, null, 'x'] }];
+const W4 = 'select * from pg_catalog.pg_type where typname = $1';
+const W5 = `select g as id, 'name ' || g as name, g * 1.5::float8 as score,
+  timestamptz '2024-01-01' + g * interval '1 second' as at, g % 2 = 0 as even,
+  md5(g::text) as digest, (g::numeric / 7)::numeric(12, 4) as ratio, array[g, g + 1] as pair
+  from generate_series(1, 10000) g`;
+const pool = new EdgePool({ connectionString: PG_URL, transport: nodeSocket(), max: 4, min: 4 });
+const sql = postgres(PG_URL, { max: 4, prepare: true, onnotice: () => {} });
+const clients = {
+  edgepg: async (q, p) => (await pool.query(q, p)).rows,
+  pgjs: (q, p) => sql.unsafe(q, p, { prepare: true }),
+};
+let basePool = null;
+if (process.env.EDGEPG_BASE) {
+  const base = await import(process.env.EDGEPG_BASE);
+  basePool = new base.Pool({ connectionString: PG_URL, transport: base.nodeSocket(), max: 4, min: 4 });
+  clients.base = async (q, p) => (await basePool.query(q, p)).rows;
+}
+const work = {
+  W1: (c) => Promise.all(Array.from({ length: N }, () => c('select 1 as x', []))),
+  W2: (c) => Promise.all(Array.from({ length: N }, (_, i) => c('select $1 as x', [i]))),
+  W3: (c) => Promise.all(Array.from({ length: N }, () => c(W3, w3params()))),
+  W4: (c) => Promise.all(Array.from({ length: N }, () => c(W4, ['int4']))),
+  W5: async (c) => { const rows = await c(W5, []); let n = 0; for (const r of rows) n += r.id > 0 ? 8 : 0; if (n !== 80000) throw new Error('W5'); },
+};
+for (const w of ONLY) {
+  const names = Object.keys(clients);
+  const times = Object.fromEntries(names.map((n) => [n, []]));
+  for (const name of names) await work[w](clients[name]);
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 ? [...names].reverse() : names;
+    for (const name of order) { const t = performance.now(); await work[w](clients[name]); times[name].push(performance.now() - t); }
+  }
+  const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const e = med(times.edgepg), p = med(times.pgjs);
+  let line = `${w}: edgepg ${e.toFixed(1)} ms, postgres.js ${p.toFixed(1)} ms, ratio ${(p / e).toFixed(2)}`;
+  if (times.base) { const b = med(times.base); line += `; base ${b.toFixed(1)} ms, ratio ${(p / b).toFixed(2)}`; }
+  console.log(line);
+}
+await pool.end(); await sql.end(); await basePool?.end();

@@ -39,12 +39,8 @@ function template(strings, values) {
   return [text, values];
 }
 
-/** Accepts (text, params) or node-postgres' ({ text, values }). */
-function statement(sql, params) {
-  if (sql !== null && typeof sql === 'object' && !Array.isArray(sql) && 'text' in sql) {
-    return [sql.text, sql.values ?? params];
-  }
-  return [sql, params];
+function rethrow(e) {
+  throw toError(e);
 }
 
 /**
@@ -199,9 +195,21 @@ export class Results {
 
 class Queryable {
   /** Runs `sql` with `params` ($1, $2, …). */
-  async query(sql, params) {
-    const [text, values] = statement(sql, params);
-    return new Results(await call(() => this._raw().query(text, values)), text);
+  query(sql, params) {
+    let text = sql;
+    let values = params;
+    if (sql !== null && typeof sql === 'object' && !Array.isArray(sql) && 'text' in sql) {
+      text = sql.text;
+      values = sql.values ?? params;
+    }
+    // One promise per query (no async wrappers): this is the hot path.
+    let pending;
+    try {
+      pending = this._raw().query(text, values);
+    } catch (e) {
+      return Promise.reject(toError(e));
+    }
+    return pending.then((packet) => new Results(packet, text), rethrow);
   }
 
   /** Tagged template: sql`SELECT ${a}, ${b}` sends $1, $2. */

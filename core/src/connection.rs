@@ -57,6 +57,8 @@ pub(crate) struct StatementCache {
     /// the same new statement prepares it once, not once per caller.
     pending:
         HashMap<Arc<str>, Vec<oneshot::Sender<Result<Prepared>>>, BuildHasherDefault<FxHasher>>,
+    /// Counts lookups: the LRU's notion of time.
+    clock: u64,
 }
 
 /// A prepared statement ready to run: the statement, its columns and its text.
@@ -130,7 +132,6 @@ pub(crate) struct Connection {
     statements: Mutex<StatementCache>,
     statement_capacity: usize,
     cache_stats: Arc<CacheStats>,
-    use_counter: AtomicU64,
     /// A statement was started and its future has not finished (it may have been dropped).
     pub(crate) busy: bool,
     /// The current statement reached the point where it may have run on the server (rule 6).
@@ -210,7 +211,6 @@ impl Connection {
             statements: Mutex::new(StatementCache::default()),
             statement_capacity: 100,
             cache_stats: Arc::default(),
-            use_counter: AtomicU64::new(0),
             busy: false,
             sent: false,
             in_transaction: false,
@@ -291,14 +291,28 @@ impl Connection {
         self.statements.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The cached statement for `sql`, if there is one.
+    fn cache_hit(&self, sql: &str) -> Option<Prepared> {
+        let mut cache = self.cache();
+        cache.clock += 1;
+        let now = cache.clock;
+        let (key, stmt, columns, used) = cache.get_mut(sql)?;
+        *used = now;
+        let hit = (stmt.clone(), columns.clone(), key.clone());
+        drop(cache);
+        self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
+        Some(hit)
+    }
+
     /// A prepared statement for `sql` from the LRU cache, after waiting for
     /// another caller's preparation if one is under way; otherwise registers
     /// this caller as the one to prepare it (and then [`Self::prepared`]).
     async fn cached_statement(&self, sql: &str) -> Result<Option<Prepared>> {
         loop {
-            let now = self.use_counter.fetch_add(1, Ordering::Relaxed) + 1;
             let waiting = {
                 let mut cache = self.cache();
+                cache.clock += 1;
+                let now = cache.clock;
                 if let Some((key, stmt, columns, used)) = cache.get_mut(sql) {
                     *used = now;
                     self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
@@ -359,7 +373,8 @@ impl Connection {
         }
         let columns: Arc<[Column]> = stmt.columns().iter().map(Column::from_pg).collect();
         let key: Arc<str> = Arc::from(sql);
-        let now = self.use_counter.fetch_add(1, Ordering::Relaxed) + 1;
+        cache.clock += 1;
+        let now = cache.clock;
         cache.insert(
             key.clone(),
             (key.clone(), stmt.clone(), columns.clone(), now),
@@ -438,20 +453,21 @@ impl Connection {
     /// Runs one statement; other statements may be in flight on this connection
     /// at the same time (tokio-postgres pipelines them). `sent` reports whether it
     /// reached the point where it may have run (rule 6).
-    pub(crate) async fn run(
-        &self,
-        sql: &str,
-        types: Option<&[Type]>,
-        params: &[&(dyn ToSql + Sync)],
-        sent: &mut bool,
-    ) -> Result<(Results, u64)> {
-        let result = self.run_once(sql, types, params, sent).await;
-        if let Err(e) = &result {
-            if breaks_connection(e) {
-                self.shared.unusable.store(true, Ordering::SeqCst);
+    pub(crate) fn run<'a>(
+        &'a self,
+        sql: &'a str,
+        types: Option<&'a [Type]>,
+        params: &'a [&'a (dyn ToSql + Sync)],
+        sent: &'a mut bool,
+    ) -> impl std::future::Future<Output = Result<(Results, u64)>> + 'a {
+        use futures_util::FutureExt;
+        self.run_once(sql, types, params, sent).inspect(move |result| {
+            if let Err(e) = result {
+                if breaks_connection(e) {
+                    self.shared.unusable.store(true, Ordering::SeqCst);
+                }
             }
-        }
-        result
+        })
     }
 
     async fn run_once(
@@ -462,11 +478,44 @@ impl Connection {
         sent: &mut bool,
     ) -> Result<(Results, u64)> {
         *sent = false;
+        let mut retried = false;
+        // The hot path: a cached statement, run as it is.
+        if types.is_none() && self.statement_capacity > 0 {
+            if let Some((stmt, columns, query)) = self.cache_hit(sql) {
+                check_param_count(stmt.params().len(), params)?;
+                *sent = true;
+                match self.run_prepared(&stmt, columns, query, params).await {
+                    // The server forgot the statement (DEALLOCATE, a pooler) or its plan
+                    // changed shape: it did not run, so prepare it again, once, outside
+                    // transactions.
+                    Err(e) if !self.in_transaction && is_stale_statement(&e) => {
+                        self.cache().remove(sql);
+                        *sent = false;
+                        retried = true;
+                    }
+                    other => return other,
+                }
+            }
+        }
+        // Boxed: preparing is the rare case and its state machine is large.
+        Box::pin(self.run_preparing(sql, types, params, sent, retried)).await
+    }
+
+    /// [`Self::run_once`] for a statement that is not in the cache (or is
+    /// prepared with explicit types, or the cache is off).
+    async fn run_preparing(
+        &self,
+        sql: &str,
+        types: Option<&[Type]>,
+        params: &[&(dyn ToSql + Sync)],
+        sent: &mut bool,
+        retried: bool,
+    ) -> Result<(Results, u64)> {
         if types.is_none() && self.statement_capacity == 0 {
             *sent = true;
             return self.run_unnamed(sql, params).await;
         }
-        let mut first = true;
+        let mut first = !retried;
         loop {
             let (stmt, columns, query, cached) = match types {
                 None if self.statement_capacity > 0 => match self.cached_statement(sql).await? {
@@ -495,8 +544,6 @@ impl Connection {
             check_param_count(stmt.params().len(), params)?;
             *sent = true;
             match self.run_prepared(&stmt, columns, query, params).await {
-                // The server forgot the statement (DEALLOCATE, a pooler) or its plan changed
-                // shape: it did not run, so prepare it again, once, outside transactions.
                 Err(e) if first && cached && !self.in_transaction && is_stale_statement(&e) => {
                     self.cache().remove(sql);
                     *sent = false;

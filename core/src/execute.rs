@@ -214,17 +214,18 @@ impl<T: Transport> Pool<T> {
                 .lease(retried || inner.options.ping_on_checkout)
                 .await?;
             let mut sent = false;
-            // Boxed: the statement's state machine is large, and callers move this
-            // future around (spawn, join_all) before it first runs.
-            let work = Box::pin(lease.conn().run(sql, types, params, &mut sent));
             let (result, completed) = match inner.options.query_timeout {
                 // On timeout the statement future is dropped and the lease left
                 // unfinished: the pool cancels it on the server before reuse (rule 10).
-                Some(limit) => match crate::runtime::timeout(&inner.rt, limit, work).await {
-                    Some(r) => (r, true),
-                    None => (Err(query_timed_out(limit)), false),
-                },
-                None => (work.await, true),
+                // (Boxed, so that this future stays small when there is no timeout.)
+                Some(limit) => {
+                    let work = Box::pin(lease.conn().run(sql, types, params, &mut sent));
+                    match crate::runtime::timeout(&inner.rt, limit, work).await {
+                        Some(r) => (r, true),
+                        None => (Err(query_timed_out(limit)), false),
+                    }
+                }
+                None => (lease.conn().run(sql, types, params, &mut sent).await, true),
             };
             collect_notices(sink, lease.conn());
             let again = match &result {

@@ -461,13 +461,14 @@ impl Connection {
         sent: &'a mut bool,
     ) -> impl std::future::Future<Output = Result<(Results, u64)>> + 'a {
         use futures_util::FutureExt;
-        self.run_once(sql, types, params, sent).inspect(move |result| {
-            if let Err(e) = result {
-                if breaks_connection(e) {
-                    self.shared.unusable.store(true, Ordering::SeqCst);
+        self.run_once(sql, types, params, sent)
+            .inspect(move |result| {
+                if let Err(e) = result {
+                    if breaks_connection(e) {
+                        self.shared.unusable.store(true, Ordering::SeqCst);
+                    }
                 }
-            }
-        })
+            })
     }
 
     async fn run_once(

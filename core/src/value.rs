@@ -154,8 +154,10 @@ pub(crate) fn format_float(f: f64) -> String {
 fn hex_bytea(b: &[u8]) -> String {
     let mut s = String::with_capacity(2 + b.len() * 2);
     s.push_str("\\x");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for byte in b {
-        s.push_str(&format!("{byte:02x}"));
+        s.push(char::from(HEX[usize::from(byte >> 4)]));
+        s.push(char::from(HEX[usize::from(byte & 15)]));
     }
     s
 }
@@ -262,50 +264,60 @@ impl<'a> FromSql<'a> for Value {
 }
 
 fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
-    if let Kind::Domain(base) = ty.kind() {
-        return decode(base, raw);
-    }
-    if let Kind::Array(member) = ty.kind() {
-        return decode_array(ty, member, raw);
-    }
-    Ok(match *ty {
-        Type::BOOL => Value::Bool(wire::bool_from_sql(raw)?),
-        Type::INT2 => Value::Int(wire::int2_from_sql(raw)?.into()),
-        Type::INT4 => Value::Int(wire::int4_from_sql(raw)?.into()),
-        Type::INT8 => Value::Int(wire::int8_from_sql(raw)?),
-        Type::OID => Value::Int(wire::oid_from_sql(raw)?.into()),
-        Type::FLOAT4 => Value::Float(wire::float4_from_sql(raw)?.into()),
-        Type::FLOAT8 => Value::Float(wire::float8_from_sql(raw)?),
-        Type::NUMERIC => Value::Numeric(numeric_to_string(raw)?),
-        Type::BYTEA => Value::Bytes(raw.to_vec()),
-        Type::JSON => Value::Json(parse_json(raw)?),
-        Type::JSONB => match raw.split_first() {
+    // By OID first: one jump for the built-in scalar types (matching `Type`
+    // constants compares them one by one).
+    Ok(match ty.oid() {
+        16 => Value::Bool(wire::bool_from_sql(raw)?),
+        21 => Value::Int(wire::int2_from_sql(raw)?.into()),
+        23 => Value::Int(wire::int4_from_sql(raw)?.into()),
+        20 => Value::Int(wire::int8_from_sql(raw)?),
+        26 => Value::Int(wire::oid_from_sql(raw)?.into()),
+        700 => Value::Float(wire::float4_from_sql(raw)?.into()),
+        701 => Value::Float(wire::float8_from_sql(raw)?),
+        1700 => Value::Numeric(numeric_to_string(raw)?),
+        17 => Value::Bytes(raw.to_vec()),
+        25 | 1043 | 1042 | 19 | 705 | 18 => Value::Text(String::from_utf8(raw.to_vec())?),
+        114 => Value::Json(parse_json(raw)?),
+        3802 => match raw.split_first() {
             Some((1, rest)) => Value::Json(parse_json(rest)?),
             _ => return Err("unsupported jsonb version".into()),
         },
-        Type::UUID => Value::Uuid(format_uuid(wire::uuid_from_sql(raw)?)),
-        Type::DATE => Value::Date(format_date(wire::date_from_sql(raw)?)),
-        Type::TIMESTAMP => Value::Timestamp(format_timestamp(wire::timestamp_from_sql(raw)?, "")),
-        Type::TIMESTAMPTZ => {
-            Value::TimestampTz(format_timestamp(wire::timestamp_from_sql(raw)?, "+00"))
-        }
-        Type::TIME => Value::Time(format_time(wire::time_from_sql(raw)?)),
-        Type::TIMETZ => Value::Time(format_timetz(raw)?),
-        Type::INTERVAL => Value::Interval(format_interval(raw)?),
-        _ if is_text_like(ty) => Value::Text(String::from_utf8(raw.to_vec())?),
-        _ => match crate::text_form::decode(ty, raw) {
-            Some(text) => Value::Other {
-                type_name: ty.name().to_string(),
-                text: text?,
-            },
-            None => Value::Other {
-                type_name: ty.name().to_string(),
-                text: match std::str::from_utf8(raw) {
-                    Ok(s) if !s.contains('\0') => s.to_string(),
-                    _ => hex_bytea(raw),
-                },
-            },
+        2950 => Value::Uuid(format_uuid(wire::uuid_from_sql(raw)?)),
+        1082 => Value::Date(format_date(wire::date_from_sql(raw)?)),
+        1114 => Value::Timestamp(format_timestamp(wire::timestamp_from_sql(raw)?, "")),
+        1184 => Value::TimestampTz(format_timestamp(wire::timestamp_from_sql(raw)?, "+00")),
+        1083 => Value::Time(format_time(wire::time_from_sql(raw)?)),
+        1266 => Value::Time(format_timetz(raw)?),
+        1186 => Value::Interval(format_interval(raw)?),
+        // regproc, regclass, regtype, …: the binary form is the bare OID, and the
+        // name behind it would take a catalog lookup; the OID is valid input for them.
+        24 | 2202 | 2203 | 2204 | 2205 | 2206 | 3734 | 3769 | 4089 | 4096 | 4191 => Value::Other {
+            type_name: ty.name().to_string(),
+            text: wire::oid_from_sql(raw)?.to_string(),
         },
+        _ => match ty.kind() {
+            Kind::Domain(base) => return decode(base, raw),
+            Kind::Array(member) => return decode_array(ty, member, raw),
+            _ => decode_other(ty, raw)?,
+        },
+    })
+}
+
+/// Types without a variant of their own: text-like ones, then text forms.
+fn decode_other(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
+    if is_text_like(ty) {
+        return Ok(Value::Text(String::from_utf8(raw.to_vec())?));
+    }
+    let text = match crate::text_form::decode(ty, raw) {
+        Some(text) => text?,
+        None => match std::str::from_utf8(raw) {
+            Ok(s) if !s.contains('\0') => s.to_string(),
+            _ => hex_bytea(raw),
+        },
+    };
+    Ok(Value::Other {
+        type_name: ty.name().to_string(),
+        text,
     })
 }
 
@@ -354,25 +366,33 @@ const MAX_ARRAY_DIMS: usize = 6;
 fn decode_array(array_type: &Type, member: &Type, raw: &[u8]) -> Result<Value, BoxError> {
     use fallible_iterator::FallibleIterator;
     let array = wire::array_from_sql(raw)?;
-    let bounds: Vec<(usize, i32)> = array
-        .dimensions()
-        .map(|d| Ok((d.len.max(0) as usize, d.lower_bound)))
-        .collect()?;
-    let dims: Vec<usize> = bounds.iter().map(|(len, _)| *len).collect();
     // PostgreSQL arrays have at most 6 dimensions, and an empty one has none.
     // A server that claims more (or a zero-length dimension beside a huge one)
     // must not make us recurse per dimension or allocate per claimed row.
-    if dims.len() > MAX_ARRAY_DIMS {
-        return Err(format!(
-            "array with {} dimensions (PostgreSQL allows {MAX_ARRAY_DIMS})",
-            dims.len()
-        )
-        .into());
+    let mut bounds = [(0usize, 1i32); MAX_ARRAY_DIMS];
+    let mut ndims = 0;
+    let mut dimensions = array.dimensions();
+    while let Some(d) = dimensions.next()? {
+        let Some(slot) = bounds.get_mut(ndims) else {
+            let claimed = ndims + 1 + dimensions.count()?;
+            return Err(format!(
+                "array with {claimed} dimensions (PostgreSQL allows {MAX_ARRAY_DIMS})"
+            )
+            .into());
+        };
+        *slot = (d.len.max(0) as usize, d.lower_bound);
+        ndims += 1;
     }
-    if dims.contains(&0) {
+    let bounds = bounds.get(..ndims).unwrap_or_default();
+    if bounds.is_empty() || bounds.iter().any(|(len, _)| *len == 0) {
         return Ok(Value::Array(Vec::new()));
     }
-    let mut flat = Vec::new();
+    // Each element takes at least 4 bytes (its length): never reserve more than the data holds.
+    let claimed = bounds
+        .iter()
+        .try_fold(1usize, |n, (len, _)| n.checked_mul(*len))
+        .unwrap_or(usize::MAX);
+    let mut flat = Vec::with_capacity(claimed.min(raw.len() / 4));
     let mut values = array.values();
     while let Some(v) = values.next()? {
         flat.push(match v {
@@ -380,17 +400,17 @@ fn decode_array(array_type: &Type, member: &Type, raw: &[u8]) -> Result<Value, B
             None => Value::Null,
         });
     }
-    if dims.is_empty() {
-        return Ok(Value::Array(Vec::new()));
+    if let [(_, 1)] = bounds {
+        return Ok(Value::Array(flat));
     }
-    fn nest(dims: &[usize], flat: &mut std::vec::IntoIter<Value>) -> Value {
-        if dims.len() == 1 {
-            return Value::Array(flat.by_ref().take(dims[0]).collect());
+    fn nest(dims: &[(usize, i32)], flat: &mut std::vec::IntoIter<Value>) -> Value {
+        match dims {
+            [(len, _)] => Value::Array(flat.by_ref().take(*len).collect()),
+            [(len, _), rest @ ..] => Value::Array((0..*len).map(|_| nest(rest, flat)).collect()),
+            [] => Value::Array(Vec::new()),
         }
-        Value::Array((0..dims[0]).map(|_| nest(&dims[1..], flat)).collect())
     }
-    let mut iter = flat.into_iter();
-    let nested = nest(&dims, &mut iter);
+    let nested = nest(bounds, &mut flat.into_iter());
     if bounds.iter().any(|(_, lower)| *lower != 1) {
         // Lower bounds have no place in a nested Vec: keep the exact text form.
         return Ok(Value::Other {
@@ -428,53 +448,98 @@ fn numeric_to_string(raw: &[u8]) -> Result<String, BoxError> {
             word(8 + 2 * i as usize).max(0) as u64
         }
     };
-    let mut out = String::with_capacity(4 * (ndigits + 2) + dscale);
+    let mut out: Vec<u8> = Vec::with_capacity(4 * (ndigits + 2) + dscale);
     if sign == 0x4000 {
-        out.push('-');
+        out.push(b'-');
     }
+    let group = |d: u64| {
+        let d = d.min(9999) as u16;
+        [d / 1000, d / 100 % 10, d / 10 % 10, d % 10].map(|x| b'0' + x as u8)
+    };
     // Integer part: base-10000 digit groups with index 0..=weight.
     if weight < 0 {
-        out.push('0');
+        out.push(b'0');
     } else {
-        for i in 0..=weight {
-            if i == 0 {
-                push_int(&mut out, digit(0), 1);
-            } else {
-                push_int(&mut out, digit(i), 4);
-            }
+        let first = group(digit(0));
+        let skip = first.iter().take(3).take_while(|&&c| c == b'0').count();
+        out.extend_from_slice(first.get(skip..).unwrap_or_default());
+        for i in 1..=weight {
+            out.extend_from_slice(&group(digit(i)));
         }
     }
     if dscale > 0 {
-        out.push('.');
+        out.push(b'.');
         let start = out.len();
         let mut i = weight + 1;
         while out.len() - start < dscale {
-            push_int(&mut out, digit(i), 4);
+            out.extend_from_slice(&group(digit(i)));
             i += 1;
         }
         out.truncate(start + dscale);
     }
-    Ok(out)
+    // Only ASCII was written.
+    Ok(String::from_utf8(out).unwrap_or_default())
 }
 
-/// Appends `n` in decimal, zero-padded to `width` digits (no `format!` on hot paths).
-fn push_int(out: &mut String, mut n: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut pos = buf.len();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// A stack buffer for short ASCII text (dates, times): no per-character
+/// `String` pushes, one exact allocation at the end. Text beyond its
+/// capacity is dropped; what is written here always fits.
+struct Ascii {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Ascii {
+    fn new() -> Ascii {
+        Ascii {
+            buf: [0; 48],
+            len: 0,
         }
     }
-    let digits = buf.len() - pos;
-    for _ in digits..width {
-        out.push('0');
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
     }
-    for &b in &buf[pos..] {
-        out.push(char::from(b));
+
+    fn push_str(&mut self, s: &str) {
+        s.bytes().for_each(|b| self.push(b));
+    }
+
+    /// Appends `n` in decimal, zero-padded to `width` digits.
+    fn push_int(&mut self, mut n: u64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut pos = digits.len();
+        loop {
+            pos -= 1;
+            digits[pos] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let start = pos.min(digits.len().saturating_sub(width));
+        digits
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .for_each(|&b| self.push(b));
+    }
+
+    fn trim_end(&mut self, byte: u8) {
+        while self.len > 0 && self.buf.get(self.len - 1) == Some(&byte) {
+            self.len -= 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn into_string(self) -> String {
+        self.as_str().to_string()
     }
 }
 
@@ -514,14 +579,14 @@ fn civil_from_days(days_since_2000: i64) -> (i64, u32, u32) {
 }
 
 /// Appends `YYYY-MM-DD`; true when the year is BC.
-fn push_ymd(out: &mut String, days: i64) -> bool {
+fn push_ymd(out: &mut Ascii, days: i64) -> bool {
     let (y, m, d) = civil_from_days(days);
     let bc = y <= 0;
-    push_int(out, if bc { (1 - y) as u64 } else { y as u64 }, 4);
-    out.push('-');
-    push_int(out, m.into(), 2);
-    out.push('-');
-    push_int(out, d.into(), 2);
+    out.push_int(if bc { (1 - y) as u64 } else { y as u64 }, 4);
+    out.push(b'-');
+    out.push_int(m.into(), 2);
+    out.push(b'-');
+    out.push_int(d.into(), 2);
     bc
 }
 
@@ -530,42 +595,40 @@ fn format_date(days: i32) -> String {
         i32::MAX => "infinity".into(),
         i32::MIN => "-infinity".into(),
         _ => {
-            let mut s = String::with_capacity(14);
+            let mut s = Ascii::new();
             if push_ymd(&mut s, days.into()) {
                 s.push_str(" BC");
             }
-            s
+            s.into_string()
         }
     }
 }
 
 /// Appends `HH:MM:SS[.ffffff]` with trailing fractional zeros trimmed, as PostgreSQL prints.
-fn push_clock(out: &mut String, micros: i64) {
+fn push_clock(out: &mut Ascii, micros: i64) {
     let secs = micros.div_euclid(1_000_000) as u64;
     let frac = micros.rem_euclid(1_000_000) as u64;
     push_clock_parts(out, secs, frac);
 }
 
 /// Appends `HH:MM:SS[.ffffff]` for whole seconds and microseconds.
-fn push_clock_parts(out: &mut String, secs: u64, frac: u64) {
-    push_int(out, secs / 3600, 2);
-    out.push(':');
-    push_int(out, (secs / 60) % 60, 2);
-    out.push(':');
-    push_int(out, secs % 60, 2);
+fn push_clock_parts(out: &mut Ascii, secs: u64, frac: u64) {
+    out.push_int(secs / 3600, 2);
+    out.push(b':');
+    out.push_int((secs / 60) % 60, 2);
+    out.push(b':');
+    out.push_int(secs % 60, 2);
     if frac != 0 {
-        out.push('.');
-        let start = out.len();
-        push_int(out, frac, 6);
-        let trimmed = out[start..].trim_end_matches('0').len();
-        out.truncate(start + trimmed);
+        out.push(b'.');
+        out.push_int(frac, 6);
+        out.trim_end(b'0');
     }
 }
 
 fn format_clock(micros: i64) -> String {
-    let mut s = String::with_capacity(15);
+    let mut s = Ascii::new();
     push_clock(&mut s, micros);
-    s
+    s.into_string()
 }
 
 fn format_timestamp(micros: i64, zone: &str) -> String {
@@ -573,15 +636,15 @@ fn format_timestamp(micros: i64, zone: &str) -> String {
         i64::MAX => "infinity".into(),
         i64::MIN => "-infinity".into(),
         _ => {
-            let mut s = String::with_capacity(32);
+            let mut s = Ascii::new();
             let bc = push_ymd(&mut s, micros.div_euclid(86_400_000_000));
-            s.push(' ');
+            s.push(b' ');
             push_clock(&mut s, micros.rem_euclid(86_400_000_000));
             s.push_str(zone);
             if bc {
                 s.push_str(" BC");
             }
-            s
+            s.into_string()
         }
     }
 }
@@ -631,9 +694,9 @@ fn format_interval(raw: &[u8]) -> Result<String, BoxError> {
     if micros != 0 || parts.is_empty() {
         let sign = if micros < 0 { "-" } else { "" };
         let abs = micros.unsigned_abs();
-        let mut clock = String::with_capacity(24);
+        let mut clock = Ascii::new();
         push_clock_parts(&mut clock, abs / 1_000_000, abs % 1_000_000);
-        parts.push(format!("{sign}{clock}"));
+        parts.push(format!("{sign}{}", clock.as_str()));
     }
     Ok(parts.join(" "))
 }

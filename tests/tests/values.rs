@@ -380,3 +380,42 @@ async fn a_burst_of_one_new_statement_prepares_it_once() {
     assert_eq!(s.statement_cache_misses, 1, "{s:?}");
     assert_eq!(s.statement_cache_hits, 199, "{s:?}");
 }
+
+/// `reg*` types arrive in binary as a bare OID: decoded as that number (valid
+/// input for the type), never as hex bytes; bytea as PostgreSQL's hex text.
+#[tokio::test]
+async fn reg_types_as_oids_and_bytea_as_hex() {
+    let pool = pool().await;
+    let r = pool
+        .query(
+            "SELECT 'int4in'::regproc AS p, 'pg_class'::regclass AS c, 'int4'::regtype AS t, \
+             'int4in'::regproc::oid::text AS p_oid, 'pg_class'::regclass::oid::text AS c_oid, \
+             '\\x00ff10ab'::bytea AS b",
+            &[],
+        )
+        .await
+        .unwrap();
+    let row = &r[0];
+    let p_oid: String = row.get("p_oid");
+    let c_oid: String = row.get("c_oid");
+    assert_eq!(
+        row.value("p").unwrap(),
+        &Value::Other {
+            type_name: "regproc".into(),
+            text: p_oid
+        }
+    );
+    assert_eq!(
+        row.value("c").unwrap(),
+        &Value::Other {
+            type_name: "regclass".into(),
+            text: c_oid
+        }
+    );
+    assert_eq!(row.value("t").unwrap().to_string(), "23");
+    assert_eq!(
+        row.value("b").unwrap(),
+        &Value::Bytes(vec![0, 255, 16, 171])
+    );
+    assert_eq!(row.value("b").unwrap().to_string(), "\\x00ff10ab");
+}

@@ -415,7 +415,7 @@ fn decode_array(array_type: &Type, member: &Type, raw: &[u8]) -> Result<Value, B
         // Lower bounds have no place in a nested Vec: keep the exact text form.
         return Ok(Value::Other {
             type_name: array_type.name().to_string(),
-            text: crate::text_form::bounded_array(&bounds, &nested)?,
+            text: crate::text_form::bounded_array(bounds, &nested)?,
         });
     }
     Ok(nested)

@@ -59,6 +59,9 @@ pub(crate) struct StatementCache {
         HashMap<Arc<str>, Vec<oneshot::Sender<Result<Prepared>>>, BuildHasherDefault<FxHasher>>,
     /// Counts lookups: the LRU's notion of time.
     clock: u64,
+    /// Hits not yet added to the pool's counters: counted here, under the lock
+    /// already held, rather than on a counter every connection shares.
+    unreported_hits: u64,
 }
 
 /// A prepared statement ready to run: the statement, its columns and its text.
@@ -287,6 +290,14 @@ impl Connection {
         self.cache_stats = stats;
     }
 
+    /// Adds the cache hits counted on this connection to the pool's counters.
+    pub(crate) fn report_cache_hits(&self) {
+        let hits = std::mem::take(&mut self.cache().unreported_hits);
+        if hits > 0 {
+            self.cache_stats.hits.fetch_add(hits, Ordering::Relaxed);
+        }
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, StatementCache> {
         self.statements.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -299,8 +310,7 @@ impl Connection {
         let (key, stmt, columns, used) = cache.get_mut(sql)?;
         *used = now;
         let hit = (stmt.clone(), columns.clone(), key.clone());
-        drop(cache);
-        self.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
+        cache.unreported_hits += 1;
         Some(hit)
     }
 
@@ -616,6 +626,12 @@ impl Connection {
     /// One round trip to prove the connection is alive.
     pub(crate) async fn ping(&mut self) -> Result<()> {
         self.batch("").await
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.report_cache_hits();
     }
 }
 

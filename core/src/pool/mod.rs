@@ -507,6 +507,7 @@ impl<T: Transport> Inner<T> {
 
     /// Takes a connection back from a caller (rules 10 and 11).
     pub(crate) fn release(self: &Arc<Self>, conn: Connection) {
+        conn.report_cache_hits();
         if conn.busy || conn.in_transaction {
             let inner = self.clone();
             self.rt.spawn(Box::pin(async move {

@@ -8,6 +8,7 @@
 //! and a pipeline with an abandoned statement takes no new members: it is
 //! cleaned (rule 10) once its last member leaves.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::connection::Connection;
@@ -19,15 +20,23 @@ use crate::transport::Transport;
 pub(crate) struct Pipeline {
     id: u64,
     conn: Arc<Connection>,
-    members: usize,
+    members: Arc<Members>,
+}
+
+/// Who is on a pipeline. Joining happens under the pool lock; leaving does not,
+/// except for the last one out, who takes the lock to give the connection back.
+#[derive(Default)]
+pub(crate) struct Members {
+    count: AtomicUsize,
     /// A member was dropped while its statement was in flight.
-    abandoned: bool,
+    abandoned: AtomicBool,
 }
 
 /// One statement's share of a pipelined connection.
 pub(crate) struct Lease<T: Transport> {
     inner: Arc<Inner<T>>,
     id: u64,
+    members: Arc<Members>,
     conn: Option<Arc<Connection>>,
     finished: bool,
 }
@@ -46,7 +55,12 @@ impl<T: Transport> Lease<T> {
 impl<T: Transport> Drop for Lease<T> {
     fn drop(&mut self) {
         drop(self.conn.take());
-        self.inner.leave(self.id, !self.finished);
+        if !self.finished {
+            self.members.abandoned.store(true, Ordering::SeqCst);
+        }
+        if self.members.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.inner.leave(self.id);
+        }
     }
 }
 
@@ -76,13 +90,18 @@ impl<T: Transport> Inner<T> {
         let depth = self.options.pipeline_depth;
         let p = st
             .pipelines
-            .iter_mut()
-            .filter(|p| !p.abandoned && p.members < depth && !p.conn.is_closed())
-            .min_by_key(|p| p.members)?;
-        p.members += 1;
+            .iter()
+            .filter(|p| {
+                !p.members.abandoned.load(Ordering::SeqCst)
+                    && p.members.count.load(Ordering::SeqCst) < depth
+                    && !p.conn.is_closed()
+            })
+            .min_by_key(|p| p.members.count.load(Ordering::SeqCst))?;
+        p.members.count.fetch_add(1, Ordering::SeqCst);
         Some(Lease {
             inner: self.clone(),
             id: p.id,
+            members: p.members.clone(),
             conn: Some(p.conn.clone()),
             finished: false,
         })
@@ -100,37 +119,38 @@ impl<T: Transport> Inner<T> {
         let id = st.next_pipeline;
         st.next_pipeline += 1;
         let conn = Arc::new(conn);
+        let members = Arc::new(Members::default());
+        members.count.store(1, Ordering::SeqCst);
         st.pipelines.push(Pipeline {
             id,
             conn: conn.clone(),
-            members: 1,
-            abandoned: false,
+            members: members.clone(),
         });
         Lease {
             inner: self.clone(),
             id,
+            members,
             conn: Some(conn),
             finished: false,
         }
     }
 
-    /// A member left; the last one out returns the connection (cleaned if needed).
-    fn leave(self: &Arc<Self>, id: u64, abandoned: bool) {
+    /// The last member left: unless someone joined meanwhile (under the lock),
+    /// return the connection (cleaned if needed).
+    fn leave(self: &Arc<Self>, id: u64) {
         let mut st = self.lock();
         let Some(i) = st.pipelines.iter().position(|p| p.id == id) else {
             return;
         };
-        let p = &mut st.pipelines[i];
-        p.members -= 1;
-        p.abandoned |= abandoned;
-        if p.members > 0 {
+        if st.pipelines[i].members.count.load(Ordering::SeqCst) > 0 {
             return;
         }
         let p = st.pipelines.swap_remove(i);
         drop(st);
+        let abandoned = p.members.abandoned.load(Ordering::SeqCst);
         match Arc::try_unwrap(p.conn) {
             Ok(mut conn) => {
-                conn.busy = p.abandoned;
+                conn.busy = abandoned;
                 self.release(conn);
             }
             // Unreachable: every lease drops its handle before leaving.

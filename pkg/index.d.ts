@@ -63,6 +63,14 @@ export interface PoolOptions {
   password?: string;
   database?: string;
   applicationName?: string;
+  /**
+   * `'password'` sends the password with the startup message, saving a round
+   * trip on each new connection (like Neon's `pipelineConnect`). Only for
+   * servers that ask for a cleartext password (`password` in pg_hba.conf, or
+   * a proxy that always does); others fail with an error that says so.
+   * Same as `pipeline_connect=password` in the connection string.
+   */
+  pipelineConnect?: 'password' | false;
   sslmode?: 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
   /** Default: nodeSocket() on Node/Deno/Bun, cloudflareSocket() on Workers; required in browsers. */
   transport?: Transport;

@@ -143,6 +143,12 @@ fn js_env(pg: &PgServer, proxy: &Proxy) -> Vec<(String, String)> {
             ),
         ),
         (
+            "EDGEPG_TEST_PASSWORD_URL".into(),
+            pg.password_user()
+                .map(|(u, p)| pg.url_for(u, Some(p), "postgres", "sslmode=disable"))
+                .unwrap_or_default(),
+        ),
+        (
             "EDGEPG_TEST_WRONG_PW_URL".into(),
             pg.url_for(scram_user, Some("wrong"), "postgres", "sslmode=disable"),
         ),

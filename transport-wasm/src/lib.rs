@@ -17,9 +17,10 @@
 //!   own start function) depends on it with `default-features = false`.
 //!
 //! From Rust (e.g. a Rust Worker), the whole core API is re-exported with the
-//! transport filled in:
+//! transport filled in (doctests run on the host, where this crate is empty,
+//! so this one is shown, not run; tests/wasm runs the same calls in real runtimes):
 //!
-//! ```ignore
+//! ```text
 //! use edgepg_wasm::{Pool, WasmTransport};
 //! let transport = WasmTransport::websocket("wss://proxy.example/v1");
 //! let pool = Pool::builder_with("postgresql://app@db:5432/shop", transport).build()?;

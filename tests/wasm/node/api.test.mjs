@@ -37,6 +37,23 @@ for (const [name, transport] of Object.entries(transports)) {
       await wrong.end();
     });
 
+    test('pipelineConnect: the password goes with the startup message', { skip: !env.EDGEPG_TEST_PASSWORD_URL }, async () => {
+      const url = env.EDGEPG_TEST_PASSWORD_URL;
+      const piped = new Pool({ connectionString: url, transport: transport(), pipelineConnect: 'password' });
+      const r = await piped.query('SELECT current_user AS u, $1::int + 1 AS n', [41]);
+      assert.equal(r.rows[0].u, new URL(url).username);
+      assert.equal(r.rows[0].n, 42);
+      await piped.end();
+      // A server that wants SCRAM refuses the early password, and says why.
+      const scram = new Pool({ connectionString: env.EDGEPG_TEST_SCRAM_URL, transport: transport(), pipelineConnect: 'password' });
+      await assert.rejects(scram.query('SELECT 1'), (e) => {
+        assert.match(String(e.message), /asked for SASL \(SCRAM\)/);
+        return true;
+      });
+      await scram.end();
+      assert.throws(() => new Pool({ connectionString: url, transport: transport(), pipelineConnect: 'always' }), /pipeline_connect/);
+    });
+
     test('errors carry the SQLSTATE fields', async () => {
       await assert.rejects(pool.query('SELEC 1'), (e) => {
         assert.ok(e instanceof ProgrammingError);

@@ -165,6 +165,18 @@ fn config_from(options: &JsValue) -> Result<Config, JsValue> {
             config.set(libpq, &s).map_err(|e| error_to_js(&e))?;
         }
     }
+    // Neon's `pipelineConnect`: "password" sends the password with the startup message.
+    let pipeline = sys::get(options, "pipelineConnect");
+    if pipeline.as_bool() == Some(false) {
+        config
+            .set("pipeline_connect", "off")
+            .map_err(|e| error_to_js(&e))?;
+    } else if !pipeline.is_undefined() && !pipeline.is_null() {
+        let s = string_arg(&pipeline, "pipelineConnect", 64)?;
+        config
+            .set("pipeline_connect", &s)
+            .map_err(|e| error_to_js(&e))?;
+    }
     if let Some(port) = count_opt(options, "port")? {
         config
             .set("port", &port.to_string())

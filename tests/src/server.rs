@@ -18,6 +18,9 @@ use crate::util::{
 
 /// Name of the role created with a SCRAM-SHA-256 password.
 const SCRAM_USER: &str = "edgepg_scram";
+/// Members of this group must authenticate with SCRAM over TCP: tests create
+/// roles `IN ROLE edgepg_scram_group` to try passwords of their own.
+pub const SCRAM_GROUP: &str = "edgepg_scram_group";
 /// Name of the role that must send its password in cleartext (`password` in pg_hba).
 const PASSWORD_USER: &str = "edgepg_password";
 /// How long to wait for the server to accept connections.
@@ -486,6 +489,8 @@ impl PgServer {
              local all all trust\n\
              host all {SCRAM_USER} 127.0.0.1/32 scram-sha-256\n\
              host all {SCRAM_USER} ::1/128 scram-sha-256\n\
+             host all +{SCRAM_GROUP} 127.0.0.1/32 scram-sha-256\n\
+             host all +{SCRAM_GROUP} ::1/128 scram-sha-256\n\
              host all {PASSWORD_USER} 127.0.0.1/32 password\n\
              host all {PASSWORD_USER} ::1/128 password\n\
              host all all 127.0.0.1/32 trust\n\
@@ -601,6 +606,7 @@ impl PgServer {
             "CREATE ROLE {user} LOGIN PASSWORD '{password}';\n\
              GRANT ALL ON SCHEMA public TO {user};\n\
              CREATE ROLE {pw_user} LOGIN PASSWORD '{pw_password}';\n\
+             CREATE ROLE {SCRAM_GROUP} NOLOGIN;\n\
              SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = '{user}';"
         );
         match self.psql(&sql) {

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use edgepg_tests::{PgServer, ServerOptions};
-use edgepg_tokio::{ErrorKind, Pool, Session};
+use edgepg_tokio::{mogrify, ErrorKind, Pool, Session};
 
 #[tokio::test]
 async fn scram_authentication() {
@@ -297,4 +297,66 @@ async fn pipelined_password_startup() {
     };
     assert_eq!(err.kind(), ErrorKind::Interface);
     assert!(err.to_string().contains("pipeline_connect"), "{err}");
+}
+
+/// SCRAM with passwords that SASLprep (RFC 4013) changes: the server prepares
+/// the stored password, the client the typed one, and login works exactly
+/// when the two agree. Prohibited or unassigned code points make both sides
+/// use the bytes as they are.
+#[tokio::test]
+async fn scram_with_passwords_saslprep_changes() {
+    let pg = PgServer::shared();
+    if !pg.is_managed() {
+        return;
+    }
+    let admin = Session::new(pg.url().as_str()).unwrap();
+    let cases: [(&str, &str, bool); 8] = [
+        // NFKC: decomposed umlauts compose.
+        ("p\u{e4}ssw\u{f6}rd", "pa\u{308}sswo\u{308}rd", true),
+        // Compatibility characters and a non-ASCII space.
+        ("IX ok", "\u{2168}\u{a0}ok", true),
+        // Soft hyphen maps to nothing.
+        ("s\u{ad}ecret", "secret", true),
+        // Different passwords stay different.
+        ("p\u{e4}ssw\u{f6}rd", "passw\u{f6}rd", false),
+        // ASCII control characters: the password is used as it is.
+        ("bell\u{7}pw", "bell\u{7}pw", true),
+        // Unassigned in Unicode 3.2, and private use: as it is.
+        ("x\u{221}y", "x\u{221}y", true),
+        ("x\u{e000}y", "x\u{e000}y", true),
+        // Right-to-left text followed by a Latin letter breaks the bidi rule: as it is.
+        ("\u{627}a", "\u{627}a", true),
+    ];
+    for (i, (stored, typed, accepted)) in cases.into_iter().enumerate() {
+        let role = format!("edgepg_sasl_{i}_{}", std::process::id());
+        admin
+            .query(&format!("DROP ROLE IF EXISTS {role}"), &[])
+            .await
+            .unwrap();
+        admin
+            .query(
+                &format!(
+                    "CREATE ROLE {role} LOGIN PASSWORD {} IN ROLE {}",
+                    mogrify("$1", &[&stored]).unwrap(),
+                    edgepg_tests::SCRAM_GROUP
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        let url = pg.url_for(&role, Some(typed), "postgres", "sslmode=disable");
+        let result = Session::new(url.as_str())
+            .unwrap()
+            .query("SELECT current_user AS u", &[])
+            .await;
+        match (result, accepted) {
+            (Ok(r), true) => assert_eq!(r[0].get::<String, _>("u"), role),
+            (Err(e), false) => assert_eq!(e.code(), Some("28P01"), "case {i}: {e}"),
+            (other, _) => panic!("case {i} ({stored:?} / {typed:?}): {:?}", other.map(|_| ())),
+        }
+        admin
+            .query(&format!("DROP ROLE {role}"), &[])
+            .await
+            .unwrap();
+    }
 }

@@ -37,6 +37,27 @@ for (const [name, transport] of Object.entries(transports)) {
       await wrong.end();
     });
 
+    test('SCRAM with a password SASLprep changes (NFKC from the JS engine)', async () => {
+      const role = `edgepg_js_sasl_${name}`;
+      await pool.query(`DROP ROLE IF EXISTS ${role}`);
+      // Stored precomposed with a Roman numeral; typed decomposed with a no-break space.
+      await pool.query(`CREATE ROLE ${role} LOGIN PASSWORD 'p\u00e4ssw\u00f6rd \u2168' IN ROLE edgepg_scram_group`);
+      const login = async (password) => {
+        const u = new URL(url);
+        u.username = role;
+        u.password = encodeURIComponent(password);
+        const p = new Pool({ connectionString: u.href, transport: transport(), max: 1 });
+        try {
+          return (await p.query('SELECT current_user AS u')).rows[0].u;
+        } finally {
+          await p.end();
+        }
+      };
+      assert.equal(await login('pa\u0308sswo\u0308rd\u00a0IX'), role);
+      await assert.rejects(login('passw\u00f6rd IX'), (e) => e.code === '28P01');
+      await pool.query(`DROP ROLE ${role}`);
+    });
+
     test('pipelineConnect: the password goes with the startup message', { skip: !env.EDGEPG_TEST_PASSWORD_URL }, async () => {
       const url = env.EDGEPG_TEST_PASSWORD_URL;
       const piped = new Pool({ connectionString: url, transport: transport(), pipelineConnect: 'password' });

@@ -235,6 +235,11 @@ impl Connection {
         self.shared.unusable.load(Ordering::SeqCst) || self.client.is_closed()
     }
 
+    /// Marks the connection as one not to use again (the pool discards it).
+    pub(crate) fn mark_unusable(&self) {
+        self.shared.unusable.store(true, Ordering::SeqCst);
+    }
+
     /// Resolves when the background driver has finished (after Terminate was sent).
     pub(crate) fn take_closed_signal(&mut self) -> impl std::future::Future<Output = ()> + 'static {
         let rx = self.closed.take();

@@ -98,7 +98,7 @@ fn is_terminating(e: &Error) -> bool {
     matches!(e.code(), Some("57P01" | "57P02" | "57P03"))
 }
 
-fn query_timed_out(limit: std::time::Duration) -> Error {
+pub(crate) fn query_timed_out(limit: std::time::Duration) -> Error {
     Error::new(
         ErrorKind::QueryCanceled,
         format!("the statement did not finish within {limit:?} and was cancelled"),

@@ -200,6 +200,77 @@ async fn query_timeout_cancels_on_the_server() {
     assert_eq!(sleeping, 0, "the server stopped sleeping");
 }
 
+/// The query timeout also bounds statements inside a transaction and a
+/// cursor's FETCHes: the statement is cancelled on the server, the
+/// transaction rolled back, and the same connection serves the next caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_timeout_inside_transactions_and_cursors() {
+    let app = "edgepg_tx_timeout";
+    let url = format!("{}&application_name={app}", PgServer::shared().url());
+    let pool = Pool::builder(url)
+        .max_size(1)
+        .query_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    pool.execute("CREATE TABLE IF NOT EXISTS s_tx_timeout (id int)", &[])
+        .await
+        .unwrap();
+    pool.execute("TRUNCATE s_tx_timeout", &[]).await.unwrap();
+    let pid: i32 = pool.query("SELECT pg_backend_pid()", &[]).await.unwrap()[0].get(0);
+
+    let mut tx = pool.begin().await.unwrap();
+    tx.execute("INSERT INTO s_tx_timeout VALUES (1)", &[])
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = tx.execute("SELECT pg_sleep(10)", &[]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QueryCanceled, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = tx.commit().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TransactionRollback, "{err}");
+
+    // Nothing committed, the server is not sleeping, and the backend is the same.
+    let r = pool
+        .query(
+            "SELECT count(*)::int AS n, pg_backend_pid() AS pid FROM s_tx_timeout",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[0].get::<i32, _>("n"), 0);
+    assert_eq!(r[0].get::<i32, _>("pid"), pid, "the connection was kept");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // A cursor whose FETCH outlives the timeout.
+    let started = Instant::now();
+    let mut rows = pool
+        .cursor("SELECT pg_sleep(10) FROM generate_series(1, 2)", &[], 1)
+        .await
+        .unwrap();
+    let err = rows.next().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QueryCanceled, "{err}");
+    drop(rows);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let r = pool.query("SELECT 1 AS one", &[]).await.unwrap();
+    assert_eq!(r[0].get::<i32, _>("one"), 1);
+
+    let admin = Pool::new(PgServer::shared().url()).unwrap();
+    let sleeping: i64 = admin
+        .query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%' AND state = 'active'", &[&app])
+        .await
+        .unwrap()[0]
+        .get(0);
+    assert_eq!(sleeping, 0, "the server stopped sleeping");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_with_options_and_savepoints() {
     let pool = Pool::new(PgServer::shared().url()).unwrap();

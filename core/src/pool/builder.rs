@@ -155,9 +155,11 @@ impl<T: Transport> Builder<T> {
         self
     }
 
-    /// Client-side limit on each `query`/`execute`/`callproc`: past it the call
-    /// fails with `QueryCanceled` and the statement is cancelled on the server
-    /// through the transport (rule 10). Default: none.
+    /// Client-side limit on each statement — `query`/`execute`/`callproc`, and
+    /// those of checked-out connections, transactions and cursor FETCHes: past
+    /// it the call fails with `QueryCanceled` and the statement is cancelled on
+    /// the server through the transport (rule 10); an open transaction is
+    /// rolled back. Default: none.
     pub fn query_timeout(mut self, d: Duration) -> Self {
         self.options.query_timeout = Some(d);
         self

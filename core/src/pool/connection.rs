@@ -43,17 +43,61 @@ impl<T: Transport> PooledConnection<T> {
 
     /// Runs a statement on this connection and buffers its rows.
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
-        self.conn().query(sql, params).await
+        let limit = self.pool.options.query_timeout;
+        let rt = self.pool.rt.clone();
+        match limit {
+            None => self.conn().query(sql, params).await,
+            Some(limit) => {
+                let work = Box::pin(self.conn().query(sql, params));
+                match crate::runtime::timeout(&rt, limit, work).await {
+                    Some(r) => r,
+                    None => Err(self.timed_out(limit).await),
+                }
+            }
+        }
     }
 
     /// Runs a statement on this connection and returns the rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        self.conn().execute(sql, params).await
+        let limit = self.pool.options.query_timeout;
+        let rt = self.pool.rt.clone();
+        match limit {
+            None => self.conn().execute(sql, params).await,
+            Some(limit) => {
+                let work = Box::pin(self.conn().execute(sql, params));
+                match crate::runtime::timeout(&rt, limit, work).await {
+                    Some(r) => r,
+                    None => Err(self.timed_out(limit).await),
+                }
+            }
+        }
     }
 
     /// Runs one or more statements without parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
-        self.conn().batch(sql).await
+        let limit = self.pool.options.query_timeout;
+        let rt = self.pool.rt.clone();
+        match limit {
+            None => self.conn().batch(sql).await,
+            Some(limit) => {
+                let work = Box::pin(self.conn().batch(sql));
+                match crate::runtime::timeout(&rt, limit, work).await {
+                    Some(r) => r,
+                    None => Err(self.timed_out(limit).await),
+                }
+            }
+        }
+    }
+
+    /// A statement outlived the query timeout: cancel it on the server and roll
+    /// back the open transaction (rule 10), here and now, so this connection is
+    /// usable again — or, if that fails, unusable for good.
+    async fn timed_out(&mut self, limit: std::time::Duration) -> crate::Error {
+        let pool = self.pool.clone();
+        if pool.clean_in_place(self.conn()).await.is_none() {
+            self.conn().mark_unusable();
+        }
+        crate::execute::query_timed_out(limit)
     }
 
     /// True when the socket has closed.

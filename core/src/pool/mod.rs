@@ -523,6 +523,13 @@ impl<T: Transport> Inner<T> {
 
     /// Rule 10: cancel an abandoned statement, roll back an open transaction.
     async fn clean(&self, mut conn: Connection) -> Option<Connection> {
+        self.clean_in_place(&mut conn).await?;
+        Some(conn)
+    }
+
+    /// [`Self::clean`] on a connection the caller keeps; `None` when it could
+    /// not be cleaned (and must not be used again).
+    pub(crate) async fn clean_in_place(&self, conn: &mut Connection) -> Option<()> {
         let limit = Duration::from_secs(5);
         if conn.is_closed() {
             return None;
@@ -539,12 +546,12 @@ impl<T: Transport> Inner<T> {
                 let target = conn.target().clone();
                 let cancel = crate::connect::cancel(&self.transport, &target, &token);
                 timeout(&self.rt, limit, cancel).await?.ok()?;
-                self.settle(&mut conn, limit).await?;
+                self.settle(conn, limit).await?;
                 // The server may deliver the cancel signal after the statement ended;
                 // an idle backend discards it. Give it that moment, then check again,
                 // so that it can never hit the next user's statement.
                 self.rt.sleep(Duration::from_millis(20)).await;
-                self.settle(&mut conn, limit).await?;
+                self.settle(conn, limit).await?;
             }
             conn.busy = false;
         }
@@ -554,7 +561,7 @@ impl<T: Transport> Inner<T> {
                 _ => return None,
             }
         }
-        Some(conn)
+        Some(())
     }
 
     /// Pings until a ping succeeds; a ping hit by a late cancel (57014) is retried.

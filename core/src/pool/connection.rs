@@ -1,6 +1,8 @@
 //! [`PooledConnection`]: a checked-out connection that goes back on drop.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_postgres::types::ToSql;
 
@@ -8,6 +10,7 @@ use crate::connection::Connection;
 use crate::error::Result;
 use crate::pool::Inner;
 use crate::results::Results;
+use crate::runtime::Runtime;
 use crate::transport::Transport;
 
 /// A connection checked out of a [`crate::Pool`] (momoko's `getconn`).
@@ -43,56 +46,38 @@ impl<T: Transport> PooledConnection<T> {
 
     /// Runs a statement on this connection and buffers its rows.
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
-        let limit = self.pool.options.query_timeout;
-        let rt = self.pool.rt.clone();
-        match limit {
-            None => self.conn().query(sql, params).await,
-            Some(limit) => {
-                let work = Box::pin(self.conn().query(sql, params));
-                match crate::runtime::timeout(&rt, limit, work).await {
-                    Some(r) => r,
-                    None => Err(self.timed_out(limit).await),
-                }
-            }
-        }
+        let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
+        let outcome = within(&rt, limit, self.conn().query(sql, params)).await;
+        self.timed(outcome, limit).await
     }
 
     /// Runs a statement on this connection and returns the rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        let limit = self.pool.options.query_timeout;
-        let rt = self.pool.rt.clone();
-        match limit {
-            None => self.conn().execute(sql, params).await,
-            Some(limit) => {
-                let work = Box::pin(self.conn().execute(sql, params));
-                match crate::runtime::timeout(&rt, limit, work).await {
-                    Some(r) => r,
-                    None => Err(self.timed_out(limit).await),
-                }
-            }
-        }
+        let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
+        let outcome = within(&rt, limit, self.conn().execute(sql, params)).await;
+        self.timed(outcome, limit).await
     }
 
     /// Runs one or more statements without parameters (simple protocol).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
-        let limit = self.pool.options.query_timeout;
-        let rt = self.pool.rt.clone();
-        match limit {
-            None => self.conn().batch(sql).await,
-            Some(limit) => {
-                let work = Box::pin(self.conn().batch(sql));
-                match crate::runtime::timeout(&rt, limit, work).await {
-                    Some(r) => r,
-                    None => Err(self.timed_out(limit).await),
-                }
-            }
+        let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
+        let outcome = within(&rt, limit, self.conn().batch(sql)).await;
+        self.timed(outcome, limit).await
+    }
+
+    /// The statement's result, or (`None`: it outlived the query timeout) a
+    /// `QueryCanceled` error once the connection is cleaned.
+    async fn timed<R>(&mut self, outcome: Option<Result<R>>, limit: Option<Duration>) -> Result<R> {
+        match (outcome, limit) {
+            (Some(result), _) => result,
+            (None, limit) => Err(self.timed_out(limit.unwrap_or_default()).await),
         }
     }
 
     /// A statement outlived the query timeout: cancel it on the server and roll
     /// back the open transaction (rule 10), here and now, so this connection is
     /// usable again — or, if that fails, unusable for good.
-    async fn timed_out(&mut self, limit: std::time::Duration) -> crate::Error {
+    async fn timed_out(&mut self, limit: Duration) -> crate::Error {
         let pool = self.pool.clone();
         if pool.clean_in_place(self.conn()).await.is_none() {
             self.conn().mark_unusable();
@@ -116,6 +101,19 @@ impl<T: Transport> PooledConnection<T> {
         r.get(0)
             .map(|row| row.try_get::<i32, _>(0))
             .unwrap_or_else(|| Err(crate::Error::interface("no pid")))
+    }
+}
+
+/// Runs `work`, within `limit` if there is one; `None` when it ran out of time.
+async fn within<R: Runtime, F: Future>(
+    rt: &R,
+    limit: Option<Duration>,
+    work: F,
+) -> Option<F::Output> {
+    match limit {
+        None => Some(work.await),
+        // Boxed: only the timed path pays for moving the statement's future.
+        Some(limit) => crate::runtime::timeout(rt, limit, Box::pin(work)).await,
     }
 }
 

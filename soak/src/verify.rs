@@ -36,6 +36,34 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Counts one ledger entry by what the client was told, given whether the
+    /// database holds any of it (`stored`) and whether it holds it in full.
+    fn count(&mut self, outcome: u8, stored: bool, in_full: bool) {
+        self.attempted += 1;
+        match outcome {
+            ACKED => {
+                self.acked += 1;
+                if !in_full {
+                    self.lost += 1;
+                }
+            }
+            ABSENT => {
+                self.absent += 1;
+                if stored {
+                    self.phantoms += 1;
+                }
+            }
+            AMBIGUOUS => {
+                self.ambiguous += 1;
+                if stored {
+                    self.ambiguous_stored += 1;
+                }
+            }
+            PENDING => self.pending += 1,
+            _ => unreachable!("ledger outcomes are the four constants"),
+        }
+    }
+
     pub fn failed(&self) -> bool {
         self.lost + self.duplicates + self.phantoms + self.half_applied + self.unknown > 0
     }
@@ -62,47 +90,20 @@ pub fn writes(pg: &PgServer, reports: &[TaskReport]) -> Result<Tally, String> {
         .into_iter()
         .map(|r| (r[0], r[1]))
         .collect();
-    let by_id: HashMap<u32, &TaskReport> = reports.iter().map(|r| (r.id, r)).collect();
     let mut t = Tally::default();
     for r in reports {
         for (seq, &outcome) in r.writes.iter().enumerate() {
-            let k = crate::workload::key(r.id, seq);
-            let n = stored.get(&k).copied().unwrap_or(0);
-            t.attempted += 1;
+            let n = stored
+                .get(&crate::workload::key(r.id, seq))
+                .copied()
+                .unwrap_or(0);
             if n > 1 {
                 t.duplicates += 1;
             }
-            match outcome {
-                ACKED => {
-                    t.acked += 1;
-                    if n == 0 {
-                        t.lost += 1;
-                    }
-                }
-                ABSENT => {
-                    t.absent += 1;
-                    if n > 0 {
-                        t.phantoms += 1;
-                    }
-                }
-                AMBIGUOUS => {
-                    t.ambiguous += 1;
-                    if n > 0 {
-                        t.ambiguous_stored += 1;
-                    }
-                }
-                PENDING => t.pending += 1,
-                _ => unreachable!("ledger outcomes are the four constants"),
-            }
+            t.count(outcome, n > 0, n > 0);
         }
     }
-    t.unknown = stored
-        .keys()
-        .filter(|&&k| {
-            let (id, seq) = split_key(k);
-            by_id.get(&id).is_none_or(|r| seq >= r.writes.len())
-        })
-        .count() as u64;
+    t.unknown = unknown_keys(stored.keys(), reports, |r| r.writes.len());
     Ok(t)
 }
 
@@ -115,50 +116,36 @@ pub fn transactions(pg: &PgServer, reports: &[TaskReport]) -> Result<Tally, Stri
     .into_iter()
     .map(|r| (r[0], (r[1], r[2])))
     .collect();
-    let by_id: HashMap<u32, &TaskReport> = reports.iter().map(|r| (r.id, r)).collect();
     let mut t = Tally::default();
     for r in reports {
         for (seq, &(outcome, parts)) in r.txs.iter().enumerate() {
-            let txid = crate::workload::key(r.id, seq);
-            let (n, distinct) = stored.get(&txid).copied().unwrap_or((0, 0));
-            let parts = i64::from(parts);
-            t.attempted += 1;
+            let (n, distinct) = stored
+                .get(&crate::workload::key(r.id, seq))
+                .copied()
+                .unwrap_or((0, 0));
             if n != distinct {
                 t.duplicates += 1;
             }
-            if distinct != 0 && distinct != parts {
+            if distinct != 0 && distinct != i64::from(parts) {
                 t.half_applied += 1;
             }
-            match outcome {
-                ACKED => {
-                    t.acked += 1;
-                    if distinct == 0 {
-                        t.lost += 1;
-                    }
-                }
-                ABSENT => {
-                    t.absent += 1;
-                    if n > 0 {
-                        t.phantoms += 1;
-                    }
-                }
-                AMBIGUOUS => {
-                    t.ambiguous += 1;
-                    if n > 0 {
-                        t.ambiguous_stored += 1;
-                    }
-                }
-                PENDING => t.pending += 1,
-                _ => unreachable!("ledger outcomes are the four constants"),
-            }
+            t.count(outcome, n > 0, distinct != 0);
         }
     }
-    t.unknown = stored
-        .keys()
-        .filter(|&&k| {
-            let (id, seq) = split_key(k);
-            by_id.get(&id).is_none_or(|r| seq >= r.txs.len())
-        })
-        .count() as u64;
+    t.unknown = unknown_keys(stored.keys(), reports, |r| r.txs.len());
     Ok(t)
+}
+
+/// Stored keys that no task's ledger (of `len` entries) ever used.
+fn unknown_keys<'a>(
+    keys: impl Iterator<Item = &'a i64>,
+    reports: &[TaskReport],
+    len: impl Fn(&TaskReport) -> usize,
+) -> u64 {
+    let by_id: HashMap<u32, &TaskReport> = reports.iter().map(|r| (r.id, r)).collect();
+    keys.filter(|&&k| {
+        let (id, seq) = split_key(k);
+        by_id.get(&id).is_none_or(|r| seq >= len(r))
+    })
+    .count() as u64
 }

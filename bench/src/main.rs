@@ -38,6 +38,25 @@ where
     median(times)
 }
 
+/// W5's typed decode, the same for edgepg's rows and tokio-postgres's.
+macro_rules! decode_w5_typed {
+    ($rows:expr) => {{
+        let mut cells = 0usize;
+        for row in $rows {
+            let _: i32 = row.get(0);
+            let _: String = row.get(1);
+            let _: f64 = row.get(2);
+            let _: SystemTime = row.get(3);
+            let _: bool = row.get(4);
+            let _: String = row.get(5);
+            let _: RawBytes = row.get(6);
+            let _: Vec<i32> = row.get(7);
+            cells += 8;
+        }
+        assert_eq!(cells, 80_000);
+    }};
+}
+
 fn report(workload: &str, client: &str, ops: u64, took: Duration) {
     println!(
         "{{\"workload\":\"{workload}\",\"client\":\"{client}\",\"ops\":{ops},\"median_ms\":{:.3},\"ops_per_s\":{:.0}}}",
@@ -402,40 +421,14 @@ async fn main() {
         }
         if selected("edgepg (typed get)") {
             let t = measure(|| async {
-                let r = edgepg.query(W5, &[]).await.unwrap();
-                let mut cells = 0usize;
-                for row in &r {
-                    let _: i32 = row.get(0);
-                    let _: String = row.get(1);
-                    let _: f64 = row.get(2);
-                    let _: SystemTime = row.get(3);
-                    let _: bool = row.get(4);
-                    let _: String = row.get(5);
-                    let _: RawBytes = row.get(6);
-                    let _: Vec<i32> = row.get(7);
-                    cells += 8;
-                }
-                assert_eq!(cells, 80_000);
+                decode_w5_typed!(&edgepg.query(W5, &[]).await.unwrap());
             })
             .await;
             report("W5", "edgepg (typed get)", 10_000, t);
         }
         if selected("tokio-postgres (typed get)") {
             let t = measure(|| async {
-                let rows = raw.clients[0].query(W5, &[]).await.unwrap();
-                let mut cells = 0usize;
-                for row in &rows {
-                    let _: i32 = row.get(0);
-                    let _: String = row.get(1);
-                    let _: f64 = row.get(2);
-                    let _: SystemTime = row.get(3);
-                    let _: bool = row.get(4);
-                    let _: String = row.get(5);
-                    let _: RawBytes = row.get(6);
-                    let _: Vec<i32> = row.get(7);
-                    cells += 8;
-                }
-                assert_eq!(cells, 80_000);
+                decode_w5_typed!(&raw.clients[0].query(W5, &[]).await.unwrap());
             })
             .await;
             report("W5", "tokio-postgres (typed get)", 10_000, t);

@@ -14,7 +14,7 @@ use tokio_postgres::{AsyncMessage, Client, Statement};
 use crate::error::{Error, ErrorKind, Result};
 use crate::execute::probe_type;
 use crate::results::{Column, Results};
-use crate::row::Row;
+use crate::row::{reborrow, Row, RowSink};
 use crate::runtime::Runtime;
 use crate::transport::{Socket, Target};
 
@@ -410,7 +410,12 @@ impl Connection {
     /// A statement not yet cached, run without parameters: prepares it (for
     /// next time) and runs it as an unnamed statement in the same flight, so a
     /// fresh connection answers its first query in one round trip.
-    async fn prepare_and_run(&self, sql: &str, sent: &mut bool) -> Result<(Results, u64)> {
+    async fn prepare_and_run(
+        &self,
+        sql: &str,
+        sent: &mut bool,
+        sink: Option<&mut (dyn RowSink + '_)>,
+    ) -> Result<(Results, u64)> {
         let abandoned = self.preparing(sql);
         if self.is_closed() {
             // Nothing goes out on a dead connection: the statement may be retried.
@@ -427,7 +432,7 @@ impl Connection {
         let (stmt, columns, key) = self.prepared(sql, prepared)?;
         check_param_count(stmt.params().len(), &[])?;
         let stream = stream.map_err(Error::from_pg)?;
-        collect_rows(stream, columns, key).await
+        collect_rows(stream, columns, key, sink).await
     }
 
     /// Runs one statement and buffers its rows.
@@ -459,7 +464,7 @@ impl Connection {
     ) -> Result<(Results, u64)> {
         self.busy = true;
         let mut sent = false;
-        let result = self.run(sql, types, params, &mut sent).await;
+        let result = self.run(sql, types, params, &mut sent, None).await;
         self.sent = sent;
         self.busy = false;
         result
@@ -474,9 +479,10 @@ impl Connection {
         types: Option<&'a [Type]>,
         params: &'a [&'a (dyn ToSql + Sync)],
         sent: &'a mut bool,
+        sink: Option<&'a mut dyn RowSink>,
     ) -> impl std::future::Future<Output = Result<(Results, u64)>> + 'a {
         use futures_util::FutureExt;
-        self.run_once(sql, types, params, sent)
+        self.run_once(sql, types, params, sent, sink)
             .inspect(move |result| {
                 if let Err(e) = result {
                     if breaks_connection(e) {
@@ -492,6 +498,7 @@ impl Connection {
         types: Option<&[Type]>,
         params: &[&(dyn ToSql + Sync)],
         sent: &mut bool,
+        mut sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
         *sent = false;
         let mut retried = false;
@@ -500,7 +507,10 @@ impl Connection {
             if let Some((stmt, columns, query)) = self.cache_hit(sql) {
                 check_param_count(stmt.params().len(), params)?;
                 *sent = true;
-                match self.run_prepared(&stmt, columns, query, params).await {
+                match self
+                    .run_prepared(&stmt, columns, query, params, reborrow(&mut sink))
+                    .await
+                {
                     // The server forgot the statement (DEALLOCATE, a pooler) or its plan
                     // changed shape: it did not run, so prepare it again, once, outside
                     // transactions.
@@ -514,7 +524,7 @@ impl Connection {
             }
         }
         // Boxed: preparing is the rare case and its state machine is large.
-        Box::pin(self.run_preparing(sql, types, params, sent, retried)).await
+        Box::pin(self.run_preparing(sql, types, params, sent, retried, sink)).await
     }
 
     /// [`Self::run_once`] for a statement that is not in the cache (or is
@@ -526,17 +536,20 @@ impl Connection {
         params: &[&(dyn ToSql + Sync)],
         sent: &mut bool,
         retried: bool,
+        mut sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
         if types.is_none() && self.statement_capacity == 0 {
             *sent = true;
-            return self.run_unnamed(sql, params).await;
+            return self.run_unnamed(sql, params, sink).await;
         }
         let mut first = !retried;
         loop {
             let (stmt, columns, query, cached) = match types {
                 None if self.statement_capacity > 0 => match self.cached_statement(sql).await? {
                     Some((stmt, columns, query)) => (stmt, columns, query, true),
-                    None if params.is_empty() => return self.prepare_and_run(sql, sent).await,
+                    None if params.is_empty() => {
+                        return self.prepare_and_run(sql, sent, sink).await
+                    }
                     None => {
                         let abandoned = self.preparing(sql);
                         let prepared = self.client.prepare(sql).await;
@@ -559,7 +572,10 @@ impl Connection {
             };
             check_param_count(stmt.params().len(), params)?;
             *sent = true;
-            match self.run_prepared(&stmt, columns, query, params).await {
+            match self
+                .run_prepared(&stmt, columns, query, params, reborrow(&mut sink))
+                .await
+            {
                 Err(e) if first && cached && !self.in_transaction && is_stale_statement(&e) => {
                     self.cache().remove(sql);
                     *sent = false;
@@ -576,13 +592,14 @@ impl Connection {
         columns: Arc<[Column]>,
         sql: Arc<str>,
         params: &[&(dyn ToSql + Sync)],
+        sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
         let stream = self
             .client
             .query_raw(stmt, params.iter().copied())
             .await
             .map_err(Error::from_pg)?;
-        collect_rows(stream, columns, sql).await
+        collect_rows(stream, columns, sql, sink).await
     }
 
     /// Statement cache off (PgBouncer transaction mode): an unnamed statement,
@@ -591,6 +608,7 @@ impl Connection {
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
+        sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
         let typed: Vec<(&(dyn ToSql + Sync), Type)> =
             params.iter().map(|p| (*p, probe_type(*p))).collect();
@@ -600,19 +618,25 @@ impl Connection {
             .await
             .map_err(Error::from_pg)?;
         futures_util::pin_mut!(stream);
-        let mut raw = Vec::new();
+        let mut rows = Vec::new();
+        let sink = match sink {
+            Some(sink) => {
+                sink.reset();
+                sink
+            }
+            None => &mut rows as &mut dyn RowSink,
+        };
+        // The columns come with the first row (none without rows).
+        let mut columns: Option<Arc<[Column]>> = None;
+        let mut n = 0u64;
         while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
-            raw.push(row);
+            let columns =
+                columns.get_or_insert_with(|| row.columns().iter().map(Column::from_pg).collect());
+            sink.row(Row::new(row, columns.clone()));
+            n += 1;
         }
-        let affected = stream.rows_affected().unwrap_or(raw.len() as u64);
-        let columns: Arc<[Column]> = raw
-            .first()
-            .map(|r| r.columns().iter().map(Column::from_pg).collect())
-            .unwrap_or_else(|| Arc::from(Vec::new()));
-        let rows = raw
-            .into_iter()
-            .map(|r| Row::new(r, columns.clone()))
-            .collect();
+        let affected = stream.rows_affected().unwrap_or(n);
+        let columns = columns.unwrap_or_else(|| Arc::from(Vec::new()));
         Ok((
             Results::new(Arc::from(sql), columns, rows, affected),
             affected,
@@ -640,18 +664,30 @@ impl Drop for Connection {
     }
 }
 
-/// Buffers the rows of `stream` into [`Results`], with the command's row count.
+/// Buffers the rows of `stream` into [`Results`] (or hands them to `sink`,
+/// leaving the results without rows), with the command's row count.
 async fn collect_rows(
     stream: tokio_postgres::RowStream,
     columns: Arc<[Column]>,
     sql: Arc<str>,
+    sink: Option<&mut (dyn RowSink + '_)>,
 ) -> Result<(Results, u64)> {
     futures_util::pin_mut!(stream);
     let mut rows = Vec::new();
+    let sink = match sink {
+        Some(sink) => {
+            // A retried statement starts over.
+            sink.reset();
+            sink
+        }
+        None => &mut rows as &mut dyn RowSink,
+    };
+    let mut n = 0u64;
     while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
-        rows.push(Row::new(row, columns.clone()));
+        sink.row(Row::new(row, columns.clone()));
+        n += 1;
     }
-    let affected = stream.rows_affected().unwrap_or(rows.len() as u64);
+    let affected = stream.rows_affected().unwrap_or(n);
     Ok((Results::new(sql, columns, rows, affected), affected))
 }
 

@@ -10,6 +10,7 @@ use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{Pool, PooledConnection};
 use crate::results::Results;
+use crate::row::{reborrow, RowSink};
 use crate::transaction::Transaction;
 use crate::transport::Transport;
 use crate::value::Value;
@@ -150,7 +151,29 @@ impl<T: Transport> Pool<T> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Results> {
-        self.run_statement(sink, sql, None, params)
+        self.run_statement(sink, sql, None, params, None)
+            .await
+            .map(|(r, _)| r)
+    }
+
+    /// Runs a statement and hands its rows to `rows` as they arrive (a
+    /// retried statement calls [`RowSink::reset`] first); the [`Results`]
+    /// carry the command tag, count and columns, and no rows.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut rows = Vec::new();
+    /// let results = pool.query_into("SELECT generate_series(1, 3)", &[], &mut rows).await?;
+    /// assert_eq!((rows.len(), results.len(), results.count()), (3, 0, 3));
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_into(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        rows: &mut dyn RowSink,
+    ) -> Result<Results> {
+        self.run_statement(None, sql, None, params, Some(rows))
             .await
             .map(|(r, _)| r)
     }
@@ -166,7 +189,7 @@ impl<T: Transport> Pool<T> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64> {
-        self.run_statement(sink, sql, None, params)
+        self.run_statement(sink, sql, None, params, None)
             .await
             .map(|(_, n)| n)
     }
@@ -193,7 +216,7 @@ impl<T: Transport> Pool<T> {
     ) -> Result<Results> {
         let sql = callproc_sql(name, params.len())?;
         let types: Vec<Type> = params.iter().map(|p| probe_type(*p)).collect();
-        self.run_statement(sink, &sql, Some(&types), params)
+        self.run_statement(sink, &sql, Some(&types), params, None)
             .await
             .map(|(r, _)| r)
     }
@@ -206,6 +229,7 @@ impl<T: Transport> Pool<T> {
         sql: &str,
         types: Option<&[Type]>,
         params: &[&(dyn ToSql + Sync)],
+        mut rows: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
         let inner = &self.inner;
         let mut retried = false;
@@ -219,13 +243,25 @@ impl<T: Transport> Pool<T> {
                 // unfinished: the pool cancels it on the server before reuse (rule 10).
                 // (Boxed, so that this future stays small when there is no timeout.)
                 Some(limit) => {
-                    let work = Box::pin(lease.conn().run(sql, types, params, &mut sent));
+                    let work = Box::pin(lease.conn().run(
+                        sql,
+                        types,
+                        params,
+                        &mut sent,
+                        reborrow(&mut rows),
+                    ));
                     match crate::runtime::timeout(&inner.rt, limit, work).await {
                         Some(r) => (r, true),
                         None => (Err(query_timed_out(limit)), false),
                     }
                 }
-                None => (lease.conn().run(sql, types, params, &mut sent).await, true),
+                None => (
+                    lease
+                        .conn()
+                        .run(sql, types, params, &mut sent, reborrow(&mut rows))
+                        .await,
+                    true,
+                ),
             };
             collect_notices(sink, lease.conn());
             let again = match &result {

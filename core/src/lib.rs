@@ -49,7 +49,7 @@ pub use mogrify::mogrify;
 pub use platform::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
 pub use pool::{Builder, Pool, PoolStatus, PooledConnection};
 pub use results::{Column, Results};
-pub use row::{ColumnIndex, Row};
+pub use row::{ColumnIndex, Row, RowSink};
 pub use runtime::Runtime;
 pub use session::Session;
 pub use tokio_postgres::types::{FromSql, ToSql, Type};

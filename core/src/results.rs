@@ -126,6 +126,12 @@ impl Results {
         &self.columns
     }
 
+    /// The result columns, shared: results of one prepared statement (on one
+    /// connection) share them, so `Arc::ptr_eq` tells shapes apart cheaply.
+    pub fn shared_columns(&self) -> &Arc<[Column]> {
+        &self.columns
+    }
+
     /// `queries`' `as_dict`: `{}` for no rows, the row for one, an error for more.
     pub fn as_dict(&self) -> Result<BTreeMap<String, Value>> {
         match self.rows.len() {

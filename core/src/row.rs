@@ -41,6 +41,50 @@ impl ColumnIndex for String {
     }
 }
 
+/// Receives the rows of a statement one by one as they arrive from the
+/// server, instead of buffering them in [`crate::Results`] (see
+/// [`crate::Pool::query_into`]): a consumer that converts rows can then work
+/// while the server is still sending the rest.
+///
+/// ```
+/// use edgepg_core::{Row, RowSink};
+/// struct Count(usize);
+/// impl RowSink for Count {
+///     fn reset(&mut self) { self.0 = 0; }
+///     fn row(&mut self, _row: Row) { self.0 += 1; }
+/// }
+/// ```
+pub trait RowSink: crate::MaybeSend {
+    /// Forgets the rows received so far: called before the first row of
+    /// every attempt (a statement retried under the pool rules starts over).
+    fn reset(&mut self);
+
+    /// One row, in order.
+    fn row(&mut self, row: Row);
+}
+
+/// Reborrows an optional sink for one call (the trait object's lifetime
+/// shortened to the borrow, which `Option::as_deref_mut` cannot do).
+pub(crate) fn reborrow<'b>(
+    sink: &'b mut Option<&mut (dyn RowSink + '_)>,
+) -> Option<&'b mut (dyn RowSink + 'b)> {
+    match sink {
+        Some(s) => Some(&mut **s),
+        None => None,
+    }
+}
+
+/// Buffers the rows.
+impl RowSink for Vec<Row> {
+    fn reset(&mut self) {
+        self.clear();
+    }
+
+    fn row(&mut self, row: Row) {
+        self.push(row);
+    }
+}
+
 /// One row of a [`crate::Results`]. Values are decoded lazily, once.
 ///
 /// Serializes (serde) as a map from column name to value.

@@ -78,6 +78,7 @@ function decodeRows(p, cols, length) {
   const rows = new Array(length);
   let k = 0;
   let n = 0;
+  let j = 0;
   let t = 1;
   let pos = lengths[0];
   for (let i = 0; i < length; i++) {
@@ -96,8 +97,8 @@ function decodeRows(p, cols, length) {
           pos = end;
           break;
         }
-        case 7: throw cells[k];
-        default: v = cells[k];
+        case 7: throw cells[j];
+        default: v = cells[j++];
       }
       if (proto && names[c] === '__proto__') {
         Object.defineProperty(row, '__proto__', { value: v, enumerable: true, writable: true, configurable: true });
@@ -193,6 +194,59 @@ export class Results {
   }
 }
 
+/**
+ * Classifies the parameters of a statement for `WasmPool.queryPacked` (one
+ * call into the wasm instead of several per parameter): `[text, layout]`,
+ * with every string and JSON text in `text` and a kind and a value per
+ * parameter in `layout` (transport-wasm/src/js/params.rs, `convert_packed`).
+ * `null` when a parameter needs the general conversion (arrays, bigints,
+ * anything unusual or invalid: it reports the error).
+ */
+function pack(params) {
+  const n = params.length;
+  const layout = new Float64Array(2 * n);
+  let text = '';
+  for (let i = 0; i < n; i++) {
+    const v = params[i];
+    let kind;
+    let x = 0;
+    switch (typeof v) {
+      case 'undefined': kind = 0; break;
+      case 'boolean': kind = 1; x = v ? 1 : 0; break;
+      case 'number': kind = 2; x = v; break;
+      case 'string': kind = 3; x = v.length; text += v; break;
+      case 'object': {
+        if (v === null) { kind = 0; break; }
+        if (v instanceof Date) {
+          x = v.getTime();
+          if (x !== x) return null;
+          kind = 4;
+          break;
+        }
+        if (v instanceof Uint8Array) { kind = 6; break; }
+        if (Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return null;
+        const proto = Object.getPrototypeOf(v);
+        if (proto !== null && proto !== Object.prototype && typeof v.toJSON !== 'function') return null;
+        let json;
+        try {
+          json = JSON.stringify(v);
+        } catch {
+          return null;
+        }
+        if (typeof json !== 'string') return null;
+        kind = 5;
+        x = json.length;
+        text += json;
+        break;
+      }
+      default: return null;
+    }
+    layout[2 * i] = kind;
+    layout[2 * i + 1] = x;
+  }
+  return [text, layout];
+}
+
 class Queryable {
   /** Runs `sql` with `params` ($1, $2, …). */
   query(sql, params) {
@@ -205,7 +259,10 @@ class Queryable {
     // One promise per query (no async wrappers): this is the hot path.
     let pending;
     try {
-      pending = this._raw().query(text, values);
+      const raw = this._raw();
+      const packed = Array.isArray(values) && values.length > 0 && values.length <= 65535 &&
+        typeof raw.queryPacked === 'function' ? pack(values) : null;
+      pending = packed === null ? raw.query(text, values) : raw.queryPacked(text, values, packed[0], packed[1]);
     } catch (e) {
       return Promise.reject(toError(e));
     }

@@ -104,6 +104,37 @@ test('parameters: every JavaScript kind', async () => {
   assert.deepEqual(r2.rows[0].j, [{ a: 1 }, { b: 2 }]);
 });
 
+test('parameters the package classifies itself: strings around non-ASCII ones, JSON, bytes, dates, and a fallback', async () => {
+  const bytes = new Uint8Array([9, 0, 7]);
+  const when = new Date(Date.UTC(1999, 11, 31, 23, 59, 59, 999));
+  const params = ['a', 'é😀ß', '', { x: 'ü', y: [1, null] }, bytes, when, false, -0.5, 2 ** 53, null, 'z✓',
+    { toJSON: () => 'json ✓' }, Object.assign(Object.create(null), { n: 1 })];
+  const r = await pool.query(
+    `SELECT $1::text AS a, $2::text AS b, $3::text AS c, $4::jsonb AS d, $5::bytea AS e, $6::timestamptz AS f,
+      $7::bool AS g, $8::float8 AS h, $9::float8 AS i, $10::text AS j, $11::text AS k, $12::json AS l, $13::json AS m`,
+    params,
+  );
+  assert.deepEqual({ ...r.rows[0] }, {
+    a: 'a', b: 'é😀ß', c: '', d: { x: 'ü', y: [1, null] }, e: bytes, f: when, g: false, h: -0.5, i: 2 ** 53,
+    j: null, k: 'z✓', l: 'json ✓', m: { n: 1 },
+  });
+  // A lone surrogate after valid strings: the general conversion names the parameter.
+  await assert.rejects(pool.query('SELECT $1::text, $2::text', ['ok', 'a\uD800']), /parameter \$2: .*lone surrogate/);
+  await assert.rejects(pool.query('SELECT $1::timestamptz', [new Date(NaN)]), /parameter \$1: the Date is invalid/);
+  // Rows converted as they arrive: values that cross as JavaScript objects keep their places.
+  const many = await pool.query(`SELECT g, CASE WHEN g % 3 = 0 THEN NULL ELSE int4send(g) END AS b,
+    json_build_object('g', g) AS j, 'r' || g AS t FROM generate_series(1, 5000) g`);
+  assert.equal(many.length, 5000);
+  assert.equal(many.status, 'SELECT 5000');
+  for (const [i, row] of many.rows.entries()) {
+    const g = i + 1;
+    assert.equal(row.g, g);
+    assert.deepEqual(row.b, g % 3 === 0 ? null : new Uint8Array([g >>> 24, (g >>> 16) & 255, (g >>> 8) & 255, g & 255]));
+    assert.deepEqual(row.j, { g });
+    assert.equal(row.t, 'r' + g);
+  }
+});
+
 test('values the server rejects are typed errors, never truncated', async () => {
   await assert.rejects(pool.query('SELECT $1::int AS i', [1.5]), (e) => e instanceof DataError && e.code === '22P02');
   await assert.rejects(pool.query('SELECT $1::int AS i', [NaN]), DataError);

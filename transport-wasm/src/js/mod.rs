@@ -19,6 +19,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use self::decode::Types;
+use self::packet::Packet;
 use crate::{sys, Pool, PooledConnection, Transaction, WasmTransport};
 
 /// Default cap on the parameters of one statement (`maxParameterBytes`).
@@ -274,13 +275,44 @@ impl WasmPool {
     /// `tests/wasm/node/exports.test.mjs`).
     pub fn query(&self, sql: JsValue, params: JsValue) -> Result<Promise, JsValue> {
         let (sql, values) = prepare(&sql, &params, self.max_param_bytes)?;
+        Ok(self.run(sql, values))
+    }
+
+    /// [`WasmPool::query`] with the parameters classified by the package
+    /// (`pack` in `pkg/src/api.js`: one call instead of several per
+    /// parameter); `params` is the original array (byte arrays are read
+    /// from it, and it is converted as usual when `text` may not be valid
+    /// Unicode).
+    #[wasm_bindgen(js_name = queryPacked)]
+    pub fn query_packed(
+        &self,
+        sql: JsValue,
+        params: JsValue,
+        text: JsValue,
+        layout: &[f64],
+    ) -> Result<Promise, JsValue> {
+        let sql = string_arg(&sql, "the query text", self.max_param_bytes)?;
+        let values = match params::convert_packed(&text, layout, &params, self.max_param_bytes)
+            .map_err(interface)?
+        {
+            Some(values) => values,
+            None => params::convert_all(&params, self.max_param_bytes).map_err(interface)?,
+        };
+        Ok(self.run(sql, values))
+    }
+
+    fn run(&self, sql: String, values: Vec<params::Param>) -> Promise {
         let pool = self.pool.clone();
         let types = self.types;
-        Ok(future_to_promise(async move {
+        future_to_promise(async move {
             let refs = refs(&values);
-            let results = pool.query(&sql, &refs).await.map_err(|e| error_to_js(&e))?;
-            Ok(packet::packet(&results, types))
-        }))
+            let mut rows = Packet::new(types);
+            let results = pool
+                .query_into(&sql, &refs, &mut rows)
+                .await
+                .map_err(|e| error_to_js(&e))?;
+            Ok(rows.finish(&results))
+        })
     }
 
     /// Calls a function: `SELECT * FROM name($1, …)`; resolves to
@@ -296,7 +328,7 @@ impl WasmPool {
                 .await
                 .map_err(|e| error_to_js(&e))?;
             let out = Array::new_with_length(2);
-            out.set(0, packet::packet(&results, types));
+            out.set(0, Packet::of(&results, types));
             out.set(1, JsValue::from_str(results.query()));
             Ok(out.into())
         }))
@@ -428,7 +460,7 @@ impl WasmTransaction {
                 .query(&sql, &refs(&values))
                 .await
                 .map_err(|e| error_to_js(&e))?;
-            Ok(packet::packet(&results, types))
+            Ok(Packet::of(&results, types))
         }))
     }
 
@@ -506,7 +538,7 @@ impl WasmClient {
                 .query(&sql, &refs(&values))
                 .await
                 .map_err(|e| error_to_js(&e))?;
-            Ok(packet::packet(&results, types))
+            Ok(Packet::of(&results, types))
         }))
     }
 

@@ -1,6 +1,8 @@
 //! A statement's results as one JavaScript array (the "packet" the package's
-//! `Results` is built from), made when the statement completes: no wasm-side
-//! object outlives the query, and simple values cross the boundary in bulk.
+//! `Results` is built from), filled as the rows arrive from the server (so
+//! converting them overlaps with the server sending the rest) and handed over
+//! when the statement completes: no wasm-side object outlives the query, and
+//! simple values cross the boundary in bulk.
 //!
 //! `[text, bytes, numbers, lengths, cells, slot, columns, count, rows]`:
 //!
@@ -9,11 +11,11 @@
 //!   byte per value (row after row).
 //! * `text`: the command tag, then every string value, concatenated; cut by
 //!   the UTF-16 lengths (the first is the tag's).
-//! * The kind of a value says where it is: 0 in `cells` (a sparse array, or
-//!   `undefined` when no value needs it), 1 null, 2 true, 3 false, 4 the next
-//!   number, 5 a `Date` at the next number, 6 the next string of `text`, 7 an
-//!   error in `cells` to throw when the rows are read (an int8 past 2^53
-//!   under `types.int8 = 'number'`).
+//! * The kind of a value says where it is: 0 the next value of `cells` (an
+//!   array, or `undefined` when no value needs it), 1 null, 2 true, 3 false,
+//!   4 the next number, 5 a `Date` at the next number, 6 the next string of
+//!   `text`, 7 an error, the next value of `cells`, to throw when the rows
+//!   are read (an int8 past 2^53 under `types.int8 = 'number'`).
 //! * `slot`: where the package keeps the column descriptors of this shape of
 //!   result; `columns` is `undefined` when the slot already holds them, else
 //!   `name \0 dataTypeID \0 dataType \0` for each column (names cannot hold
@@ -21,8 +23,9 @@
 //! * `count`: rows returned or affected; `rows`: the number of rows.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
-use edgepg_core::{Column, FromSql, Results, Row, Type, Value};
+use edgepg_core::{Column, FromSql, Results, Row, RowSink, Type, Value};
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
@@ -119,15 +122,11 @@ const EPOCH_2000_MS: i64 = 946_684_800_000;
 /// Column shapes remembered (the package keeps as many descriptors).
 const SLOTS: usize = 256;
 
-struct Slot {
-    /// Address of the columns of the statement last seen in this slot.
-    addr: usize,
-    columns: Vec<Column>,
-}
-
 #[derive(Default)]
 struct Slots {
-    slots: Vec<Slot>,
+    /// The columns last seen in each slot: held, so that a shape's address
+    /// is not reused while its slot remembers it.
+    slots: Vec<Arc<[Column]>>,
     next: usize,
 }
 
@@ -137,32 +136,25 @@ thread_local! {
 
 /// The slot of `columns`, and their description when the slot is new to them.
 ///
-/// Results of one prepared statement share their columns, so the address is
-/// a cheap key; the contents are compared too (an address can be reused).
-fn slot_of(columns: &[Column]) -> (u32, Option<String>) {
-    let addr = columns.as_ptr() as usize;
+/// Results of one prepared statement share their columns, so the pointer is
+/// a cheap key; other results with equal columns share the slot too.
+fn slot_of(columns: &Arc<[Column]>) -> (u32, Option<String>) {
     SLOTS_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(i) = cache
-            .slots
-            .iter()
-            .position(|s| s.addr == addr && s.columns == columns)
-        {
+        if let Some(i) = cache.slots.iter().position(|s| Arc::ptr_eq(s, columns)) {
+            return (i as u32, None);
+        }
+        if let Some(i) = cache.slots.iter().position(|s| **s == **columns) {
+            cache.slots[i] = columns.clone();
             return (i as u32, None);
         }
         let i = if cache.slots.len() < SLOTS {
-            cache.slots.push(Slot {
-                addr,
-                columns: columns.to_vec(),
-            });
+            cache.slots.push(columns.clone());
             cache.slots.len() - 1
         } else {
             let i = cache.next;
             cache.next = (i + 1) % SLOTS;
-            cache.slots[i] = Slot {
-                addr,
-                columns: columns.to_vec(),
-            };
+            cache.slots[i] = columns.clone();
             i
         };
         (i as u32, Some(describe(columns)))
@@ -191,67 +183,98 @@ fn push_u32(out: &mut String, n: u32) {
     out.push(char::from(b'0' + (n % 10) as u8));
 }
 
-/// Appends `s` to `text` and its UTF-16 length to `lengths`.
-fn push_text(text: &mut String, lengths: &mut Vec<u32>, s: &str) {
-    text.push_str(s);
-    let units = if s.is_ascii() {
+/// The length of `s` in UTF-16 units (JavaScript's `length`).
+fn utf16_len(s: &str) -> usize {
+    if s.is_ascii() {
         s.len()
     } else {
         s.encode_utf16().count()
-    };
-    lengths.push(units as u32);
+    }
 }
 
-/// The packet of `results` (see the module documentation).
-pub(crate) fn packet(results: &Results, types: Types) -> JsValue {
-    let columns = results.columns();
-    let total = results.len() * columns.len();
-    let mut kinds: Vec<u8> = Vec::with_capacity(total);
-    let mut numbers: Vec<f64> = Vec::new();
-    let mut text = String::new();
-    let mut lengths: Vec<u32> = Vec::new();
-    let mut cells: Option<Array> = None;
-    push_text(&mut text, &mut lengths, results.status());
-    let mut js_cell = |k: usize, v: Result<JsValue, JsValue>, kinds: &mut Vec<u8>| {
+/// Appends `s` to `text` and its UTF-16 length to `lengths`.
+fn push_text(text: &mut String, lengths: &mut Vec<u32>, s: &str) {
+    text.push_str(s);
+    lengths.push(utf16_len(s) as u32);
+}
+
+/// Builds a packet row by row (as they arrive from the server: see
+/// [`RowSink`]), then [`Packet::finish`]es it with the command's results.
+pub(crate) struct Packet {
+    types: Types,
+    kinds: Vec<u8>,
+    numbers: Vec<f64>,
+    text: String,
+    lengths: Vec<u32>,
+    cells: Option<Array>,
+    rows: usize,
+}
+
+impl Packet {
+    pub(crate) fn new(types: Types) -> Packet {
+        let mut p = Packet {
+            types,
+            kinds: Vec::new(),
+            numbers: Vec::new(),
+            text: String::new(),
+            lengths: Vec::new(),
+            cells: None,
+            rows: 0,
+        };
+        // The command tag comes first; its length is filled in by `finish`.
+        p.lengths.push(0);
+        p
+    }
+
+    /// The packet of buffered `results` (see the module documentation).
+    pub(crate) fn of(results: &Results, types: Types) -> JsValue {
+        let mut p = Packet::new(types);
+        for row in results.iter() {
+            p.push_row(row);
+        }
+        p.finish(results)
+    }
+
+    fn js_cell(&mut self, v: Result<JsValue, JsValue>) {
         let (kind, v) = match v {
             Ok(v) => (0, v),
             Err(e) => (7, e),
         };
-        cells
-            .get_or_insert_with(|| Array::new_with_length(total as u32))
-            .set(k as u32, v);
-        kinds.push(kind);
-    };
-    for row in results.iter() {
-        for (i, column) in columns.iter().enumerate() {
-            let k = kinds.len();
+        self.cells.get_or_insert_with(Array::new).push(&v);
+        self.kinds.push(kind);
+    }
+
+    fn push_row(&mut self, row: &Row) {
+        self.rows += 1;
+        let types = self.types;
+        for (i, column) in row.columns().iter().enumerate() {
             let value = match raw_value(row, i) {
                 Raw::Null => {
-                    kinds.push(1);
+                    self.kinds.push(1);
                     continue;
                 }
                 Raw::Bool(b) => {
-                    kinds.push(if b { 2 } else { 3 });
+                    self.kinds.push(if b { 2 } else { 3 });
                     continue;
                 }
                 Raw::Number(n) => {
-                    numbers.push(n);
-                    kinds.push(4);
+                    self.numbers.push(n);
+                    self.kinds.push(4);
                     continue;
                 }
                 Raw::Text(s) => {
-                    push_text(&mut text, &mut lengths, s);
-                    kinds.push(6);
+                    push_text(&mut self.text, &mut self.lengths, s);
+                    self.kinds.push(6);
                     continue;
                 }
                 Raw::Int8(i) => match types.int8 {
                     Int8::Number if i.unsigned_abs() < (1u64 << 53) => {
-                        numbers.push(i as f64);
-                        kinds.push(4);
+                        self.numbers.push(i as f64);
+                        self.kinds.push(4);
                         continue;
                     }
                     Int8::BigInt => {
-                        js_cell(k, Ok(JsValue::from(i)), &mut kinds);
+                        self.js_cell(Ok(JsValue::from(i)));
                         continue;
                     }
                     _ => Value::Int(i),
@@ -259,16 +282,16 @@ pub(crate) fn packet(results: &Results, types: Types) -> JsValue {
                 Raw::Timestamp { micros, zoned } => {
                     if zoned && types.timestamptz_date || !zoned && types.timestamp_date {
                         match micros {
-                            i64::MAX => numbers.push(f64::INFINITY),
-                            i64::MIN => numbers.push(f64::NEG_INFINITY),
+                            i64::MAX => self.numbers.push(f64::INFINITY),
+                            i64::MIN => self.numbers.push(f64::NEG_INFINITY),
                             _ => {
                                 let ms = micros.div_euclid(1000) + EPOCH_2000_MS;
-                                numbers.push(ms as f64);
-                                kinds.push(5);
+                                self.numbers.push(ms as f64);
+                                self.kinds.push(5);
                                 continue;
                             }
                         }
-                        kinds.push(4);
+                        self.kinds.push(4);
                         continue;
                     }
                     match row.try_get::<Value, usize>(i) {
@@ -278,53 +301,80 @@ pub(crate) fn packet(results: &Results, types: Types) -> JsValue {
                 }
                 Raw::Json(s) => match js_sys::JSON::parse(s) {
                     Ok(v) => {
-                        js_cell(k, Ok(v), &mut kinds);
+                        self.js_cell(Ok(v));
                         continue;
                     }
                     Err(_) => row.values()[i].clone(),
                 },
                 Raw::Bytes(b) => {
-                    js_cell(k, Ok(Uint8Array::from(b).into()), &mut kinds);
+                    self.js_cell(Ok(Uint8Array::from(b).into()));
                     continue;
                 }
                 Raw::Value(v) => v,
             };
             let cell = decode::cell(&value, column, types);
             match cell {
-                Cell::Js => js_cell(k, decode::to_js(&value, column, types), &mut kinds),
+                Cell::Js => self.js_cell(decode::to_js(&value, column, types)),
                 Cell::Number(n) | Cell::Date(n) => {
-                    numbers.push(n);
-                    kinds.push(cell.kind());
+                    self.numbers.push(n);
+                    self.kinds.push(cell.kind());
                 }
                 Cell::Text(s) => {
-                    push_text(&mut text, &mut lengths, s);
-                    kinds.push(6);
+                    push_text(&mut self.text, &mut self.lengths, s);
+                    self.kinds.push(6);
                 }
-                Cell::Null | Cell::True | Cell::False => kinds.push(cell.kind()),
+                Cell::Null | Cell::True | Cell::False => self.kinds.push(cell.kind()),
             }
         }
     }
-    let (slot, described) = slot_of(columns);
-    let out = Array::new_with_length(9);
-    let mut bytes = Vec::with_capacity(numbers.len() * 8 + lengths.len() * 4 + kinds.len());
-    for n in &numbers {
-        bytes.extend_from_slice(&n.to_le_bytes());
+
+    /// The packet: these rows, with the command tag, count and columns of `results`.
+    pub(crate) fn finish(self, results: &Results) -> JsValue {
+        let Packet {
+            kinds,
+            numbers,
+            mut text,
+            mut lengths,
+            cells,
+            rows,
+            ..
+        } = self;
+        // The tag goes first in `text`.
+        let status = results.status();
+        text.insert_str(0, status);
+        lengths[0] = utf16_len(status) as u32;
+        let (slot, described) = slot_of(results.shared_columns());
+        let out = Array::new_with_length(9);
+        let mut bytes = Vec::with_capacity(numbers.len() * 8 + lengths.len() * 4 + kinds.len());
+        for n in &numbers {
+            bytes.extend_from_slice(&n.to_le_bytes());
+        }
+        for n in &lengths {
+            bytes.extend_from_slice(&n.to_le_bytes());
+        }
+        bytes.extend_from_slice(&kinds);
+        out.set(0, JsValue::from_str(&text));
+        out.set(1, Uint8Array::from(&bytes[..]).into());
+        out.set(2, JsValue::from_f64(numbers.len() as f64));
+        out.set(3, JsValue::from_f64(lengths.len() as f64));
+        out.set(4, cells.map_or(JsValue::UNDEFINED, Into::into));
+        out.set(5, JsValue::from_f64(f64::from(slot)));
+        out.set(
+            6,
+            described.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s)),
+        );
+        out.set(7, JsValue::from_f64(results.count() as f64));
+        out.set(8, JsValue::from_f64(rows as f64));
+        out.into()
     }
-    for n in &lengths {
-        bytes.extend_from_slice(&n.to_le_bytes());
+}
+
+impl RowSink for Packet {
+    fn reset(&mut self) {
+        *self = Packet::new(self.types);
     }
-    bytes.extend_from_slice(&kinds);
-    out.set(0, JsValue::from_str(&text));
-    out.set(1, Uint8Array::from(&bytes[..]).into());
-    out.set(2, JsValue::from_f64(numbers.len() as f64));
-    out.set(3, JsValue::from_f64(lengths.len() as f64));
-    out.set(4, cells.map_or(JsValue::UNDEFINED, Into::into));
-    out.set(5, JsValue::from_f64(f64::from(slot)));
-    out.set(
-        6,
-        described.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s)),
-    );
-    out.set(7, JsValue::from_f64(results.count() as f64));
-    out.set(8, JsValue::from_f64(results.len() as f64));
-    out.into()
+
+    fn row(&mut self, row: Row) {
+        self.push_row(&row);
+    }
 }

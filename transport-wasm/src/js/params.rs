@@ -301,3 +301,125 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
+
+/// The kinds of parameters the package classifies itself (`pack` in
+/// `pkg/src/api.js`); anything else goes through [`convert_all`].
+const PACKED_NULL: f64 = 0.0;
+const PACKED_BOOL: f64 = 1.0;
+const PACKED_NUMBER: f64 = 2.0;
+const PACKED_TEXT: f64 = 3.0;
+const PACKED_DATE: f64 = 4.0;
+const PACKED_JSON: f64 = 5.0;
+const PACKED_BYTES: f64 = 6.0;
+
+/// The first `units` UTF-16 units of `rest`, removed from it.
+fn take_utf16<'a>(rest: &mut &'a str, units: f64, ascii: bool) -> Option<&'a str> {
+    if !(units >= 0.0 && units.fract() == 0.0) {
+        return None;
+    }
+    let units = units as usize;
+    let at = if ascii {
+        units
+    } else {
+        let mut seen = 0;
+        let mut at = None;
+        for (i, c) in rest.char_indices() {
+            if seen == units {
+                at = Some(i);
+                break;
+            }
+            seen += c.len_utf16();
+        }
+        match at {
+            Some(i) => i,
+            None if seen == units => rest.len(),
+            None => return None,
+        }
+    };
+    if at > rest.len() || !rest.is_char_boundary(at) {
+        return None;
+    }
+    let (head, tail) = rest.split_at(at);
+    *rest = tail;
+    Some(head)
+}
+
+/// Parameters the package classified (`pack` in `pkg/src/api.js`): `layout`
+/// holds a kind and a value for each parameter (a number, 0/1, epoch
+/// milliseconds, or the UTF-16 length of a string or JSON text, which follow
+/// one another in `text`); byte arrays are read from `params`. `Ok(None)`:
+/// convert `params` with [`convert_all`] instead (a string that may not be
+/// valid Unicode). A layout that does not match is an error, never a panic.
+pub(crate) fn convert_packed(
+    text: &JsValue,
+    layout: &[f64],
+    params: &JsValue,
+    budget: usize,
+) -> Result<Option<Vec<Param>>, String> {
+    const BAD: &str = "internal error: the packed parameters do not match";
+    if !text.is_string()
+        || !Array::is_array(params)
+        || layout.len() % 2 != 0
+        || layout.len() / 2 > MAX_PARAMS as usize
+    {
+        return Err(BAD.into());
+    }
+    let array: &Array = params.unchecked_ref();
+    let mut left = budget;
+    // As `string` does, without its Unicode check: a replacement character
+    // may be a lone surrogate, which the general conversion reports with the
+    // parameter's number.
+    let js: &JsString = text.unchecked_ref();
+    spend(&mut left, js.length() as usize, budget)?;
+    let all = text.as_string().unwrap_or_default();
+    spend(
+        &mut left,
+        all.len().saturating_sub(js.length() as usize),
+        budget,
+    )?;
+    if all.contains('\u{FFFD}') {
+        return Ok(None);
+    }
+    let ascii = all.is_ascii();
+    let mut rest = all.as_str();
+    let mut out = Vec::with_capacity(layout.len() / 2);
+    for (i, pair) in layout.chunks_exact(2).enumerate() {
+        let (kind, x) = (pair[0], pair[1]);
+        let value = if kind == PACKED_NULL {
+            Value::Null
+        } else if kind == PACKED_BOOL {
+            Value::Bool(x != 0.0)
+        } else if kind == PACKED_NUMBER {
+            if x.fract() == 0.0 && x.abs() <= MAX_SAFE {
+                Value::Int(x as i64)
+            } else {
+                Value::Float(x)
+            }
+        } else if kind == PACKED_TEXT {
+            Value::Text(take_utf16(&mut rest, x, ascii).ok_or(BAD)?.to_owned())
+        } else if kind == PACKED_DATE {
+            if !x.is_finite() || x.abs() > 8.64e15 {
+                return Err(format!("parameter ${}: the Date is invalid", i + 1));
+            }
+            Value::TimestampTz(format_epoch_ms(x))
+        } else if kind == PACKED_JSON {
+            Value::Other {
+                type_name: "json".into(),
+                text: take_utf16(&mut rest, x, ascii).ok_or(BAD)?.to_owned(),
+            }
+        } else if kind == PACKED_BYTES {
+            let v = array.get(i as u32);
+            let bytes = v.dyn_ref::<Uint8Array>().ok_or(BAD)?;
+            spend(&mut left, bytes.length() as usize, budget)
+                .map_err(|e| format!("parameter ${}: {e}", i + 1))?;
+            Value::Bytes(bytes.to_vec())
+        } else {
+            return Err(BAD.into());
+        };
+        out.push(Param { value, json: None });
+    }
+    if !rest.is_empty() {
+        return Err(BAD.into());
+    }
+    Ok(Some(out))
+}

@@ -128,7 +128,7 @@ export type Row = Record<string, any>;
 /** The results of one statement. Iterable over its rows. */
 export declare class Results<R = Row> implements Iterable<R> {
   private constructor();
-  /** Every row, as an object keyed by column name (decoded on first access). */
+  /** Every row, as an object keyed by column name. */
   readonly rows: R[];
   readonly fields: Field[];
   /** The command tag: `SELECT 3`, `INSERT 0 1`, … */

@@ -10,6 +10,7 @@ let defaultTransport = () => undefined;
 /** Called once by the entry point with the initialised wasm bindings. */
 export function bind(bindings, options = {}) {
   wasm = bindings;
+  memory = wasm.bindRows(buildPacket);
   if (options.defaultTransport) defaultTransport = options.defaultTransport;
 }
 
@@ -64,23 +65,55 @@ function columnsOf(key) {
   return { names, oids, types, proto: names.includes('__proto__') };
 }
 
+/** The wasm memory, and views of it (remade when it grows). */
+let memory = null;
+let memBuffer = null;
+let f64 = null;
+let u32 = null;
+let u8 = null;
+
+/**
+ * Called by the wasm when a statement completes (transport-wasm/src/js/packet.rs,
+ * `Packet::finish`): builds its rows from the text, the cells and the vectors
+ * at `nptr` (f64 numbers), `lptr` (u32 string lengths) and `kptr` (u8 kinds) in
+ * the wasm memory, which are freed once this returns. Never throws (it runs
+ * inside the wasm): a failure is kept and thrown when the rows are read.
+ * Returns `[rows, status, count, columns, error, length]`.
+ */
+function buildPacket(text, cells, columns, slot, count, length, nptr, lptr, kptr) {
+  try {
+    if (columns !== undefined) slots[slot] = columnsOf(columns);
+    const cols = slots[slot];
+    const b = memory.buffer;
+    if (b !== memBuffer) {
+      memBuffer = b;
+      f64 = new Float64Array(b);
+      u32 = new Uint32Array(b);
+      u8 = new Uint8Array(b);
+    }
+    const tag = u32[lptr >>> 2];
+    let rows = null;
+    let error = null;
+    try {
+      rows = decodeRows(text, cells, cols, length, nptr >>> 3, (lptr >>> 2) + 1, kptr, tag);
+    } catch (e) {
+      error = e;
+    }
+    return [rows, text.slice(0, tag), count, cols, error, length];
+  } catch (e) {
+    return [null, '', 0, columnsOf(''), e, 0];
+  }
+}
+
 /** Builds the row objects of a packet (see packet.rs for its layout). */
-function decodeRows(p, cols, length) {
-  const text = p[0];
-  const bytes = p[1];
-  const cells = p[4];
-  const buffer = bytes.buffer;
-  const numbers = new Float64Array(buffer, bytes.byteOffset, p[2]);
-  const lengths = new Uint32Array(buffer, bytes.byteOffset + p[2] * 8, p[3]);
-  const kinds = new Uint8Array(buffer, bytes.byteOffset + p[2] * 8 + p[3] * 4, length * cols.names.length);
+function decodeRows(text, cells, cols, length, n, t, k, pos) {
+  const numbers = f64;
+  const lengths = u32;
+  const kinds = u8;
   const { names, proto } = cols;
   const width = names.length;
   const rows = new Array(length);
-  let k = 0;
-  let n = 0;
   let j = 0;
-  let t = 1;
-  let pos = lengths[0];
   for (let i = 0; i < length; i++) {
     const row = {};
     for (let c = 0; c < width; c++, k++) {
@@ -113,27 +146,25 @@ function decodeRows(p, cols, length) {
 
 /**
  * The results of one statement: rows (plain objects), fields, the command
- * tag, the count. Rows are built on first access; `free()` drops everything.
+ * tag, the count. `free()` drops everything.
  */
 export class Results {
-  #packet;
+  #error;
   #cols;
-  #rows = null;
+  #rows;
   #fields = null;
   #freed = false;
 
   constructor(packet, sql) {
-    if (packet[6] !== undefined) slots[packet[5]] = columnsOf(packet[6]);
-    this.#cols = slots[packet[5]];
-    this.#packet = packet;
+    this.#rows = packet[0];
+    this.#cols = packet[3];
+    this.#error = packet[4];
     /** The command tag, e.g. `SELECT 3`, `INSERT 0 1`. */
-    const b = packet[1];
-    const at = packet[2] * 8;
-    this.status = packet[0].slice(0, b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24));
+    this.status = packet[1];
     /** Rows returned, or rows affected by INSERT/UPDATE/DELETE. */
-    this.count = packet[7];
+    this.count = packet[2];
     /** The number of rows. */
-    this.length = packet[8];
+    this.length = packet[5];
     /** The SQL text. */
     this.query = sql;
   }
@@ -160,10 +191,7 @@ export class Results {
   /** Every row as an object keyed by column name. */
   get rows() {
     this.#check();
-    if (this.#rows === null) {
-      this.#rows = decodeRows(this.#packet, this.#cols, this.length);
-      this.#packet = null;
-    }
+    if (this.#error !== null) throw this.#error;
     return this.#rows;
   }
 
@@ -190,7 +218,6 @@ export class Results {
     this.#freed = true;
     this.#rows = null;
     this.#fields = null;
-    this.#packet = null;
   }
 }
 

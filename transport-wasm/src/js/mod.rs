@@ -311,7 +311,7 @@ impl WasmPool {
                 .query_into(&sql, &refs, &mut rows)
                 .await
                 .map_err(|e| error_to_js(&e))?;
-            Ok(rows.finish(&results))
+            rows.finish(&results)
         })
     }
 
@@ -328,7 +328,7 @@ impl WasmPool {
                 .await
                 .map_err(|e| error_to_js(&e))?;
             let out = Array::new_with_length(2);
-            out.set(0, Packet::of(&results, types));
+            out.set(0, Packet::of(&results, types)?);
             out.set(1, JsValue::from_str(results.query()));
             Ok(out.into())
         }))
@@ -460,7 +460,7 @@ impl WasmTransaction {
                 .query(&sql, &refs(&values))
                 .await
                 .map_err(|e| error_to_js(&e))?;
-            Ok(Packet::of(&results, types))
+            Packet::of(&results, types)
         }))
     }
 
@@ -538,7 +538,7 @@ impl WasmClient {
                 .query(&sql, &refs(&values))
                 .await
                 .map_err(|e| error_to_js(&e))?;
-            Ok(Packet::of(&results, types))
+            Packet::of(&results, types)
         }))
     }
 

@@ -1,16 +1,17 @@
-//! A statement's results as one JavaScript array (the "packet" the package's
-//! `Results` is built from), filled as the rows arrive from the server (so
-//! converting them overlaps with the server sending the rest) and handed over
-//! when the statement completes: no wasm-side object outlives the query, and
-//! simple values cross the boundary in bulk.
+//! A statement's results on their way to JavaScript: filled as the rows
+//! arrive from the server (so converting them overlaps with the server
+//! sending the rest), then handed in one call to the package's `buildPacket`
+//! (`pkg/src/api.js`), which reads the simple values straight from the wasm
+//! memory and builds the rows: no wasm-side object outlives the query, and
+//! no buffer is copied.
 //!
-//! `[text, bytes, numbers, lengths, cells, slot, columns, count, rows]`:
+//! `buildPacket(text, cells, columns, slot, count, rows, numbers, lengths, kinds)`:
 //!
-//! * `bytes`: one `Uint8Array` (one allocation per result) holding, little
-//!   endian, `numbers` f64 values, then `lengths` u32 values, then one kind
-//!   byte per value (row after row).
+//! * `numbers`, `lengths`, `kinds`: addresses in the wasm memory of the f64
+//!   values, the u32 UTF-16 lengths of the strings, and one kind byte per
+//!   value (row after row).
 //! * `text`: the command tag, then every string value, concatenated; cut by
-//!   the UTF-16 lengths (the first is the tag's).
+//!   the lengths (the first is the tag's).
 //! * The kind of a value says where it is: 0 the next value of `cells` (an
 //!   array, or `undefined` when no value needs it), 1 null, 2 true, 3 false,
 //!   4 the next number, 5 a `Date` at the next number, 6 the next string of
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use edgepg_core::{Column, FromSql, Results, Row, RowSink, Type, Value};
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::decode::{self, Cell, Int8, Types};
 
@@ -227,7 +229,7 @@ impl Packet {
     }
 
     /// The packet of buffered `results` (see the module documentation).
-    pub(crate) fn of(results: &Results, types: Types) -> JsValue {
+    pub(crate) fn of(results: &Results, types: Types) -> Result<JsValue, JsValue> {
         let mut p = Packet::new(types);
         for row in results.iter() {
             p.push_row(row);
@@ -328,8 +330,10 @@ impl Packet {
         }
     }
 
-    /// The packet: these rows, with the command tag, count and columns of `results`.
-    pub(crate) fn finish(self, results: &Results) -> JsValue {
+    /// The packet: these rows, with the command tag, count and columns of
+    /// `results`, built by the package's function (see [`bind_rows`]) from
+    /// the wasm memory directly (no copy of the numbers, lengths and kinds).
+    pub(crate) fn finish(self, results: &Results) -> Result<JsValue, JsValue> {
         let Packet {
             kinds,
             numbers,
@@ -344,29 +348,65 @@ impl Packet {
         text.insert_str(0, status);
         lengths[0] = utf16_len(status) as u32;
         let (slot, described) = slot_of(results.shared_columns());
-        let out = Array::new_with_length(9);
-        let mut bytes = Vec::with_capacity(numbers.len() * 8 + lengths.len() * 4 + kinds.len());
-        for n in &numbers {
-            bytes.extend_from_slice(&n.to_le_bytes());
-        }
-        for n in &lengths {
-            bytes.extend_from_slice(&n.to_le_bytes());
-        }
-        bytes.extend_from_slice(&kinds);
-        out.set(0, JsValue::from_str(&text));
-        out.set(1, Uint8Array::from(&bytes[..]).into());
-        out.set(2, JsValue::from_f64(numbers.len() as f64));
-        out.set(3, JsValue::from_f64(lengths.len() as f64));
-        out.set(4, cells.map_or(JsValue::UNDEFINED, Into::into));
-        out.set(5, JsValue::from_f64(f64::from(slot)));
-        out.set(
-            6,
-            described.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s)),
-        );
-        out.set(7, JsValue::from_f64(results.count() as f64));
-        out.set(8, JsValue::from_f64(rows as f64));
-        out.into()
+        let cells = cells.map_or(JsValue::UNDEFINED, Into::into);
+        let columns = described.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s));
+        // The function reads the vectors before anything else runs in the wasm
+        // (and does not call into it: the borrow of ROWS is safe).
+        ROWS.with(|f| match &*f.borrow() {
+            Some(build) => Ok(build.call_rows(
+                &JsValue::UNDEFINED,
+                &text,
+                &cells,
+                &columns,
+                slot,
+                results.count() as f64,
+                rows as u32,
+                numbers.as_ptr() as u32,
+                lengths.as_ptr() as u32,
+                kinds.as_ptr() as u32,
+            )),
+            None => Err(JsValue::from_str(
+                "edgepg: internal error: bindRows was not called",
+            )),
+        })
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The package's function that builds results (see [`bind_rows`]).
+    type RowsFn;
+
+    /// `build.call(this, text, cells, columns, slot, count, rows, numbers,
+    /// lengths, kinds)`: the last three are addresses in the wasm memory of
+    /// the f64 numbers, u32 lengths and u8 kinds.
+    #[wasm_bindgen(method, js_name = call)]
+    #[allow(clippy::too_many_arguments)]
+    fn call_rows(
+        build: &RowsFn,
+        this: &JsValue,
+        text: &str,
+        cells: &JsValue,
+        columns: &JsValue,
+        slot: u32,
+        count: f64,
+        rows: u32,
+        numbers: u32,
+        lengths: u32,
+        kinds: u32,
+    ) -> JsValue;
+}
+
+thread_local! {
+    static ROWS: RefCell<Option<RowsFn>> = const { RefCell::new(None) };
+}
+
+/// Sets the package's function that turns packets into results (it must not
+/// throw, nor call into the wasm); returns the wasm memory it reads them from.
+#[wasm_bindgen(js_name = bindRows)]
+pub fn bind_rows(build: js_sys::Function) -> Result<JsValue, JsValue> {
+    ROWS.with(|f| *f.borrow_mut() = Some(build.unchecked_into()));
+    Ok(wasm_bindgen::memory())
 }
 
 impl RowSink for Packet {

@@ -8,7 +8,7 @@ import { nodeSocket } from './node-socket.js';
 import { interfaceError } from './errors.js';
 
 initSync({ module: readFileSync(new URL('../wasm/edgepg_bg.wasm', import.meta.url)) });
-bind(bindings, { defaultTransport: () => nodeSocket() });
+bind(bindings, { defaultTransport: () => nodeSocket(), codegen: true });
 
 export * from './exports.js';
 export { nodeSocket };

@@ -135,6 +135,14 @@ test('parameters the package classifies itself: strings around non-ASCII ones, J
   }
 });
 
+test('column names: __proto__ is an own property, duplicates keep the last value, any text is a key', async () => {
+  const r = await pool.query(`SELECT 1 AS a, 2 AS "__proto__", 3 AS a, 4 AS "1", 'x' AS "we""ird\n", 5 AS "constructor"`);
+  const row = r.rows[0];
+  assert.equal(Object.getPrototypeOf(row), Object.prototype);
+  assert.deepEqual(Object.entries(row), [['1', 4], ['a', 3], ['__proto__', 2], ['we"ird\n', 'x'], ['constructor', 5]]);
+  assert.deepEqual(r.fields.map((f) => f.name), ['a', '__proto__', 'a', '1', 'we"ird\n', 'constructor']);
+});
+
 test('values the server rejects are typed errors, never truncated', async () => {
   await assert.rejects(pool.query('SELECT $1::int AS i', [1.5]), (e) => e instanceof DataError && e.code === '22P02');
   await assert.rejects(pool.query('SELECT $1::int AS i', [NaN]), DataError);

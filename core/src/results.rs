@@ -239,20 +239,71 @@ impl std::fmt::Debug for Results {
 
 /// The command tag the server would have sent (tokio-postgres keeps only the count).
 fn command_tag(query: &str, returns_rows: bool, n: u64) -> String {
-    let words: Vec<String> = query
+    let mut words = query
         .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
-        .filter(|w| !w.is_empty())
-        .take(2)
-        .map(|w| w.to_ascii_uppercase())
-        .collect();
-    let first = words.first().map(String::as_str).unwrap_or("");
-    match first {
-        "INSERT" => format!("INSERT 0 {n}"),
-        "UPDATE" | "DELETE" | "MERGE" | "FETCH" | "MOVE" | "COPY" => format!("{first} {n}"),
-        "SELECT" | "VALUES" | "TABLE" | "WITH" | "SHOW" if returns_rows => format!("SELECT {n}"),
-        "CREATE" | "DROP" | "ALTER" => words.join(" "),
-        "" => String::new(),
-        _ if returns_rows => format!("SELECT {n}"),
-        _ => first.to_string(),
+        .filter(|w| !w.is_empty());
+    let first = match words.next() {
+        Some(w) => w,
+        None => return String::new(),
+    };
+    let is = |w: &str| first.eq_ignore_ascii_case(w);
+    if is("INSERT") {
+        return format!("INSERT 0 {n}");
+    }
+    if let Some(w) = ["UPDATE", "DELETE", "MERGE", "FETCH", "MOVE", "COPY"]
+        .into_iter()
+        .find(|w| is(w))
+    {
+        return format!("{w} {n}");
+    }
+    if returns_rows
+        && ["SELECT", "VALUES", "TABLE", "WITH", "SHOW"]
+            .into_iter()
+            .any(is)
+    {
+        return format!("SELECT {n}");
+    }
+    if ["CREATE", "DROP", "ALTER"].into_iter().any(is) {
+        let mut tag = first.to_ascii_uppercase();
+        if let Some(second) = words.next() {
+            tag.push(' ');
+            tag.push_str(&second.to_ascii_uppercase());
+        }
+        return tag;
+    }
+    if returns_rows {
+        format!("SELECT {n}")
+    } else {
+        first.to_ascii_uppercase()
+    }
+}
+
+#[cfg(test)]
+mod command_tag_tests {
+    use super::command_tag;
+
+    #[test]
+    fn tags() {
+        assert_eq!(command_tag("select 1", true, 1), "SELECT 1");
+        assert_eq!(
+            command_tag("  insert into t values (1)", false, 3),
+            "INSERT 0 3"
+        );
+        assert_eq!(command_tag("Update t set x = 1", false, 2), "UPDATE 2");
+        assert_eq!(
+            command_tag("with x as (select 1) select * from x", true, 1),
+            "SELECT 1"
+        );
+        assert_eq!(
+            command_tag("create table t (x int)", false, 0),
+            "CREATE TABLE"
+        );
+        assert_eq!(command_tag("drop  view\tv", false, 0), "DROP VIEW");
+        assert_eq!(command_tag("alter", false, 0), "ALTER");
+        assert_eq!(command_tag("select 1 where false", false, 0), "SELECT");
+        assert_eq!(command_tag("explain select 1", true, 2), "SELECT 2");
+        assert_eq!(command_tag("set x = 1", false, 0), "SET");
+        assert_eq!(command_tag(" ; ", false, 0), "");
+        assert_eq!(command_tag("(select 1)", true, 1), "SELECT 1");
     }
 }

@@ -411,7 +411,9 @@ pub fn bind_rows(build: js_sys::Function) -> Result<JsValue, JsValue> {
 
 impl RowSink for Packet {
     fn reset(&mut self) {
-        *self = Packet::new(self.types);
+        if self.rows > 0 || self.lengths.len() > 1 || self.cells.is_some() {
+            *self = Packet::new(self.types);
+        }
     }
 
     fn row(&mut self, row: Row) {

@@ -157,6 +157,12 @@ function decodeRows(text, cells, cols, length, n, t, k, pos) {
           break;
         }
         case 7: throw cells[j];
+        case 8: {
+          const end = n + 1 + numbers[n];
+          v = [];
+          for (n++; n < end; n++) v.push(numbers[n]);
+          break;
+        }
         default: v = cells[j++];
       }
       if (make !== null) {

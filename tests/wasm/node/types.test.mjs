@@ -135,6 +135,16 @@ test('parameters the package classifies itself: strings around non-ASCII ones, J
   }
 });
 
+test('arrays of numbers read straight from the wire, and the shapes that are not', async () => {
+  const r = await pool.query(`SELECT array[1,2]::int2[] a, array[-1,2147483647]::int4[] b, array[1.5,-2.25]::float4[] c,
+    array['NaN',1e300,'-Infinity']::float8[] d, array[4294967295]::oid[] e, '{}'::int4[] f, array[1,null]::int4[] g,
+    '[0:1]={1,2}'::int4[] h, array[[1,2],[3,4]]::int4[] i, null::int4[] k, array[7]::int8[] l`);
+  assert.deepEqual({ ...r.rows[0] }, {
+    a: [1, 2], b: [-1, 2147483647], c: [1.5, -2.25], d: [NaN, 1e300, -Infinity], e: [4294967295], f: [], g: [1, null],
+    h: '[0:1]={1,2}', i: [[1, 2], [3, 4]], k: null, l: [7n],
+  });
+});
+
 test('column names: __proto__ is an own property, duplicates keep the last value, any text is a key', async () => {
   const r = await pool.query(`SELECT 1 AS a, 2 AS "__proto__", 3 AS a, 4 AS "1", 'x' AS "we""ird\n", 5 AS "constructor"`);
   const row = r.rows[0];

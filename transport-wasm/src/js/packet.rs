@@ -16,7 +16,8 @@
 //!   array, or `undefined` when no value needs it), 1 null, 2 true, 3 false,
 //!   4 the next number, 5 a `Date` at the next number, 6 the next string of
 //!   `text`, 7 an error, the next value of `cells`, to throw when the rows
-//!   are read (an int8 past 2^53 under `types.int8 = 'number'`).
+//!   are read (an int8 past 2^53 under `types.int8 = 'number'`), 8 an array
+//!   of numbers: the next number is their count, and they follow.
 //! * `slot`: where the package keeps the column descriptors of this shape of
 //!   result; `columns` is `undefined` when the slot already holds them, else
 //!   `name \0 dataTypeID \0 dataType \0` for each column (names cannot hold
@@ -53,6 +54,16 @@ enum Raw<'a> {
     /// json / jsonb text (for `JSON.parse`).
     Json(&'a str),
     Bytes(&'a [u8]),
+    /// A one-dimensional array of int2, int4, oid, float4 or float8 without
+    /// nulls, lower bound 1, checked (see [`numbers_array`]).
+    Numbers {
+        /// The element size: 2, 4 or 8.
+        size: usize,
+        float: bool,
+        /// The elements, `size` bytes each after a 4-byte length.
+        elements: &'a [u8],
+        count: usize,
+    },
     Value(Value),
 }
 
@@ -87,9 +98,44 @@ impl<'a> Raw<'a> {
                 _ => return None,
             },
             Type::BYTEA => Raw::Bytes(raw),
+            Type::INT2_ARRAY => numbers_array(raw, 2, false)?,
+            Type::INT4_ARRAY | Type::OID_ARRAY => numbers_array(raw, 4, false)?,
+            Type::FLOAT4_ARRAY => numbers_array(raw, 4, true)?,
+            Type::FLOAT8_ARRAY => numbers_array(raw, 8, true)?,
             _ => return None,
         })
     }
+}
+
+/// A binary array of numbers as [`Raw::Numbers`], when it has the simple
+/// shape (else `None`: it goes through [`Value`], which handles the rest).
+fn numbers_array(raw: &[u8], size: usize, float: bool) -> Option<Raw<'_>> {
+    let word = |at: usize| {
+        raw.get(at..at + 4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    // Dimensions, flags, element type; then the length and lower bound of each dimension.
+    let (elements, count) = match word(0)? {
+        0 => (raw.get(12..)?, 0),
+        1 if word(16)? == 1 => (raw.get(20..)?, usize::try_from(word(12)?).ok()?),
+        _ => return None,
+    };
+    // Every element: its length (exactly `size`, never -1 for null), then its bytes.
+    if elements.len() != count.checked_mul(4 + size)? {
+        return None;
+    }
+    if elements
+        .chunks_exact(4 + size)
+        .any(|e| e[..4] != (size as u32).to_be_bytes())
+    {
+        return None;
+    }
+    Some(Raw::Numbers {
+        size,
+        float,
+        elements,
+        count,
+    })
 }
 
 impl<'a> FromSql<'a> for Raw<'a> {
@@ -308,6 +354,30 @@ impl Packet {
                     }
                     Err(_) => row.values()[i].clone(),
                 },
+                Raw::Numbers {
+                    size,
+                    float,
+                    elements,
+                    count,
+                } => {
+                    self.numbers.push(count as f64);
+                    for e in elements.chunks_exact(4 + size) {
+                        let b = &e[4..];
+                        self.numbers.push(match (size, float) {
+                            (2, _) => f64::from(i16::from_be_bytes([b[0], b[1]])),
+                            (4, false) if column.type_oid() == Type::OID_ARRAY.oid() => {
+                                f64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                            }
+                            (4, false) => f64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                            (4, true) => f64::from(f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                            _ => {
+                                f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                            }
+                        });
+                    }
+                    self.kinds.push(8);
+                    continue;
+                }
                 Raw::Bytes(b) => {
                     self.js_cell(Ok(Uint8Array::from(b).into()));
                     continue;

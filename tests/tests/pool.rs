@@ -669,3 +669,79 @@ async fn independent_statements_pipeline_on_a_full_pool() {
     assert!(started.elapsed() >= Duration::from_millis(600));
     assert!(serial.status().waits >= 1);
 }
+
+/// `Pool::query_into`: rows go to the sink in order as they arrive (after a
+/// reset per attempt), and the results carry the tag and count without rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_into_streams_rows_to_a_sink() {
+    use edgepg_tokio::{Row, RowSink};
+
+    #[derive(Default)]
+    struct Collect {
+        resets: usize,
+        seen: Vec<i32>,
+    }
+    impl RowSink for Collect {
+        fn reset(&mut self) {
+            self.resets += 1;
+            self.seen.clear();
+        }
+        fn row(&mut self, row: Row) {
+            self.seen.push(row.get(0));
+        }
+    }
+
+    let pool = app_pool("query_into", 1, 1).await;
+    let mut sink = Collect::default();
+    let r = pool
+        .query_into(
+            "SELECT g::int4 FROM generate_series(1, 500) g",
+            &[],
+            &mut sink,
+        )
+        .await
+        .unwrap();
+    assert_eq!(sink.seen, (1..=500).collect::<Vec<i32>>());
+    assert_eq!((r.len(), r.count(), r.status()), (0, 500, "SELECT 500"));
+    assert_eq!(r.columns().len(), 1);
+    // Cached now: parameters and the statement cache's path.
+    let mut rows: Vec<Row> = Vec::new();
+    let r = pool
+        .query_into("SELECT $1::int4 + 1", &[&41i32], &mut rows)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<i32, _>(0), 42);
+    assert_eq!(r.count(), 1);
+
+    // The only backend is killed while idle: the statement runs on a new one.
+    let admin = Pool::builder(url()).max_size(1).build().unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'query_into'",
+            &[],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut sink = Collect::default();
+    pool.query_into(
+        "SELECT g::int4 FROM generate_series(1, 3) g",
+        &[],
+        &mut sink,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sink.seen, vec![1, 2, 3]);
+    assert!(sink.resets >= 1);
+    // An error is an error: no rows.
+    let mut sink = Collect::default();
+    let e = pool
+        .query_into("SELECT 1/0", &[], &mut sink)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Data);
+    assert!(sink.seen.is_empty());
+    pool.close().await;
+    admin.close().await;
+}

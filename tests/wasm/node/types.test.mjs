@@ -153,6 +153,22 @@ test('column names: __proto__ is an own property, duplicates keep the last value
   assert.deepEqual(r.fields.map((f) => f.name), ['a', '__proto__', 'a', '1', 'we"ird\n', 'constructor']);
 });
 
+test('column names that try to break out of the generated row code are plain keys', async () => {
+  const names = ['"}; globalThis.pwned = 1; ({"', "'+(globalThis.pwned=2)+'", '\u2028\u2029', '\\', '\\"',
+    '${globalThis.pwned=3}', '*/ globalThis.pwned = 4 /*', '</script>', 'v[0]', 'v',
+    'a": (globalThis.pwned = 5), "b'];
+  const select = (list) => 'SELECT ' + list.map((n, i) => `${i} AS "${n.replaceAll('"', '""')}"`).join(', ');
+  // Each name alone (one that breaks the syntax would hide the others) and all together.
+  for (const list of [...names.map((n) => [n, 'after']), names]) {
+    for (let round = 0; round < 2; round++) {
+      const r = await pool.query(select(list));
+      assert.equal(globalThis.pwned, undefined);
+      assert.deepEqual(Object.entries(r.rows[0]), list.map((n, i) => [n, i]));
+      assert.deepEqual(r.fields.map((f) => f.name), list);
+    }
+  }
+});
+
 test('values the server rejects are typed errors, never truncated', async () => {
   await assert.rejects(pool.query('SELECT $1::int AS i', [1.5]), (e) => e instanceof DataError && e.code === '22P02');
   await assert.rejects(pool.query('SELECT $1::int AS i', [NaN]), DataError);

@@ -432,7 +432,7 @@ impl Connection {
         let (stmt, columns, key) = self.prepared(sql, prepared)?;
         check_param_count(stmt.params().len(), &[])?;
         let stream = stream.map_err(Error::from_pg)?;
-        collect_rows(stream, columns, key, sink).await
+        collect_rows(stream, Some(columns), key, sink).await
     }
 
     /// Runs one statement and buffers its rows.
@@ -599,7 +599,7 @@ impl Connection {
             .query_raw(stmt, params.iter().copied())
             .await
             .map_err(Error::from_pg)?;
-        collect_rows(stream, columns, sql, sink).await
+        collect_rows(stream, Some(columns), sql, sink).await
     }
 
     /// Statement cache off (PgBouncer transaction mode): an unnamed statement,
@@ -617,30 +617,8 @@ impl Connection {
             .query_typed_raw(sql, typed)
             .await
             .map_err(Error::from_pg)?;
-        futures_util::pin_mut!(stream);
-        let mut rows = Vec::new();
-        let sink = match sink {
-            Some(sink) => {
-                sink.reset();
-                sink
-            }
-            None => &mut rows as &mut dyn RowSink,
-        };
         // The columns come with the first row (none without rows).
-        let mut columns: Option<Arc<[Column]>> = None;
-        let mut n = 0u64;
-        while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
-            let columns =
-                columns.get_or_insert_with(|| row.columns().iter().map(Column::from_pg).collect());
-            sink.row(Row::new(row, columns.clone()));
-            n += 1;
-        }
-        let affected = stream.rows_affected().unwrap_or(n);
-        let columns = columns.unwrap_or_else(|| Arc::from(Vec::new()));
-        Ok((
-            Results::new(Arc::from(sql), columns, rows, affected),
-            affected,
-        ))
+        collect_rows(stream, None, Arc::from(sql), sink).await
     }
 
     /// Runs SQL text with the simple protocol (several statements allowed, no parameters).
@@ -666,9 +644,10 @@ impl Drop for Connection {
 
 /// Buffers the rows of `stream` into [`Results`] (or hands them to `sink`,
 /// leaving the results without rows), with the command's row count.
+/// `columns` are the statement's, or `None` to take them from the first row.
 async fn collect_rows(
     stream: tokio_postgres::RowStream,
-    columns: Arc<[Column]>,
+    mut columns: Option<Arc<[Column]>>,
     sql: Arc<str>,
     sink: Option<&mut (dyn RowSink + '_)>,
 ) -> Result<(Results, u64)> {
@@ -684,10 +663,13 @@ async fn collect_rows(
     };
     let mut n = 0u64;
     while let Some(row) = stream.try_next().await.map_err(Error::from_pg)? {
+        let columns =
+            columns.get_or_insert_with(|| row.columns().iter().map(Column::from_pg).collect());
         sink.row(Row::new(row, columns.clone()));
         n += 1;
     }
     let affected = stream.rows_affected().unwrap_or(n);
+    let columns = columns.unwrap_or_else(|| Arc::from(Vec::new()));
     Ok((Results::new(sql, columns, rows, affected), affected))
 }
 

@@ -6,17 +6,11 @@
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { Pool as EdgePool, nodeSocket } from 'edgepg';
+import { W3, w3params, W4, W5 } from './workloads.mjs';
 const PG_URL = process.env.PG_URL;
 const ONLY = (process.argv[2] ?? 'W3,W4,W5').split(',');
 const ROUNDS = Number(process.argv[3] ?? 7);
 const N = 10_000;
-const W3 = 'select $1::int, $2::text, $3::timestamptz, $4::int, $5::bool, $6::bytea, $7::jsonb';
-const w3params = () => [42, 'hello world', new Date(1_700_000_000_000), null, true, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), { a: 1, b: [true, null, 'x'] }];
-const W4 = 'select * from pg_catalog.pg_type where typname = $1';
-const W5 = `select g as id, 'name ' || g as name, g * 1.5::float8 as score,
-  timestamptz '2024-01-01' + g * interval '1 second' as at, g % 2 = 0 as even,
-  md5(g::text) as digest, (g::numeric / 7)::numeric(12, 4) as ratio, array[g, g + 1] as pair
-  from generate_series(1, 10000) g`;
 const pool = new EdgePool({ connectionString: PG_URL, transport: nodeSocket(), max: 4, min: 4 });
 const sql = postgres(PG_URL, { max: 4, prepare: true, onnotice: () => {} });
 const clients = {

@@ -8,6 +8,7 @@ import postgres from 'postgres';
 import pg from 'pg';
 import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
 import { Pool as EdgePool, nodeSocket, webSocket } from 'edgepg';
+import { W3, w3params, W4, W5 } from './workloads.mjs';
 
 const PG_URL = process.env.PG_URL;
 const PROXY = process.env.PROXY;
@@ -39,14 +40,6 @@ async function measure(fn) {
 function report(workload, client, ops, ms, round_trips) {
   console.log(JSON.stringify({ workload, client, ops, median_ms: Number(ms.toFixed(3)), ops_per_s: Math.round(ops / (ms / 1000)), round_trips }));
 }
-
-const W3 = 'select $1::int, $2::text, $3::timestamptz, $4::int, $5::bool, $6::bytea, $7::jsonb';
-const w3params = () => [42, 'hello world', new Date(1_700_000_000_000), null, true, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), { a: 1, b: [true, null, 'x'] }];
-const W4 = 'select * from pg_catalog.pg_type where typname = $1';
-const W5 = `select g as id, 'name ' || g as name, g * 1.5::float8 as score,
-  timestamptz '2024-01-01' + g * interval '1 second' as at, g % 2 = 0 as even,
-  md5(g::text) as digest, (g::numeric / 7)::numeric(12, 4) as ratio, array[g, g + 1] as pair
-  from generate_series(1, 10000) g`;
 
 // Each client as: name, query(sql, params) → rows, end().
 const clients = {

@@ -191,13 +191,11 @@ async fn query_timeout_cancels_on_the_server() {
         started.elapsed() < Duration::from_secs(1),
         "the next query did not wait for the sleep"
     );
-    let admin = Pool::new(PgServer::shared().url()).unwrap();
-    let sleeping: i64 = admin
-        .query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%' AND state = 'active'", &[&app])
-        .await
-        .unwrap()[0]
-        .get(0);
-    assert_eq!(sleeping, 0, "the server stopped sleeping");
+    assert_eq!(
+        sleeping_statements(app).await,
+        0,
+        "the server stopped sleeping"
+    );
 }
 
 /// The query timeout also bounds statements inside a transaction and a
@@ -262,13 +260,11 @@ async fn query_timeout_inside_transactions_and_cursors() {
     let r = pool.query("SELECT 1 AS one", &[]).await.unwrap();
     assert_eq!(r[0].get::<i32, _>("one"), 1);
 
-    let admin = Pool::new(PgServer::shared().url()).unwrap();
-    let sleeping: i64 = admin
-        .query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%' AND state = 'active'", &[&app])
-        .await
-        .unwrap()[0]
-        .get(0);
-    assert_eq!(sleeping, 0, "the server stopped sleeping");
+    assert_eq!(
+        sleeping_statements(app).await,
+        0,
+        "the server stopped sleeping"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,4 +312,14 @@ async fn transactions_with_options_and_savepoints() {
         .collect();
     assert_eq!(ids, vec![1, 3]);
     pool.execute("DROP TABLE s_sp", &[]).await.unwrap();
+}
+
+/// How many `pg_sleep` statements of `app` the server is still running.
+async fn sleeping_statements(app: &str) -> i64 {
+    let admin = Pool::new(PgServer::shared().url()).unwrap();
+    admin
+        .query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%' AND state = 'active'", &[&app])
+        .await
+        .unwrap()[0]
+        .get(0)
 }

@@ -442,7 +442,21 @@ impl Connection {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Results> {
-        self.exclusive(sql, None, params).await.map(|(r, _)| r)
+        self.exclusive(sql, None, params, None)
+            .await
+            .map(|(r, _)| r)
+    }
+
+    /// Runs one statement, handing its rows to `sink` as they arrive.
+    pub(crate) async fn query_into(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        sink: &mut dyn RowSink,
+    ) -> Result<Results> {
+        self.exclusive(sql, None, params, Some(sink))
+            .await
+            .map(|(r, _)| r)
     }
 
     /// Runs one statement and returns the number of rows it affected.
@@ -451,7 +465,9 @@ impl Connection {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64> {
-        self.exclusive(sql, None, params).await.map(|(_, n)| n)
+        self.exclusive(sql, None, params, None)
+            .await
+            .map(|(_, n)| n)
     }
 
     /// Runs a statement on a connection this caller holds alone, tracking `busy`
@@ -461,10 +477,13 @@ impl Connection {
         sql: &str,
         types: Option<&[Type]>,
         params: &[&(dyn ToSql + Sync)],
+        mut sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
         self.busy = true;
         let mut sent = false;
-        let result = self.run(sql, types, params, &mut sent, None).await;
+        let result = self
+            .run(sql, types, params, &mut sent, reborrow(&mut sink))
+            .await;
         self.sent = sent;
         self.busy = false;
         result

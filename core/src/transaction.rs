@@ -6,6 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::execute::quote_qualified;
 use crate::pool::PooledConnection;
 use crate::results::Results;
+use crate::row::RowSink;
 use crate::transport::Transport;
 
 /// Transaction isolation levels.
@@ -108,6 +109,28 @@ impl<T: Transport> Transaction<T> {
     /// Runs a statement inside the transaction and buffers its rows.
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
         let r = self.conn.query(sql, params).await;
+        self.note(r)
+    }
+
+    /// Runs a statement inside the transaction and hands its rows to `rows`
+    /// as they arrive (see [`crate::Pool::query_into`]).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut tx = pool.begin().await?;
+    /// let mut rows = Vec::new();
+    /// let results = tx.query_into("SELECT generate_series(1, 3)", &[], &mut rows).await?;
+    /// assert_eq!((rows.len(), results.count()), (3, 3));
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_into(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        rows: &mut dyn RowSink,
+    ) -> Result<Results> {
+        let r = self.conn.query_into(sql, params, rows).await;
         self.note(r)
     }
 

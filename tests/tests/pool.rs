@@ -742,6 +742,49 @@ async fn query_into_streams_rows_to_a_sink() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Data);
     assert!(sink.seen.is_empty());
+
+    // On a checked-out connection and in a transaction, the same.
+    let mut conn = pool.getconn().await.unwrap();
+    let mut rows: Vec<Row> = Vec::new();
+    let r = conn
+        .query_into(
+            "SELECT g::int4 FROM generate_series(1, 4) g",
+            &[],
+            &mut rows,
+        )
+        .await
+        .unwrap();
+    assert_eq!((rows.len(), r.len(), r.count()), (4, 0, 4));
+    assert_eq!(rows[3].get::<i32, _>(0), 4);
+    drop(conn);
+    let mut tx = pool.begin().await.unwrap();
+    let mut sink = Collect::default();
+    let r = tx
+        .query_into(
+            "SELECT $1::int4 * g FROM generate_series(1, 3) g",
+            &[&7i32],
+            &mut sink,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (sink.seen, r.count(), r.status()),
+        (vec![7, 14, 21], 3, "SELECT 3")
+    );
+    let mut sink = Collect::default();
+    let e = tx
+        .query_into(
+            "SELECT 10 / (2 - g) FROM generate_series(1, 3) g",
+            &[],
+            &mut sink,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Data);
+    assert_eq!(
+        tx.commit().await.unwrap_err().kind(),
+        ErrorKind::TransactionRollback
+    );
     pool.close().await;
     admin.close().await;
 }

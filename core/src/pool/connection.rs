@@ -10,6 +10,7 @@ use crate::connection::Connection;
 use crate::error::Result;
 use crate::pool::Inner;
 use crate::results::Results;
+use crate::row::RowSink;
 use crate::runtime::Runtime;
 use crate::transport::Transport;
 
@@ -48,6 +49,29 @@ impl<T: Transport> PooledConnection<T> {
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
         let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
         let outcome = within(&rt, limit, self.conn().query(sql, params)).await;
+        self.timed(outcome, limit).await
+    }
+
+    /// Runs a statement on this connection and hands its rows to `rows` as
+    /// they arrive; the [`Results`] carry the command tag, count and
+    /// columns, and no rows (see [`crate::Pool::query_into`]).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut conn = pool.getconn().await?;
+    /// let mut rows = Vec::new();
+    /// let results = conn.query_into("SELECT generate_series(1, 3)", &[], &mut rows).await?;
+    /// assert_eq!((rows.len(), results.len(), results.count()), (3, 0, 3));
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_into(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        rows: &mut dyn RowSink,
+    ) -> Result<Results> {
+        let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
+        let outcome = within(&rt, limit, self.conn().query_into(sql, params, rows)).await;
         self.timed(outcome, limit).await
     }
 

@@ -202,6 +202,28 @@ for (const [name, transport] of Object.entries(transports)) {
       await assert.rejects(client.query('SELECT 1'), InterfaceError);
     });
 
+    test('rows, fields and errors in transactions and on a checked-out client', async () => {
+      const many = 'SELECT g AS n, repeat($1, g) AS t FROM generate_series(1, 2000) g';
+      const check = async (q) => {
+        const r = await q.query(many, ['x']);
+        assert.equal(r.rowCount, 2000);
+        assert.deepEqual(r.rows[1999], { n: 2000, t: 'x'.repeat(2000) });
+        assert.deepEqual(r.fields.map((f) => f.name), ['n', 't']);
+        const none = await q.query('SELECT 1 AS one, $1::text AS two WHERE false', ['y']);
+        assert.deepEqual([none.rows, none.rowCount, none.fields.map((f) => f.name)], [[], 0, ['one', 'two']]);
+        // Fails after the server has sent rows: an error, no partial rows.
+        await assert.rejects(q.query('SELECT 10 / (3 - g) AS q FROM generate_series(1, 5) g'), DataError);
+      };
+      const client = await pool.connect();
+      try {
+        await check(client);
+        assert.equal((await client.query('SELECT 1 AS alive')).rows[0].alive, 1);
+      } finally {
+        client.release();
+      }
+      await assert.rejects(pool.transaction(check), TransactionRollbackError);
+    });
+
     test('concurrent queries share the pool', async () => {
       const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.query('SELECT $1::int AS i, pg_sleep(0.005)', [i])));
       assert.deepEqual(rs.map((r) => r.rows[0].i), Array.from({ length: 40 }, (_, i) => i));

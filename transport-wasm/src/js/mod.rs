@@ -456,11 +456,12 @@ impl WasmTransaction {
         Ok(future_to_promise(async move {
             let mut guard = tx.lock().await;
             let tx = guard.as_mut().ok_or_else(finished)?;
+            let mut rows = Packet::new(types);
             let results = tx
-                .query(&sql, &refs(&values))
+                .query_into(&sql, &refs(&values), &mut rows)
                 .await
                 .map_err(|e| error_to_js(&e))?;
-            Packet::of(&results, types)
+            rows.finish(&results)
         }))
     }
 
@@ -534,11 +535,12 @@ impl WasmClient {
             let conn = guard
                 .as_mut()
                 .ok_or_else(|| interface("the client was released"))?;
+            let mut rows = Packet::new(types);
             let results = conn
-                .query(&sql, &refs(&values))
+                .query_into(&sql, &refs(&values), &mut rows)
                 .await
                 .map_err(|e| error_to_js(&e))?;
-            Packet::of(&results, types)
+            rows.finish(&results)
         }))
     }
 

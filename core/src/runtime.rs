@@ -37,6 +37,19 @@ pub trait Runtime: Clone + MaybeSend + MaybeSync + 'static {
     /// Identifies the executor instance the caller runs on. Connection drivers
     /// live on the executor that opened them, so `Session::new` shares a pool
     /// only within one scope (e.g. one tokio runtime). Default: one scope.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use edgepg_core::{BoxFuture, Runtime};
+    /// #[derive(Clone)]
+    /// struct Inline;
+    /// impl Runtime for Inline {
+    ///     fn spawn(&self, task: BoxFuture<'static, ()>) { drop(task) }
+    ///     fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> { Box::pin(async {}) }
+    ///     fn now(&self) -> Duration { Duration::ZERO }
+    /// }
+    /// assert_eq!(Inline.scope(), 0);
+    /// ```
     fn scope(&self) -> u64 {
         0
     }

@@ -12,13 +12,36 @@ use crate::platform::{MaybeSend, MaybeSync};
 use crate::runtime::Runtime;
 
 /// A bidirectional byte stream to a server.
+///
+/// ```
+/// use edgepg_core::Socket;
+/// fn is_socket<S: Socket>(_: &S) {}
+/// let (client, _server) = tokio::io::duplex(1024);
+/// is_socket(&client);
+/// ```
 pub trait Socket: AsyncRead + AsyncWrite + Unpin + MaybeSend {}
 impl<T: AsyncRead + AsyncWrite + Unpin + MaybeSend> Socket for T {}
 
 /// A boxed [`Socket`], as transports return them.
+///
+/// ```
+/// use edgepg_core::BoxSocket;
+/// let (client, _server) = tokio::io::duplex(1024);
+/// let socket: BoxSocket = Box::new(client);
+/// # drop(socket);
+/// ```
 pub type BoxSocket = Box<dyn Socket>;
 
 /// Where to open a socket.
+///
+/// ```
+/// use edgepg_core::{Config, Target};
+/// let config = Config::parse("postgresql://app@[::1]:6543/shop")?;
+/// let target = Target::Tcp { host: "::1".into(), port: 6543 };
+/// assert_eq!(config.targets(), [target.clone()]);
+/// assert_eq!(target.to_string(), "[::1]:6543");
+/// # Ok::<(), edgepg_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// A TCP host name or address and port.
@@ -43,6 +66,17 @@ impl std::fmt::Display for Target {
 }
 
 /// What the server certificate must prove, and against which roots.
+///
+/// ```
+/// use edgepg_core::{SslMode, TlsRequest};
+/// let request = TlsRequest {
+///     host: "db.example.com".into(),
+///     mode: SslMode::VerifyFull,
+///     root_cert: Some("system".into()),
+/// };
+/// assert!(request.mode.requires_tls());
+/// assert_eq!(request.root_cert.as_deref(), Some("system"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct TlsRequest {
     /// The host name to verify (for `verify-full`) and to send as SNI.
@@ -95,11 +129,53 @@ pub trait Transport: Clone + MaybeSend + MaybeSync + 'static {
     async fn connect(&self, target: &Target) -> io::Result<BoxSocket>;
 
     /// Whether [`Transport::upgrade_tls`] is implemented.
+    ///
+    /// ```
+    /// # use edgepg_core::{async_trait, BoxFuture, BoxSocket, Runtime, Target, Transport};
+    /// # use std::time::Duration;
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl Runtime for Rt {
+    /// #     fn spawn(&self, _: BoxFuture<'static, ()>) {}
+    /// #     fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> { Box::pin(async {}) }
+    /// #     fn now(&self) -> Duration { Duration::ZERO }
+    /// # }
+    /// # #[derive(Clone)] struct Offline;
+    /// # #[async_trait] impl Transport for Offline {
+    /// #     type Runtime = Rt; fn runtime(&self) -> Rt { Rt }
+    /// #     async fn connect(&self, _: &Target) -> std::io::Result<BoxSocket> { Err(std::io::ErrorKind::Unsupported.into()) }
+    /// # }
+    /// // A transport that only implements `connect` has no TLS.
+    /// assert!(!Offline.supports_tls());
+    /// ```
     fn supports_tls(&self) -> bool {
         false
     }
 
     /// Performs a TLS handshake on `socket`, after the server accepted `SSLRequest`.
+    ///
+    /// ```
+    /// # use edgepg_core::{async_trait, BoxFuture, BoxSocket, Runtime, Target, Transport};
+    /// # use std::time::Duration;
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl Runtime for Rt {
+    /// #     fn spawn(&self, _: BoxFuture<'static, ()>) {}
+    /// #     fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> { Box::pin(async {}) }
+    /// #     fn now(&self) -> Duration { Duration::ZERO }
+    /// # }
+    /// # #[derive(Clone)] struct Offline;
+    /// # #[async_trait] impl Transport for Offline {
+    /// #     type Runtime = Rt; fn runtime(&self) -> Rt { Rt }
+    /// #     async fn connect(&self, _: &Target) -> std::io::Result<BoxSocket> { Err(std::io::ErrorKind::Unsupported.into()) }
+    /// # }
+    /// use edgepg_core::{SslMode, TlsRequest};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let request = TlsRequest { host: "db".into(), mode: SslMode::Require, root_cert: None };
+    /// let socket: BoxSocket = Box::new(tokio::io::duplex(64).0);
+    /// // The default implementation refuses.
+    /// let err = Offline.upgrade_tls(socket, &request).await.err().unwrap();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+    /// # }
+    /// ```
     async fn upgrade_tls(&self, socket: BoxSocket, request: &TlsRequest) -> io::Result<BoxSocket> {
         let _ = (socket, request);
         Err(io::Error::new(

@@ -26,6 +26,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use regex::Regex;
 
 /// The host part of a destination.
+///
+/// ```
+/// use edgepg_proxy::address::{parse_address, Host};
+/// assert_eq!(parse_address("DB.Internal:5432").unwrap().host, Host::Name("db.internal".into()));
+/// let ip = parse_address("[fd00::1]:5432").unwrap().host;
+/// assert_eq!(ip, Host::Ip("fd00::1".parse().unwrap()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Host {
     /// A DNS name, lower-cased, without a trailing dot.
@@ -35,6 +42,13 @@ pub enum Host {
 }
 
 /// A parsed, validated `HOST:PORT`.
+///
+/// ```
+/// use edgepg_proxy::address::{parse_address, Destination, Host};
+/// let d = Destination { host: Host::Ip("fd00::1".parse().unwrap()), port: 5432 };
+/// assert_eq!(d.to_string(), "[fd00::1]:5432");
+/// assert_eq!(parse_address(&d.to_string()), Ok(d));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
     /// Host name or address.
@@ -54,6 +68,12 @@ impl fmt::Display for Destination {
 }
 
 /// Why an `address` (or an `--allow` rule) is not acceptable.
+///
+/// ```
+/// use edgepg_proxy::address::parse_address;
+/// let err = parse_address("db:05432").unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid port "05432""#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressError(pub String);
 
@@ -275,6 +295,14 @@ enum Via {
 }
 
 /// The set of allowed destinations.
+///
+/// ```
+/// use edgepg_proxy::address::{parse_address, AllowList};
+/// let mut allow = AllowList::new();
+/// allow.allow("db.internal:5432").unwrap();
+/// let d = parse_address("db.internal:5432").unwrap();
+/// assert!(allow.check(&d, &["10.0.0.5".parse().unwrap()]).is_ok());
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct AllowList {
     rules: Vec<Rule>,
@@ -283,6 +311,17 @@ pub struct AllowList {
 }
 
 /// The outcome of [`AllowList::check`].
+///
+/// ```
+/// use edgepg_proxy::address::{parse_address, AllowList, Refusal};
+/// let mut allow = AllowList::new();
+/// allow.allow("db.internal:5432").unwrap();
+/// let metadata = "169.254.169.254".parse().unwrap();
+/// let d = parse_address("db.internal:5432").unwrap();
+/// assert_eq!(allow.check(&d, &[metadata]), Err(Refusal::ForbiddenAddress(metadata)));
+/// let other = parse_address("other.internal:5432").unwrap();
+/// assert_eq!(allow.check(&other, &[metadata]), Err(Refusal::NotAllowed));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// Nothing in the allow-list names this destination.
@@ -424,6 +463,13 @@ fn parse_rule_host(host: &str) -> Result<Result<Net, String>, AddressError> {
 
 impl AllowList {
     /// An empty allow-list (allows nothing).
+    ///
+    /// ```
+    /// use edgepg_proxy::address::{parse_address, AllowList};
+    /// let allow = AllowList::new();
+    /// assert!(allow.is_empty());
+    /// assert!(!allow.may_allow(&parse_address("db:5432").unwrap()));
+    /// ```
     pub fn new() -> Self {
         AllowList::default()
     }
@@ -457,6 +503,15 @@ impl AllowList {
     }
 
     /// Adds a regular expression matched against the whole `host:port`.
+    ///
+    /// ```
+    /// use edgepg_proxy::address::{parse_address, AllowList};
+    /// let mut allow = AllowList::new();
+    /// allow.allow_regex(r"db-\d+\.internal:5432").unwrap();
+    /// assert!(allow.may_allow(&parse_address("db-7.internal:5432").unwrap()));
+    /// assert!(!allow.may_allow(&parse_address("db-7.internal:5433").unwrap())); // anchored
+    /// assert!(allow.allow_regex("(").is_err());
+    /// ```
     pub fn allow_regex(&mut self, re: &str) -> Result<(), AddressError> {
         let anchored = format!("^(?:{re})$");
         let re = regex::RegexBuilder::new(&anchored)
@@ -469,11 +524,28 @@ impl AllowList {
 
     /// Allows every destination (sensitive and loopback addresses still need
     /// an IP rule).
+    ///
+    /// ```
+    /// use edgepg_proxy::address::{parse_address, AllowList};
+    /// let mut allow = AllowList::new();
+    /// allow.allow_any();
+    /// let d = parse_address("db.example.com:5432").unwrap();
+    /// assert!(allow.check(&d, &["203.0.113.7".parse().unwrap()]).is_ok());
+    /// assert!(allow.check(&d, &["127.0.0.1".parse().unwrap()]).is_err()); // loopback needs --allow
+    /// ```
     pub fn allow_any(&mut self) {
         self.any = true;
     }
 
     /// Whether nothing at all is allowed.
+    ///
+    /// ```
+    /// use edgepg_proxy::address::AllowList;
+    /// let mut allow = AllowList::new();
+    /// assert!(allow.is_empty());
+    /// allow.allow("db:5432").unwrap();
+    /// assert!(!allow.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty() && self.regexes.is_empty() && !self.any
     }
@@ -503,6 +575,14 @@ impl AllowList {
 
     /// Whether the destination could be allowed before resolving it: false
     /// means it is refused whatever it resolves to (saves a DNS query).
+    ///
+    /// ```
+    /// use edgepg_proxy::address::{parse_address, AllowList};
+    /// let mut allow = AllowList::new();
+    /// allow.allow("db.internal:5432").unwrap();
+    /// assert!(allow.may_allow(&parse_address("db.internal:5432").unwrap()));
+    /// assert!(!allow.may_allow(&parse_address("db.internal:22").unwrap()));
+    /// ```
     pub fn may_allow(&self, dest: &Destination) -> bool {
         match &dest.host {
             Host::Ip(ip) => self.by_ip(*ip, dest.port) || self.by_name(dest).is_some(),
@@ -517,6 +597,16 @@ impl AllowList {
     }
 
     /// Checks a destination and **every** address it resolved to.
+    ///
+    /// ```
+    /// use edgepg_proxy::address::{parse_address, AllowList, Refusal};
+    /// let mut allow = AllowList::new();
+    /// allow.allow("db.internal:5432").unwrap();
+    /// let d = parse_address("db.internal:5432").unwrap();
+    /// let (good, bad) = ("10.0.0.5".parse().unwrap(), "169.254.169.254".parse().unwrap());
+    /// assert_eq!(allow.check(&d, &[good]), Ok(()));
+    /// assert_eq!(allow.check(&d, &[good, bad]), Err(Refusal::ForbiddenAddress(bad)));
+    /// ```
     pub fn check(&self, dest: &Destination, resolved: &[IpAddr]) -> Result<(), Refusal> {
         if resolved.is_empty() {
             return Err(Refusal::NotAllowed);
@@ -544,6 +634,13 @@ impl AllowList {
 }
 
 /// Canonical socket addresses to connect to (IPv4-mapped folded to IPv4).
+///
+/// ```
+/// use edgepg_proxy::address::socket_addrs;
+/// let ips = ["::ffff:10.0.0.5".parse().unwrap(), "fd00::1".parse().unwrap()];
+/// let addrs = socket_addrs(&ips, 5432);
+/// assert_eq!(addrs, ["10.0.0.5:5432".parse().unwrap(), "[fd00::1]:5432".parse().unwrap()]);
+/// ```
 pub fn socket_addrs(ips: &[IpAddr], port: u16) -> Vec<SocketAddr> {
     ips.iter()
         .map(|&ip| SocketAddr::new(canonical(ip), port))

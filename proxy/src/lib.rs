@@ -58,6 +58,16 @@ use std::time::Duration;
 pub use server::Proxy;
 
 /// A configuration or startup error.
+///
+/// ```
+/// use clap::Parser;
+/// use edgepg_proxy::{Options, Proxy};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let opts = Options::parse_from(["edgepg-proxy", "--listen", "127.0.0.1:0"]);
+/// let err = Proxy::bind(opts).await.err().unwrap(); // default-deny: no --allow
+/// assert!(err.to_string().starts_with("no destination is allowed"));
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Error(String);
 
@@ -113,6 +123,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Command-line options; each can also be given in the environment
 /// (`EDGEPG_PROXY_*`; list options take comma-separated values there).
+///
+/// ```
+/// use std::time::Duration;
+/// use clap::Parser;
+/// let argv = ["edgepg-proxy", "--allow", "db.internal:5432,10.0.0.0/8:*", "--idle-timeout", "5m"];
+/// let opts = edgepg_proxy::Options::try_parse_from(argv).unwrap();
+/// assert_eq!(opts.allow, ["db.internal:5432", "10.0.0.0/8:*"]);
+/// assert_eq!(opts.idle_timeout, Duration::from_secs(300));
+/// assert_eq!(opts.max_connections, 1024);
+/// ```
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "edgepg-proxy",

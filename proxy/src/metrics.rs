@@ -4,6 +4,13 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a connection was refused or a tunnel closed by the proxy.
+///
+/// ```
+/// use edgepg_proxy::metrics::{Metrics, Reject};
+/// let metrics = Metrics::default();
+/// assert_eq!(metrics.rejects(Reject::ForbiddenAddress), 0);
+/// assert!(metrics.render().contains(r#"reason="forbidden_address""#));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reject {
     /// The destination is not in the allow-list.
@@ -38,6 +45,13 @@ pub enum Reject {
 
 impl Reject {
     /// Every reason, in exposition order.
+    ///
+    /// ```
+    /// use edgepg_proxy::metrics::Reject;
+    /// assert_eq!(Reject::ALL.len(), 14);
+    /// assert_eq!(Reject::ALL[0], Reject::NotAllowed);
+    /// assert!(Reject::ALL.contains(&Reject::Draining));
+    /// ```
     pub const ALL: [Reject; 14] = [
         Reject::NotAllowed,
         Reject::ForbiddenAddress,
@@ -56,6 +70,12 @@ impl Reject {
     ];
 
     /// The `reason` label value.
+    ///
+    /// ```
+    /// use edgepg_proxy::metrics::Reject;
+    /// assert_eq!(Reject::TooManyConnections.label(), "too_many_connections");
+    /// assert_eq!(Reject::FrameTooLarge.label(), "frame_too_large");
+    /// ```
     pub fn label(self) -> &'static str {
         match self {
             Reject::NotAllowed => "not_allowed",
@@ -81,6 +101,13 @@ impl Reject {
 }
 
 /// Counters and gauges of one proxy.
+///
+/// ```
+/// use edgepg_proxy::metrics::Metrics;
+/// let metrics = Metrics::default(); // a running proxy's: `Proxy::metrics`
+/// assert_eq!(metrics.snapshot().connections_active, 0);
+/// assert!(metrics.render().starts_with("# HELP edgepg_proxy_connections_total"));
+/// ```
 #[derive(Debug, Default)]
 pub struct Metrics {
     connections_total: AtomicU64,
@@ -95,6 +122,13 @@ pub struct Metrics {
 }
 
 /// A point-in-time copy of the metrics.
+///
+/// ```
+/// use edgepg_proxy::metrics::{Metrics, Snapshot};
+/// let snapshot: Snapshot = Metrics::default().snapshot();
+/// assert_eq!(snapshot, Snapshot::default());
+/// assert_eq!(snapshot.bytes_client_to_server, 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Snapshot {
     /// Tunnels opened since start.
@@ -156,6 +190,13 @@ impl Metrics {
     }
 
     /// How many times `reason` was counted.
+    ///
+    /// ```
+    /// use edgepg_proxy::metrics::{Metrics, Reject};
+    /// let metrics = Metrics::default();
+    /// let total: u64 = Reject::ALL.iter().map(|&r| metrics.rejects(r)).sum();
+    /// assert_eq!(total, 0);
+    /// ```
     pub fn rejects(&self, reason: Reject) -> u64 {
         self.rejects
             .get(reason.index())
@@ -163,6 +204,12 @@ impl Metrics {
     }
 
     /// The current values.
+    ///
+    /// ```
+    /// let snapshot = edgepg_proxy::metrics::Metrics::default().snapshot();
+    /// assert_eq!((snapshot.connections_total, snapshot.sockets_open), (0, 0));
+    /// assert_eq!(snapshot.round_trips, 0);
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             connections_total: self.connections_total.load(Ordering::Relaxed),

@@ -58,6 +58,17 @@ impl Shared {
 }
 
 /// A bound proxy, ready to [`run`](Proxy::run).
+///
+/// ```
+/// use clap::Parser;
+/// use edgepg_proxy::{Options, Proxy};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), edgepg_proxy::Error> {
+/// let opts = Options::parse_from(["edgepg-proxy", "--listen", "127.0.0.1:0", "--allow", "db:5432"]);
+/// let proxy = Proxy::bind(opts).await?;
+/// println!("ws://{}/v1?address=db:5432", proxy.local_addr());
+/// proxy.run(async {}).await; // shuts down at once
+/// # Ok(()) }
+/// ```
 pub struct Proxy {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
@@ -119,6 +130,16 @@ impl Proxy {
     ///
     /// Fails when no destination is allowed (default-deny), when a rule,
     /// regular expression or TLS file is invalid, or when binding fails.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use edgepg_proxy::{Options, Proxy};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let argv = |rule| ["edgepg-proxy", "--listen", "127.0.0.1:0", "--allow", rule];
+    /// assert!(Proxy::bind(Options::parse_from(argv("10.0.0.0/8:5432"))).await.is_ok());
+    /// assert!(Proxy::bind(Options::parse_from(argv("10.0.0.0/33:5432"))).await.is_err());
+    /// # }
+    /// ```
     pub async fn bind(opts: Options) -> Result<Proxy, Error> {
         let allow = allow_list(&opts)?;
         if opts.max_connections == 0 {
@@ -146,6 +167,16 @@ impl Proxy {
     }
 
     /// The address clients connect to.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use edgepg_proxy::{Options, Proxy};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), edgepg_proxy::Error> {
+    /// let opts = Options::parse_from(["edgepg-proxy", "--listen", "127.0.0.1:0", "--allow", "db:5432"]);
+    /// let addr = Proxy::bind(opts).await?.local_addr();
+    /// assert!(addr.ip().is_loopback() && addr.port() != 0); // the port the OS chose
+    /// # Ok(()) }
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
@@ -153,6 +184,18 @@ impl Proxy {
     }
 
     /// The metrics address, if `--metrics` was given.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use edgepg_proxy::{Options, Proxy};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), edgepg_proxy::Error> {
+    /// let opts = Options::parse_from([
+    ///     "edgepg-proxy", "--listen", "127.0.0.1:0", "--allow", "db:5432", "--metrics", "127.0.0.1:0",
+    /// ]);
+    /// let proxy = Proxy::bind(opts).await?;
+    /// assert!(proxy.metrics_addr().is_some_and(|m| m != proxy.local_addr()));
+    /// # Ok(()) }
+    /// ```
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener
             .as_ref()
@@ -160,11 +203,30 @@ impl Proxy {
     }
 
     /// Whether clients must speak TLS (`wss://`).
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use edgepg_proxy::{Options, Proxy};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), edgepg_proxy::Error> {
+    /// let opts = Options::parse_from(["edgepg-proxy", "--listen", "127.0.0.1:0", "--allow", "db:5432"]);
+    /// assert!(!Proxy::bind(opts).await?.is_tls()); // no --tls-cert/--tls-key: ws://
+    /// # Ok(()) }
+    /// ```
     pub fn is_tls(&self) -> bool {
         self.shared.tls.is_some()
     }
 
     /// The live metrics.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use edgepg_proxy::{Options, Proxy};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), edgepg_proxy::Error> {
+    /// let opts = Options::parse_from(["edgepg-proxy", "--listen", "127.0.0.1:0", "--allow", "db:5432"]);
+    /// let metrics = Proxy::bind(opts).await?.metrics();
+    /// assert_eq!(metrics.snapshot().connections_total, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn metrics(&self) -> Arc<Metrics> {
         self.shared.metrics.clone()
     }
@@ -172,6 +234,19 @@ impl Proxy {
     /// Serves until `shutdown` completes, then drains: stops accepting,
     /// answers `/healthz` with 503, lets open tunnels finish for up to
     /// `--drain-timeout`, closes the rest (close code 1001) and returns.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use edgepg_proxy::{Options, Proxy};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), edgepg_proxy::Error> {
+    /// let opts = Options::parse_from(["edgepg-proxy", "--listen", "127.0.0.1:0", "--allow", "db:5432"]);
+    /// let proxy = Proxy::bind(opts).await?;
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let server = tokio::spawn(proxy.run(async move { let _ = stopped.await; }));
+    /// stop.send(()).unwrap(); // e.g. on SIGTERM
+    /// server.await.unwrap();
+    /// # Ok(()) }
+    /// ```
     pub async fn run<F: Future<Output = ()>>(self, shutdown: F) {
         let Proxy {
             listener,

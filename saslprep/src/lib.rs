@@ -25,6 +25,13 @@ mod tables;
 /// Why a string cannot be prepared: it holds a prohibited or unassigned code
 /// point, or breaks the bidirectional rules. (PostgreSQL then uses the
 /// password as it is, on both sides.)
+///
+/// ```
+/// let err = stringprep::saslprep("pass\u{0007}word").unwrap_err();
+/// assert_eq!(err.to_string(), "prohibited or unassigned code point");
+/// let err = stringprep::saslprep("\u{0627}a\u{0628}").unwrap_err();
+/// assert_eq!(err.to_string(), "invalid bidirectional text");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error(&'static str);
 
@@ -53,6 +60,15 @@ fn in_table(table: &[(u32, u32)], c: char) -> bool {
 
 /// Prepares `s` with the SASLprep profile of stringprep (RFC 4013) for use
 /// as a password: printable ASCII is returned as it is.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use stringprep::saslprep;
+/// assert!(matches!(saslprep("p@ss w0rd~"), Ok(Cow::Borrowed("p@ss w0rd~"))));
+/// assert_eq!(saslprep("a\u{00A0}b\u{200D}c").unwrap(), "a bc"); // NBSP → space, ZWJ dropped
+/// assert_eq!(saslprep("\u{00AA}").unwrap(), "a"); // NFKC
+/// assert!(saslprep("x\u{E000}").is_err()); // private use
+/// ```
 pub fn saslprep(s: &str) -> Result<Cow<'_, str>, Error> {
     if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return Ok(Cow::Borrowed(s));

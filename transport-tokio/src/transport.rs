@@ -47,6 +47,14 @@ impl Default for TokioTransport {
 
 impl TokioTransport {
     /// TCP with `TCP_NODELAY` and keepalive probes after 60 s of silence.
+    ///
+    /// ```
+    /// use edgepg_tokio::{Pool, TokioTransport};
+    /// let transport = TokioTransport::new();
+    /// assert!(!transport.is_tunnel());
+    /// let pool = Pool::builder_with("postgresql://app@localhost/shop", transport).build()?;
+    /// # drop(pool); Ok::<(), edgepg_tokio::Error>(())
+    /// ```
     pub fn new() -> Self {
         TokioTransport {
             keepalive_idle: Some(Duration::from_secs(60)),
@@ -84,6 +92,14 @@ impl TokioTransport {
     /// For a `wss://` tunnel: trust the CA certificates in this PEM file (or
     /// `"system"` for the operating system's roots) instead of the bundled
     /// web roots. No effect on direct transports.
+    ///
+    /// ```
+    /// use edgepg_tokio::TokioTransport;
+    /// // The PEM file is read when a connection is opened.
+    /// let transport = TokioTransport::websocket("wss://proxy.internal/v1")
+    ///     .tunnel_root_cert("/etc/edgepg/proxy-ca.pem");
+    /// assert!(transport.is_tunnel());
+    /// ```
     pub fn tunnel_root_cert(mut self, pem: impl AsRef<Path>) -> Self {
         if let Route::Tunnel(t) = &self.route {
             let mut t = Tunnel::clone(t);
@@ -94,11 +110,25 @@ impl TokioTransport {
     }
 
     /// Whether this transport goes through a WebSocket tunnel.
+    ///
+    /// ```
+    /// use edgepg_tokio::TokioTransport;
+    /// assert!(TokioTransport::websocket("ws://127.0.0.1:8080/v1").is_tunnel());
+    /// assert!(!TokioTransport::new().is_tunnel());
+    /// ```
     pub fn is_tunnel(&self) -> bool {
         matches!(self.route, Route::Tunnel(_))
     }
 
     /// Sets the keepalive idle time (`None` turns keepalive off).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use edgepg_tokio::{Pool, TokioTransport};
+    /// let transport = TokioTransport::new().keepalive(Some(Duration::from_secs(15)));
+    /// let pool = Pool::builder_with("postgresql://app@db.internal/shop", transport).build()?;
+    /// # drop(pool); Ok::<(), edgepg_tokio::Error>(())
+    /// ```
     pub fn keepalive(mut self, idle: Option<Duration>) -> Self {
         self.keepalive_idle = idle;
         self

@@ -11,6 +11,13 @@ use crate::error::{Error, Result};
 use crate::transport::Target;
 
 /// libpq's `sslmode`.
+///
+/// ```
+/// use edgepg_core::{Config, SslMode};
+/// let config = Config::parse("postgresql://db/shop?sslmode=verify-full")?;
+/// assert_eq!(config.get_ssl_mode(), SslMode::VerifyFull);
+/// # Ok::<(), edgepg_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SslMode {
     /// Never use TLS.
@@ -46,6 +53,11 @@ impl SslMode {
     }
 
     /// The libpq spelling.
+    ///
+    /// ```
+    /// use edgepg_core::SslMode;
+    /// assert_eq!(SslMode::VerifyCa.as_str(), "verify-ca");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
@@ -58,6 +70,12 @@ impl SslMode {
     }
 
     /// True when a plaintext connection is not acceptable.
+    ///
+    /// ```
+    /// use edgepg_core::SslMode;
+    /// assert!(SslMode::Require.requires_tls());
+    /// assert!(!SslMode::Prefer.requires_tls());
+    /// ```
     pub fn requires_tls(self) -> bool {
         matches!(
             self,
@@ -67,6 +85,13 @@ impl SslMode {
 }
 
 /// libpq's `target_session_attrs`.
+///
+/// ```
+/// use edgepg_core::{Config, TargetSessionAttrs};
+/// let config = Config::parse("postgresql://db1,db2/shop?target_session_attrs=read-write")?;
+/// assert_eq!(config.get_target_session_attrs(), TargetSessionAttrs::ReadWrite);
+/// # Ok::<(), edgepg_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum TargetSessionAttrs {
     /// Any server will do.
@@ -141,6 +166,13 @@ impl PipelineConnect {
 }
 
 /// One host to try: a TCP name/address or a Unix socket directory.
+///
+/// ```
+/// use edgepg_core::Host;
+/// let tcp = Host::Tcp("db.internal".into());
+/// let unix = Host::Unix("/run/postgresql".into());
+/// assert_ne!(tcp, unix);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Host {
     /// Host name or IP address.
@@ -208,11 +240,26 @@ impl Default for Config {
 
 impl Config {
     /// An empty configuration: `localhost:5432`, libpq defaults.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let config = Config::new();
+    /// assert_eq!(config.targets()[0].to_string(), "localhost:5432");
+    /// assert_eq!(config.get_user(), None);
+    /// ```
     pub fn new() -> Config {
         Config::default()
     }
 
     /// Parses a `postgres[ql]://` URL or a `key=value` DSN.
+    ///
+    /// ```
+    /// use edgepg_core::{Config, ErrorKind};
+    /// let config = Config::parse("host=db port=6432 user=app")?;
+    /// assert_eq!(config.targets()[0].to_string(), "db:6432");
+    /// assert_eq!(Config::parse("mysql://db/shop").unwrap_err().kind(), ErrorKind::Interface);
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn parse(s: &str) -> Result<Config> {
         let trimmed = s.trim();
         if trimmed.starts_with("postgresql://") || trimmed.starts_with("postgres://") {
@@ -289,6 +336,15 @@ impl Config {
     }
 
     /// Sets one libpq keyword (`host`, `port`, `user`, `password`, `dbname`, `sslmode`, …).
+    ///
+    /// ```
+    /// use edgepg_core::{Config, SslMode};
+    /// let mut config = Config::new();
+    /// config.set("sslmode", "require")?.set("dbname", "shop")?;
+    /// assert_eq!(config.get_ssl_mode(), SslMode::Require);
+    /// assert!(config.set("sslmode", "sometimes").is_err());
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Config> {
         match key {
             "host" | "hostaddr" => {
@@ -362,6 +418,14 @@ impl Config {
     }
 
     /// Adds a TCP host (or, if it starts with `/`, a Unix socket directory).
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let mut config = Config::new();
+    /// config.host("db.internal").host("/run/postgresql");
+    /// assert_eq!(config.targets()[0].to_string(), "db.internal:5432");
+    /// assert_eq!(config.targets()[1].to_string(), "/run/postgresql/.s.PGSQL.5432");
+    /// ```
     pub fn host(&mut self, host: &str) -> &mut Config {
         if host.starts_with('/') {
             self.hosts.push(Host::Unix(PathBuf::from(host)));
@@ -372,54 +436,113 @@ impl Config {
     }
 
     /// Adds a port (one for all hosts, or one per host).
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let mut config = Config::new();
+    /// config.host("db1").host("db2").port(5433).port(5434);
+    /// assert_eq!(config.targets()[1].to_string(), "db2:5434");
+    /// ```
     pub fn port(&mut self, port: u16) -> &mut Config {
         self.ports.push(port);
         self
     }
 
     /// Sets the user.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// assert_eq!(Config::new().user("app").get_user(), Some("app"));
+    /// ```
     pub fn user(&mut self, user: &str) -> &mut Config {
         self.user = Some(user.to_string());
         self
     }
 
     /// Sets the password.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let mut config = Config::new();
+    /// config.password("hunter2");
+    /// assert_eq!(config.get_password(), Some("hunter2"));
+    /// assert!(!config.to_string().contains("hunter2"));
+    /// ```
     pub fn password(&mut self, password: &str) -> &mut Config {
         self.password = Some(password.to_string());
         self
     }
 
     /// Sets the database name.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// assert_eq!(Config::new().dbname("shop").get_dbname(), Some("shop"));
+    /// ```
     pub fn dbname(&mut self, dbname: &str) -> &mut Config {
         self.dbname = Some(dbname.to_string());
         self
     }
 
     /// Sets `application_name`.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let mut config = Config::new();
+    /// assert_eq!(config.application_name("worker").get_application_name(), Some("worker"));
+    /// ```
     pub fn application_name(&mut self, name: &str) -> &mut Config {
         self.application_name = Some(name.to_string());
         self
     }
 
     /// Sets the time allowed for each host's connect and startup.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use edgepg_core::Config;
+    /// let mut config = Config::new();
+    /// config.connect_timeout(Duration::from_secs(5));
+    /// assert_eq!(config.get_connect_timeout(), Some(Duration::from_secs(5)));
+    /// ```
     pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Config {
         self.connect_timeout = Some(timeout);
         self
     }
 
     /// Sets `sslmode`.
+    ///
+    /// ```
+    /// use edgepg_core::{Config, SslMode};
+    /// let mut config = Config::new();
+    /// assert_eq!(config.ssl_mode(SslMode::Disable).get_ssl_mode(), SslMode::Disable);
+    /// ```
     pub fn ssl_mode(&mut self, mode: SslMode) -> &mut Config {
         self.ssl_mode = mode;
         self
     }
 
     /// Sets `sslrootcert`: a PEM file, or `"system"` for the platform's roots.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let mut config = Config::new();
+    /// config.ssl_root_cert("system");
+    /// assert_eq!(config.get_ssl_root_cert().map(|c| &**c), Some("system"));
+    /// ```
     pub fn ssl_root_cert(&mut self, path: &str) -> &mut Config {
         self.ssl_root_cert = Some(Arc::from(path));
         self
     }
 
     /// Sets `target_session_attrs`.
+    ///
+    /// ```
+    /// use edgepg_core::{Config, TargetSessionAttrs};
+    /// let mut config = Config::new();
+    /// config.target_session_attrs(TargetSessionAttrs::ReadOnly);
+    /// assert_eq!(config.get_target_session_attrs(), TargetSessionAttrs::ReadOnly);
+    /// ```
     pub fn target_session_attrs(&mut self, attrs: TargetSessionAttrs) -> &mut Config {
         self.target_session_attrs = attrs;
         self
@@ -427,67 +550,158 @@ impl Config {
 
     /// Sets `pipeline_connect`: with [`PipelineConnect::Password`] the password
     /// is sent with the startup message, one round trip sooner.
+    ///
+    /// ```
+    /// use edgepg_core::{Config, PipelineConnect};
+    /// let mut config = Config::new();
+    /// config.pipeline_connect(PipelineConnect::Password);
+    /// assert_eq!(config.get_pipeline_connect(), PipelineConnect::Password);
+    /// ```
     pub fn pipeline_connect(&mut self, mode: PipelineConnect) -> &mut Config {
         self.pipeline_connect = mode;
         self
     }
 
     /// The user name, if set.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// assert_eq!(Config::parse("postgresql://app@db/shop")?.get_user(), Some("app"));
+    /// assert_eq!(Config::parse("postgresql://db/shop")?.get_user(), None);
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn get_user(&self) -> Option<&str> {
         self.user.as_deref()
     }
 
     /// The password, if set.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let config = Config::parse(r"user=app password='it\'s secret'")?;
+    /// assert_eq!(config.get_password(), Some("it's secret"));
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn get_password(&self) -> Option<&str> {
         self.password.as_deref()
     }
 
     /// The database name, if set.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// assert_eq!(Config::parse("postgresql://db/my%20shop")?.get_dbname(), Some("my shop"));
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn get_dbname(&self) -> Option<&str> {
         self.dbname.as_deref()
     }
 
     /// `application_name`, if set.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let config = Config::parse("postgresql://db/shop?application_name=worker")?;
+    /// assert_eq!(config.get_application_name(), Some("worker"));
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn get_application_name(&self) -> Option<&str> {
         self.application_name.as_deref()
     }
 
     /// The per-host connect timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use edgepg_core::Config;
+    /// assert_eq!(Config::parse("connect_timeout=10")?.get_connect_timeout(), Some(Duration::from_secs(10)));
+    /// assert_eq!(Config::parse("connect_timeout=0")?.get_connect_timeout(), None);
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn get_connect_timeout(&self) -> Option<Duration> {
         self.connect_timeout
     }
 
     /// `sslmode`.
+    ///
+    /// ```
+    /// use edgepg_core::{Config, SslMode};
+    /// assert_eq!(Config::new().get_ssl_mode(), SslMode::Prefer);
+    /// assert_eq!(Config::parse("sslmode=disable")?.get_ssl_mode(), SslMode::Disable);
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn get_ssl_mode(&self) -> SslMode {
         self.ssl_mode
     }
 
     /// `sslrootcert`.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let config = Config::parse("postgresql://db/shop?sslmode=verify-full&sslrootcert=/etc/ca.pem")?;
+    /// assert_eq!(config.get_ssl_root_cert().map(|c| &**c), Some("/etc/ca.pem"));
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn get_ssl_root_cert(&self) -> Option<&Arc<str>> {
         self.ssl_root_cert.as_ref()
     }
 
     /// `target_session_attrs`.
+    ///
+    /// ```
+    /// use edgepg_core::{Config, TargetSessionAttrs};
+    /// assert_eq!(Config::new().get_target_session_attrs(), TargetSessionAttrs::Any);
+    /// let config = Config::parse("target_session_attrs=read-only")?;
+    /// assert_eq!(config.get_target_session_attrs(), TargetSessionAttrs::ReadOnly);
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn get_target_session_attrs(&self) -> TargetSessionAttrs {
         self.target_session_attrs
     }
 
     /// `pipeline_connect`.
+    ///
+    /// ```
+    /// use edgepg_core::{Config, PipelineConnect};
+    /// assert_eq!(Config::new().get_pipeline_connect(), PipelineConnect::Off);
+    /// ```
     pub fn get_pipeline_connect(&self) -> PipelineConnect {
         self.pipeline_connect
     }
 
     /// Whether TCP keepalives are on (libpq `keepalives`, default on).
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// assert!(Config::new().get_keepalives());
+    /// assert!(!Config::parse("keepalives=0")?.get_keepalives());
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn get_keepalives(&self) -> bool {
         self.keepalives
     }
 
     /// Idle time before the first keepalive probe.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use edgepg_core::Config;
+    /// assert_eq!(Config::parse("keepalives_idle=30")?.get_keepalives_idle(), Some(Duration::from_secs(30)));
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn get_keepalives_idle(&self) -> Option<Duration> {
         self.keepalives_idle
     }
 
     /// The hosts to try, in order, with their ports. Defaults to `localhost:5432`.
+    ///
+    /// ```
+    /// use edgepg_core::Config;
+    /// let config = Config::parse("postgresql://[::1]:6000,db/shop")?;
+    /// let targets: Vec<String> = config.targets().iter().map(|t| t.to_string()).collect();
+    /// assert_eq!(targets, ["[::1]:6000", "db:5432"]);
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn targets(&self) -> Vec<Target> {
         let hosts = if self.hosts.is_empty() {
             vec![Host::Tcp("localhost".to_string())]
@@ -784,8 +998,26 @@ impl std::str::FromStr for Config {
 }
 
 /// Anything a pool or session can be configured from: a URL or DSN string, or a [`Config`].
+///
+/// ```
+/// use edgepg_core::{Config, IntoConfig};
+/// fn dbname(config: impl IntoConfig) -> Option<String> {
+///     config.into_config().ok()?.get_dbname().map(String::from)
+/// }
+/// assert_eq!(dbname("postgresql://db/shop").as_deref(), Some("shop"));
+/// assert_eq!(dbname(&Config::parse("dbname=crm")?).as_deref(), Some("crm"));
+/// # Ok::<(), edgepg_core::Error>(())
+/// ```
 pub trait IntoConfig {
     /// Parses or clones into a [`Config`].
+    ///
+    /// ```
+    /// use edgepg_core::IntoConfig;
+    /// let config = "postgresql://app@db/shop".into_config()?;
+    /// assert_eq!(config.clone().into_config()?, config);
+    /// assert!("port=0".into_config().is_err());
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     fn into_config(self) -> Result<Config>;
 }
 

@@ -50,6 +50,13 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Maps a SQLSTATE code to its kind (SPEC §6).
+    ///
+    /// ```
+    /// use edgepg_core::ErrorKind;
+    /// assert_eq!(ErrorKind::from_sqlstate("42P01"), ErrorKind::Programming);
+    /// assert_eq!(ErrorKind::from_sqlstate("P0001"), ErrorKind::Internal);
+    /// assert_eq!(ErrorKind::from_sqlstate("HV000"), ErrorKind::Database);
+    /// ```
     pub fn from_sqlstate(code: &str) -> ErrorKind {
         if code == "57014" {
             return ErrorKind::QueryCanceled;
@@ -68,6 +75,12 @@ impl ErrorKind {
 
     /// True for [`ErrorKind::Operational`] and the client-side kinds that are
     /// operational in DB-API terms (lost connections, unavailable server, pool exhaustion).
+    ///
+    /// ```
+    /// use edgepg_core::ErrorKind;
+    /// assert!(ErrorKind::PoolTimeout.is_operational());
+    /// assert!(!ErrorKind::Integrity.is_operational());
+    /// ```
     pub fn is_operational(self) -> bool {
         matches!(
             self,
@@ -82,6 +95,12 @@ impl ErrorKind {
     }
 
     /// True when the error came from the server (it carries a SQLSTATE).
+    ///
+    /// ```
+    /// use edgepg_core::ErrorKind;
+    /// assert!(ErrorKind::Integrity.is_database());
+    /// assert!(!ErrorKind::PoolClosed.is_database());
+    /// ```
     pub fn is_database(self) -> bool {
         !matches!(
             self,
@@ -97,6 +116,15 @@ impl ErrorKind {
 }
 
 /// Fields of an error reported by the server.
+///
+/// ```no_run
+/// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// let err = pool.query("SELECT 1/0", &[]).await.unwrap_err();
+/// let fields = err.db_error().expect("reported by the server");
+/// assert_eq!((fields.severity.as_str(), fields.code.as_str()), ("ERROR", "22012"));
+/// assert_eq!(fields.message, "division by zero");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DbErrorFields {
     /// Severity (`ERROR`, `FATAL`, `PANIC`).
@@ -145,6 +173,15 @@ struct Inner {
 pub struct Error(Arc<Inner>);
 
 /// `Result` with [`Error`].
+///
+/// ```
+/// use edgepg_core::{Config, Result};
+/// fn shop() -> Result<Config> {
+///     Config::parse("postgresql://db/shop")
+/// }
+/// assert_eq!(shop()?.get_dbname(), Some("shop"));
+/// # Ok::<(), edgepg_core::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
@@ -160,6 +197,13 @@ impl Error {
     }
 
     /// An [`ErrorKind::Interface`] error: misuse or bad configuration.
+    ///
+    /// ```
+    /// use edgepg_core::{Error, ErrorKind};
+    /// let err = Error::interface("limit must be positive");
+    /// assert_eq!(err.kind(), ErrorKind::Interface);
+    /// assert_eq!(err.to_string(), "interface error: limit must be positive");
+    /// ```
     pub fn interface(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Interface, message)
     }
@@ -266,21 +310,47 @@ impl Error {
     }
 
     /// The kind of error.
+    ///
+    /// ```
+    /// use edgepg_core::{Config, ErrorKind};
+    /// let err = Config::parse("sslmode=sometimes").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Interface);
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.0.kind
     }
 
     /// True for operational errors (see [`ErrorKind::is_operational`]).
+    ///
+    /// ```
+    /// use edgepg_core::Error;
+    /// assert!(!Error::interface("bad limit").is_operational());
+    /// ```
     pub fn is_operational(&self) -> bool {
         self.0.kind.is_operational()
     }
 
     /// The message, without the kind.
+    ///
+    /// ```
+    /// use edgepg_core::Error;
+    /// let err = Error::interface("bad limit");
+    /// assert_eq!(err.message(), "bad limit");
+    /// assert_eq!(err.to_string(), "interface error: bad limit");
+    /// ```
     pub fn message(&self) -> &str {
         &self.0.message
     }
 
     /// The server's fields, if the server reported this error (here or in its cause).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let err = pool.query("SELECT * FROM no_such_table", &[]).await.unwrap_err();
+    /// assert_eq!(err.db_error().map(|db| db.code.as_str()), Some("42P01"));
+    /// assert!(edgepg_core::Error::interface("client-side").db_error().is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn db_error(&self) -> Option<&DbErrorFields> {
         self.0
             .db
@@ -289,52 +359,131 @@ impl Error {
     }
 
     /// The SQLSTATE code, if the server reported one.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let err = pool.query("SELECT 1/0", &[]).await.unwrap_err();
+    /// assert_eq!(err.code(), Some("22012"));
+    /// # Ok(()) }
+    /// ```
     pub fn code(&self) -> Option<&str> {
         self.db_error().map(|d| d.code.as_str())
     }
 
     /// The server's DETAIL field.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// // users (id int PRIMARY KEY, email text NOT NULL) has a row with id 1.
+    /// let err = pool.query("INSERT INTO users VALUES (1, 'ann@example.com')", &[]).await.unwrap_err();
+    /// assert_eq!(err.detail(), Some("Key (id)=(1) already exists."));
+    /// # Ok(()) }
+    /// ```
     pub fn detail(&self) -> Option<&str> {
         self.db_error().and_then(|d| d.detail.as_deref())
     }
 
     /// The server's HINT field.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let err = pool.query("SELECT no_such_function(1)", &[]).await.unwrap_err();
+    /// assert!(err.hint().unwrap().starts_with("No function matches the given name"));
+    /// # Ok(()) }
+    /// ```
     pub fn hint(&self) -> Option<&str> {
         self.db_error().and_then(|d| d.hint.as_deref())
     }
 
     /// The 1-based character position of the error in the query.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let err = pool.query("SELECT no_such_column FROM pg_class", &[]).await.unwrap_err();
+    /// assert_eq!(err.position(), Some(8));
+    /// # Ok(()) }
+    /// ```
     pub fn position(&self) -> Option<u32> {
         self.db_error().and_then(|d| d.position)
     }
 
     /// The table involved, if any.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// // users (id int PRIMARY KEY, email text NOT NULL)
+    /// let err = pool.query("INSERT INTO users VALUES (2, NULL)", &[]).await.unwrap_err();
+    /// assert_eq!(err.table(), Some("users"));
+    /// # Ok(()) }
+    /// ```
     pub fn table(&self) -> Option<&str> {
         self.db_error().and_then(|d| d.table.as_deref())
     }
 
     /// The column involved, if any.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// // users (id int PRIMARY KEY, email text NOT NULL)
+    /// let err = pool.query("INSERT INTO users VALUES (2, NULL)", &[]).await.unwrap_err();
+    /// assert_eq!(err.column(), Some("email"));
+    /// # Ok(()) }
+    /// ```
     pub fn column(&self) -> Option<&str> {
         self.db_error().and_then(|d| d.column.as_deref())
     }
 
     /// The constraint involved, if any.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// // users (id int PRIMARY KEY, email text NOT NULL) has a row with id 1.
+    /// let err = pool.query("INSERT INTO users VALUES (1, 'ann@example.com')", &[]).await.unwrap_err();
+    /// assert_eq!(err.constraint(), Some("users_pkey"));
+    /// # Ok(()) }
+    /// ```
     pub fn constraint(&self) -> Option<&str> {
         self.db_error().and_then(|d| d.constraint.as_deref())
     }
 
     /// For [`ErrorKind::PartiallyConnected`]: (connections opened, connections that failed).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// // `min_size` is 5, and the server accepts only 3 more connections.
+    /// let err = pool.connect().await.unwrap_err();
+    /// assert_eq!(err.connect_counts(), Some((3, 2)));
+    /// # Ok(()) }
+    /// ```
     pub fn connect_counts(&self) -> Option<(usize, usize)> {
         self.0.counts
     }
 
     /// The underlying error that caused this one (e.g. the last connect error of
     /// a [`ErrorKind::DatabaseNotAvailable`]).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::ErrorKind;
+    /// // Nothing listens at the pool's host and port.
+    /// let err = pool.query("SELECT 1", &[]).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::DatabaseNotAvailable);
+    /// assert_eq!(err.cause().map(|c| c.kind()), Some(ErrorKind::Operational));
+    /// # Ok(()) }
+    /// ```
     pub fn cause(&self) -> Option<&Error> {
         self.0.source.as_ref()
     }
 
     /// The I/O error kind, when this error came from the socket.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// // Nothing listens at the pool's host and port.
+    /// let err = pool.query("SELECT 1", &[]).await.unwrap_err();
+    /// assert_eq!(err.io_kind(), Some(std::io::ErrorKind::ConnectionRefused));
+    /// # Ok(()) }
+    /// ```
     pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
         self.0
             .io_kind

@@ -10,6 +10,14 @@ use crate::row::Row;
 use crate::value::Value;
 
 /// Name and type of a result column.
+///
+/// ```no_run
+/// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// let r = pool.query("SELECT 1::int8 AS n", &[]).await?;
+/// let c = &r.columns()[0];
+/// assert_eq!((c.name(), c.type_name(), c.type_oid()), ("n", "int8", 20));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
     name: String,
@@ -27,16 +35,38 @@ impl Column {
     }
 
     /// The column name (its alias, if any).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT count(*) FROM pg_class", &[]).await?;
+    /// assert_eq!(r.columns()[0].name(), "count");
+    /// # Ok(()) }
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The type name (`int4`, `text`, `_int4` for arrays, …).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT ARRAY[1, 2]", &[]).await?;
+    /// assert_eq!(r.columns()[0].type_name(), "_int4");
+    /// # Ok(()) }
+    /// ```
     pub fn type_name(&self) -> &str {
         &self.type_name
     }
 
     /// The type OID.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::Type;
+    /// let r = pool.query("SELECT 'x'::text", &[]).await?;
+    /// assert_eq!(r.columns()[0].type_oid(), Type::TEXT.oid());
+    /// # Ok(()) }
+    /// ```
     pub fn type_oid(&self) -> u32 {
         self.type_oid
     }
@@ -81,58 +111,141 @@ impl Results {
     }
 
     /// The number of rows.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT generate_series(1, 3)", &[]).await?;
+    /// assert_eq!(r.len(), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// True when there are no rows.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT 1 WHERE false", &[]).await?;
+    /// assert!(r.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
     /// Iterates over all rows (independent of the cursor position).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT generate_series(1, 3) AS n", &[]).await?;
+    /// assert_eq!(r.iter().map(|row| row.get::<i32, _>("n")).sum::<i32>(), 6);
+    /// # Ok(()) }
+    /// ```
     pub fn iter(&self) -> std::slice::Iter<'_, Row> {
         self.rows.iter()
     }
 
     /// The row at `i`.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT 1", &[]).await?;
+    /// assert!(r.get(0).is_some());
+    /// assert!(r.get(1).is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn get(&self, i: usize) -> Option<&Row> {
         self.rows.get(i)
     }
 
     /// All rows.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT generate_series(1, 3)", &[]).await?;
+    /// let last = r.items().last().unwrap();
+    /// assert_eq!(last.get::<i32, _>(0), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn items(&self) -> &[Row] {
         &self.rows
     }
 
     /// Rows returned, or for INSERT/UPDATE/DELETE without RETURNING, rows affected.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// // Jobs 1 and 2 exist.
+    /// let r = pool.query("UPDATE jobs SET done = true WHERE id = ANY($1)", &[&vec![1i32, 2]]).await?;
+    /// assert_eq!((r.count(), r.len()), (2, 0));
+    /// # Ok(()) }
+    /// ```
     pub fn count(&self) -> u64 {
         self.affected
     }
 
     /// The command tag, e.g. `SELECT 3` or `INSERT 0 1`.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("INSERT INTO jobs (id) VALUES (3)", &[]).await?;
+    /// assert_eq!(r.status(), "INSERT 0 1");
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> &str {
         self.status
             .get_or_init(|| command_tag(&self.query, !self.columns.is_empty(), self.affected))
     }
 
     /// The SQL text that produced these results.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT $1::int", &[&1i32]).await?;
+    /// assert_eq!(r.query(), "SELECT $1::int");
+    /// # Ok(()) }
+    /// ```
     pub fn query(&self) -> &str {
         &self.query
     }
 
     /// The result columns.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT 1 AS a, 'x'::text AS b", &[]).await?;
+    /// let names: Vec<&str> = r.columns().iter().map(|c| c.name()).collect();
+    /// assert_eq!(names, ["a", "b"]);
+    /// # Ok(()) }
+    /// ```
     pub fn columns(&self) -> &[Column] {
         &self.columns
     }
 
     /// The result columns, shared: results of one prepared statement (on one
     /// connection) share them, so `Arc::ptr_eq` tells shapes apart cheaply.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut conn = pool.getconn().await?;
+    /// let a = conn.query("SELECT 1 AS n", &[]).await?;
+    /// let b = conn.query("SELECT 1 AS n", &[]).await?;
+    /// assert!(std::sync::Arc::ptr_eq(a.shared_columns(), b.shared_columns()));
+    /// # Ok(()) }
+    /// ```
     pub fn shared_columns(&self) -> &Arc<[Column]> {
         &self.columns
     }
 
     /// `queries`' `as_dict`: `{}` for no rows, the row for one, an error for more.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// assert!(pool.query("SELECT 1 WHERE false", &[]).await?.as_dict()?.is_empty());
+    /// assert!(pool.query("SELECT generate_series(1, 2)", &[]).await?.as_dict().is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn as_dict(&self) -> Result<BTreeMap<String, Value>> {
         match self.rows.len() {
             0 => Ok(BTreeMap::new()),
@@ -144,6 +257,15 @@ impl Results {
     }
 
     /// The next row, advancing the cursor.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut r = pool.query("SELECT generate_series(1, 2)", &[]).await?;
+    /// assert_eq!(r.fetchone().map(|row| row.get::<i32, _>(0)), Some(1));
+    /// assert_eq!(r.fetchone().map(|row| row.get::<i32, _>(0)), Some(2));
+    /// assert!(r.fetchone().is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn fetchone(&mut self) -> Option<&Row> {
         let row = self.rows.get(self.position)?;
         self.position += 1;
@@ -151,6 +273,14 @@ impl Results {
     }
 
     /// Up to `n` next rows, advancing the cursor.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut r = pool.query("SELECT generate_series(1, 5)", &[]).await?;
+    /// assert_eq!(r.fetchmany(2).len(), 2);
+    /// assert_eq!(r.fetchmany(10).len(), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn fetchmany(&mut self, n: usize) -> &[Row] {
         let start = self.position.min(self.rows.len());
         let end = start.saturating_add(n).min(self.rows.len());
@@ -159,6 +289,15 @@ impl Results {
     }
 
     /// All remaining rows, moving the cursor to the end.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut r = pool.query("SELECT generate_series(1, 3)", &[]).await?;
+    /// r.fetchone();
+    /// assert_eq!(r.fetchall().len(), 2);
+    /// assert!(r.fetchall().is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn fetchall(&mut self) -> &[Row] {
         let start = self.position.min(self.rows.len());
         self.position = self.rows.len();
@@ -166,11 +305,28 @@ impl Results {
     }
 
     /// The 0-based index of the next row `fetchone` returns.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut r = pool.query("SELECT generate_series(1, 3)", &[]).await?;
+    /// r.fetchmany(2);
+    /// assert_eq!(r.rownumber(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn rownumber(&self) -> usize {
         self.position
     }
 
     /// Moves the cursor by `offset` rows (DB-API `scroll(value, mode='relative')`).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut r = pool.query("SELECT generate_series(1, 3)", &[]).await?;
+    /// r.scroll(2)?;
+    /// assert_eq!(r.fetchone().map(|row| row.get::<i32, _>(0)), Some(3));
+    /// assert!(r.scroll(-5).is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn scroll(&mut self, offset: isize) -> Result<()> {
         let target = self.position as isize + offset;
         self.scroll_to(
@@ -179,6 +335,15 @@ impl Results {
     }
 
     /// Moves the cursor to `index` (DB-API `scroll(value, mode='absolute')`).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut r = pool.query("SELECT generate_series(1, 3)", &[]).await?;
+    /// r.scroll_to(1)?;
+    /// assert_eq!(r.fetchone().map(|row| row.get::<i32, _>(0)), Some(2));
+    /// assert!(r.scroll_to(4).is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn scroll_to(&mut self, index: usize) -> Result<()> {
         if index > self.rows.len() {
             return Err(Error::interface(format!(
@@ -191,6 +356,15 @@ impl Results {
     }
 
     /// Every row deserialized into `T` (serde), columns matched by name.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// #[derive(serde::Deserialize)]
+    /// struct User { id: i64, name: String }
+    /// let users: Vec<User> = pool.query("SELECT 1 AS id, 'ann'::text AS name", &[]).await?.deserialize()?;
+    /// assert_eq!((users[0].id, users[0].name.as_str()), (1, "ann"));
+    /// # Ok(()) }
+    /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
         self.rows
             .iter()
@@ -202,6 +376,14 @@ impl Results {
     }
 
     /// Releases the rows now (parity with `queries`; dropping does the same).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT generate_series(1, 100000)", &[]).await?;
+    /// assert_eq!(r.len(), 100_000);
+    /// r.free();
+    /// # Ok(()) }
+    /// ```
     pub fn free(self) {}
 }
 

@@ -15,8 +15,25 @@ mod sealed {
 }
 
 /// A column position or name (`usize`, `&str`, `String`).
+///
+/// ```no_run
+/// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// let r = pool.query("SELECT 1 AS one, 2 AS two", &[]).await?;
+/// let name = String::from("two");
+/// assert_eq!(r[0].get::<i32, _>(1), r[0].get::<i32, _>(name));
+/// # Ok(()) }
+/// ```
 pub trait ColumnIndex: sealed::Sealed + fmt::Display {
     /// The position of this column in `columns`, if it exists.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::ColumnIndex;
+    /// let r = pool.query("SELECT 1 AS one, 2 AS two", &[]).await?;
+    /// assert_eq!("two".position(r.columns()), Some(1));
+    /// assert_eq!(5usize.position(r.columns()), None);
+    /// # Ok(()) }
+    /// ```
     fn position(&self, columns: &[Column]) -> Option<usize>;
 }
 
@@ -88,6 +105,15 @@ impl RowSink for Vec<Row> {
 /// One row of a [`crate::Results`]. Values are decoded lazily, once.
 ///
 /// Serializes (serde) as a map from column name to value.
+///
+/// ```no_run
+/// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// let r = pool.query("SELECT 1 AS id, 'ann'::text AS name", &[]).await?;
+/// let row = &r[0];
+/// assert_eq!(row.get::<&str, _>("name"), "ann");
+/// assert_eq!(serde_json::to_string(row).unwrap(), r#"{"id":1,"name":"ann"}"#);
+/// # Ok(()) }
+/// ```
 pub struct Row {
     inner: tokio_postgres::Row,
     columns: Arc<[Column]>,
@@ -104,16 +130,37 @@ impl Row {
     }
 
     /// The number of columns.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT 1 AS a, 2 AS b", &[]).await?;
+    /// assert_eq!(r[0].len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> usize {
         self.columns.len()
     }
 
     /// True when the row has no columns.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT", &[]).await?;
+    /// assert!(r[0].is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.columns.is_empty()
     }
 
     /// The columns of this row.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT 1 AS one", &[]).await?;
+    /// assert_eq!(r[0].columns()[0].name(), "one");
+    /// # Ok(()) }
+    /// ```
     pub fn columns(&self) -> &[Column] {
         &self.columns
     }
@@ -124,6 +171,14 @@ impl Row {
     ///
     /// When the column does not exist or does not convert to `T`, like
     /// tokio-postgres' `Row::get`; use [`Row::try_get`] to get an error instead.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT 1 AS one, NULL::text AS nothing", &[]).await?;
+    /// assert_eq!(r[0].get::<i32, _>("one"), 1);
+    /// assert_eq!(r[0].get::<Option<&str>, _>(1), None);
+    /// # Ok(()) }
+    /// ```
     #[track_caller]
     pub fn get<'a, T: FromSql<'a>, I: ColumnIndex>(&'a self, idx: I) -> T {
         match self.try_get(idx) {
@@ -133,6 +188,15 @@ impl Row {
     }
 
     /// The value of a column converted to `T`, or an [`crate::ErrorKind::Interface`] error.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::ErrorKind;
+    /// let r = pool.query("SELECT 'x'::text AS t", &[]).await?;
+    /// assert_eq!(r[0].try_get::<i32, _>("t").unwrap_err().kind(), ErrorKind::Interface);
+    /// assert!(r[0].try_get::<&str, _>("missing").is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn try_get<'a, T: FromSql<'a>, I: ColumnIndex>(&'a self, idx: I) -> Result<T> {
         let i = idx
             .position(&self.columns)
@@ -151,11 +215,28 @@ impl Row {
     }
 
     /// The dynamic value of a column, or `None` if there is no such column.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::Value;
+    /// let r = pool.query("SELECT 2.50::numeric AS price", &[]).await?;
+    /// assert_eq!(r[0].value("price"), Some(&Value::Numeric("2.50".into())));
+    /// assert_eq!(r[0].value("missing"), None);
+    /// # Ok(()) }
+    /// ```
     pub fn value<I: ColumnIndex>(&self, idx: I) -> Option<&Value> {
         idx.position(&self.columns).map(|i| &self.values()[i])
     }
 
     /// All values, in column order.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::Value;
+    /// let r = pool.query("SELECT 1 AS a, NULL::text AS b", &[]).await?;
+    /// assert_eq!(r[0].values(), [Value::Int(1), Value::Null]);
+    /// # Ok(()) }
+    /// ```
     pub fn values(&self) -> &[Value] {
         self.values.get_or_init(|| {
             (0..self.columns.len())
@@ -172,6 +253,14 @@ impl Row {
     }
 
     /// The row as a map from column name to value.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT 1 AS id, true AS active", &[]).await?;
+    /// let map = r[0].to_map();
+    /// assert_eq!((map["id"].as_i64(), map["active"].as_bool()), (Some(1), Some(true)));
+    /// # Ok(()) }
+    /// ```
     pub fn to_map(&self) -> BTreeMap<String, Value> {
         self.columns
             .iter()
@@ -181,6 +270,13 @@ impl Row {
     }
 
     /// The row as a JSON object.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT 1 AS id, '\\x01'::bytea AS raw", &[]).await?;
+    /// assert_eq!(r[0].to_json(), serde_json::json!({"id": 1, "raw": "\\x01"}));
+    /// # Ok(()) }
+    /// ```
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Object(
             self.columns

@@ -68,11 +68,23 @@ pub enum Value {
 
 impl Value {
     /// True for [`Value::Null`].
+    ///
+    /// ```
+    /// use edgepg_core::Value;
+    /// assert!(Value::from(None::<i32>).is_null());
+    /// assert!(!Value::Int(0).is_null());
+    /// ```
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
 
     /// The integer, for [`Value::Int`].
+    ///
+    /// ```
+    /// use edgepg_core::Value;
+    /// assert_eq!(Value::from(7u8).as_i64(), Some(7));
+    /// assert_eq!(Value::Float(7.0).as_i64(), None);
+    /// ```
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
@@ -81,6 +93,12 @@ impl Value {
     }
 
     /// The number, for [`Value::Int`] and [`Value::Float`].
+    ///
+    /// ```
+    /// use edgepg_core::Value;
+    /// assert_eq!(Value::Int(2).as_f64(), Some(2.0));
+    /// assert_eq!(Value::Numeric("2.5".into()).as_f64(), None);
+    /// ```
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(i) => Some(*i as f64),
@@ -90,6 +108,12 @@ impl Value {
     }
 
     /// The boolean, for [`Value::Bool`].
+    ///
+    /// ```
+    /// use edgepg_core::Value;
+    /// assert_eq!(Value::from(true).as_bool(), Some(true));
+    /// assert_eq!(Value::from("t").as_bool(), None);
+    /// ```
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
@@ -98,6 +122,12 @@ impl Value {
     }
 
     /// The text of every textual variant (text, numeric, uuid, dates and times, other).
+    ///
+    /// ```
+    /// use edgepg_core::Value;
+    /// assert_eq!(Value::Numeric("1.50".into()).as_str(), Some("1.50"));
+    /// assert_eq!(Value::Int(1).as_str(), None);
+    /// ```
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Text(s)
@@ -114,6 +144,12 @@ impl Value {
     }
 
     /// The bytes, for [`Value::Bytes`].
+    ///
+    /// ```
+    /// use edgepg_core::Value;
+    /// assert_eq!(Value::from(vec![0xde_u8, 0xad]).as_bytes(), Some(&[0xde, 0xad][..]));
+    /// assert_eq!(Value::from("dead").as_bytes(), None);
+    /// ```
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Value::Bytes(b) => Some(b),
@@ -122,6 +158,12 @@ impl Value {
     }
 
     /// The value as JSON (bytes become a `\x…` hex string, numeric a string).
+    ///
+    /// ```
+    /// use edgepg_core::Value;
+    /// let v = Value::Array(vec![Value::Numeric("1.50".into()), Value::Bytes(vec![1, 255]), Value::Null]);
+    /// assert_eq!(v.to_json(), serde_json::json!(["1.50", "\\x01ff", null]));
+    /// ```
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {

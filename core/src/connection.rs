@@ -22,6 +22,16 @@ use crate::transport::{Socket, Target};
 const NOTICES_KEPT: usize = 50;
 
 /// A NOTIFY delivered to a listening connection.
+///
+/// ```no_run
+/// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// use futures_util::TryStreamExt;
+/// let mut events = pool.listen("orders").await?;
+/// while let Some(n) = events.try_next().await? {
+///     println!("{} from backend {}: {}", n.channel, n.process_id, n.payload);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     /// The channel name.

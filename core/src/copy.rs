@@ -13,6 +13,14 @@ use crate::transport::Transport;
 
 /// A `COPY … FROM STDIN` in progress: send chunks, then [`CopyIn::finish`].
 /// Dropped unfinished, the COPY is aborted and nothing is stored.
+///
+/// ```no_run
+/// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// let mut copy = pool.copy_in("COPY items (id, name) FROM STDIN").await?;
+/// copy.send("1\tpen\n").await?;
+/// drop(copy);
+/// # Ok(()) }
+/// ```
 pub struct CopyIn<T: Transport> {
     conn: PooledConnection<T>,
     sink: Pin<Box<CopyInSink<Bytes>>>,
@@ -20,11 +28,29 @@ pub struct CopyIn<T: Transport> {
 
 impl<T: Transport> CopyIn<T> {
     /// Sends one chunk of COPY data (any split of the text or binary format).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut copy = pool.copy_in("COPY items (id, name) FROM STDIN (FORMAT csv)").await?;
+    /// copy.send("1,pen\n2,").await?;
+    /// copy.send("ink\n").await?;
+    /// assert_eq!(copy.finish().await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn send(&mut self, data: impl Into<Bytes>) -> Result<()> {
         self.sink.send(data.into()).await.map_err(Error::from_pg)
     }
 
     /// Sends every chunk of a stream.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let chunks = ["1\tpen\n", "2\tink\n"].map(|s| Ok(bytes::Bytes::from(s)));
+    /// let mut copy = pool.copy_in("COPY items (id, name) FROM STDIN").await?;
+    /// copy.send_all(futures_util::stream::iter(chunks)).await?;
+    /// assert_eq!(copy.finish().await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn send_all<S>(&mut self, chunks: S) -> Result<()>
     where
         S: futures_util::Stream<Item = Result<Bytes>>,
@@ -37,6 +63,14 @@ impl<T: Transport> CopyIn<T> {
     }
 
     /// Ends the COPY and returns the number of rows stored.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut copy = pool.copy_in("COPY items (id) FROM STDIN").await?;
+    /// copy.send("1\n2\n3\n").await?;
+    /// assert_eq!(copy.finish().await?, 3);
+    /// # Ok(()) }
+    /// ```
     pub async fn finish(mut self) -> Result<u64> {
         let n = self.sink.as_mut().finish().await.map_err(Error::from_pg)?;
         self.conn.conn().busy = false;
@@ -71,6 +105,18 @@ impl<T: Transport> Pool<T> {
 
     /// Runs `COPY … TO STDOUT` and streams its data in the chunks the server sends.
     /// Dropping the stream early returns the connection clean.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// let mut out = pool.copy_out("COPY (SELECT 1, 'pen') TO STDOUT").await?;
+    /// let mut data = Vec::new();
+    /// while let Some(chunk) = out.try_next().await? {
+    ///     data.extend_from_slice(&chunk);
+    /// }
+    /// assert_eq!(data, b"1\tpen\n");
+    /// # Ok(()) }
+    /// ```
     pub async fn copy_out(&self, sql: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
         let mut conn = self.getconn().await?;
         let c = conn.conn();

@@ -32,6 +32,12 @@ pub struct Statement {
 
 impl Statement {
     /// A statement with parameters.
+    ///
+    /// ```
+    /// use edgepg_core::{Statement, Value};
+    /// let s = Statement::new("UPDATE jobs SET state = $1", vec![Value::from("done")]);
+    /// assert_eq!(s, Statement::from(("UPDATE jobs SET state = $1", vec![Value::from("done")])));
+    /// ```
     pub fn new(sql: impl Into<String>, params: Vec<Value>) -> Statement {
         Statement {
             sql: sql.into(),
@@ -40,11 +46,23 @@ impl Statement {
     }
 
     /// The SQL text.
+    ///
+    /// ```
+    /// use edgepg_core::Statement;
+    /// assert_eq!(Statement::from("SELECT 1").sql(), "SELECT 1");
+    /// ```
     pub fn sql(&self) -> &str {
         &self.sql
     }
 
     /// The parameters.
+    ///
+    /// ```
+    /// use edgepg_core::{Statement, Value};
+    /// let s = Statement::new("SELECT $1", vec![Value::from(7)]);
+    /// assert_eq!(s.params(), [Value::Int(7)]);
+    /// assert!(Statement::from("SELECT 1").params().is_empty());
+    /// ```
     pub fn params(&self) -> &[Value] {
         &self.params
     }
@@ -179,6 +197,13 @@ impl<T: Transport> Pool<T> {
     }
 
     /// Runs a statement and returns the number of rows it affected.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let n = pool.execute("UPDATE jobs SET state = 'done' WHERE id = $1", &[&7i32]).await?;
+    /// assert!(n <= 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         self.execute_noting(None, sql, params).await
     }
@@ -282,6 +307,13 @@ impl<T: Transport> Pool<T> {
 
     /// `sql` with its parameters interpolated as literals, exactly as the server
     /// would read the bound parameters (see [`crate::mogrify()`]). No I/O.
+    ///
+    /// ```no_run
+    /// # fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let sql = pool.mogrify("SELECT * FROM users WHERE name = $1", &[&"O'Brien"])?;
+    /// assert_eq!(sql, "SELECT * FROM users WHERE name = 'O''Brien'");
+    /// # Ok(()) }
+    /// ```
     pub fn mogrify(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
         crate::mogrify::mogrify(sql, params)
     }

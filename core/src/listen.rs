@@ -22,6 +22,16 @@ impl<T: Transport> Pool<T> {
     ///
     /// The first LISTEN happens before this returns, so a NOTIFY sent afterwards
     /// is delivered.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// let mut events = pool.listen("jobs").await?;
+    /// pool.execute("NOTIFY jobs, 'ready'", &[]).await?;
+    /// let n = events.try_next().await?.expect("stream ended");
+    /// assert_eq!((n.channel.as_str(), n.payload.as_str()), ("jobs", "ready"));
+    /// # Ok(()) }
+    /// ```
     pub async fn listen(&self, channel: &str) -> Result<BoxStream<'static, Result<Notification>>> {
         let listen_sql = format!(
             "LISTEN {}",

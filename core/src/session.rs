@@ -22,6 +22,16 @@ use crate::transport::Transport;
 ///
 /// `Session::new(url)` shares one pool per URL in the process, as
 /// `queries`' PoolManager does.
+///
+/// ```no_run
+/// # async fn f<T: edgepg_core::Transport + Default>() -> edgepg_core::Result<()> {
+/// # use edgepg_core::Session;
+/// let a = Session::<T>::new("postgresql://app@db/shop")?;
+/// let b = Session::<T>::new("postgresql://app@db/shop")?;
+/// a.close().await;
+/// assert!(b.pool().is_closed());
+/// # Ok(()) }
+/// ```
 pub struct Session<T: Transport> {
     pool: Pool<T>,
     notices: Arc<NoticeSink>,
@@ -92,6 +102,14 @@ impl<T: Transport + Default> Session<T> {
 
     /// A session configured from the environment (`PGSQL_FOO` for `Some("foo")`;
     /// see [`Config::from_env`]).
+    ///
+    /// ```no_run
+    /// # fn f<T: edgepg_core::Transport + Default>() -> edgepg_core::Result<()> {
+    /// // PGSQL_SHOP=postgresql://app@db/shop
+    /// let session = edgepg_core::Session::<T>::from_env(Some("shop"))?;
+    /// assert_eq!(session.pool().config().get_dbname(), Some("shop"));
+    /// # Ok(()) }
+    /// ```
     pub fn from_env(name: Option<&str>) -> Result<Session<T>> {
         Session::new(Config::from_env(name)?)
     }
@@ -99,6 +117,15 @@ impl<T: Transport + Default> Session<T> {
 
 impl<T: Transport> Session<T> {
     /// A session over an existing pool.
+    ///
+    /// ```no_run
+    /// # fn f<T: edgepg_core::Transport + Default>() -> edgepg_core::Result<()> {
+    /// # use edgepg_core::{Pool, Session};
+    /// let pool = Pool::<T>::builder("postgresql://app@db/shop").max_size(5).build()?;
+    /// let session = Session::from_pool(pool);
+    /// assert_eq!(session.pool().status().max_size, 5);
+    /// # Ok(()) }
+    /// ```
     pub fn from_pool(pool: Pool<T>) -> Session<T> {
         Session {
             pool,
@@ -107,11 +134,25 @@ impl<T: Transport> Session<T> {
     }
 
     /// The pool behind this session.
+    ///
+    /// ```no_run
+    /// # fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let status = session.pool().status();
+    /// println!("{} of {} connections in use", status.in_use, status.max_size);
+    /// # Ok(()) }
+    /// ```
     pub fn pool(&self) -> &Pool<T> {
         &self.pool
     }
 
     /// Runs a statement and buffers its rows.
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let rows = session.query("SELECT $1::int * 2 AS n", &[&21i32]).await?;
+    /// assert_eq!(rows[0].get::<i32, _>("n"), 42);
+    /// # Ok(()) }
+    /// ```
     pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
         self.pool
             .query_noting(Some(&self.notices), sql, params)
@@ -119,6 +160,13 @@ impl<T: Transport> Session<T> {
     }
 
     /// Runs a statement and returns the rows affected.
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let n = session.execute("DELETE FROM carts WHERE updated < now() - interval '1 day'", &[]).await?;
+    /// println!("{n} stale carts removed");
+    /// # Ok(()) }
+    /// ```
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         self.pool
             .execute_noting(Some(&self.notices), sql, params)
@@ -126,6 +174,13 @@ impl<T: Transport> Session<T> {
     }
 
     /// Calls a function (see [`Pool::callproc`]).
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = session.callproc("pg_catalog.lower", &[&"ABC"]).await?;
+    /// assert_eq!(r[0].get::<&str, _>(0), "abc");
+    /// # Ok(()) }
+    /// ```
     pub async fn callproc(&self, name: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
         self.pool
             .callproc_noting(Some(&self.notices), name, params)
@@ -133,6 +188,15 @@ impl<T: Transport> Session<T> {
     }
 
     /// Runs statements in one transaction (see [`Pool::transaction`]).
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let results = session
+    ///     .transaction(["UPDATE stock SET n = n - 1 WHERE id = 1".into(), "SELECT n FROM stock".into()])
+    ///     .await?;
+    /// assert_eq!(results.len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn transaction<I>(&self, statements: I) -> Result<Vec<Results>>
     where
         I: IntoIterator<Item = Statement>,
@@ -143,21 +207,52 @@ impl<T: Transport> Session<T> {
     }
 
     /// `sql` with parameters interpolated as literals (see [`crate::mogrify()`]).
+    ///
+    /// ```no_run
+    /// # fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let sql = session.mogrify("SELECT $1::int", &[&5i32])?;
+    /// assert_eq!(sql, "SELECT '5'::int");
+    /// # Ok(()) }
+    /// ```
     pub fn mogrify(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
         crate::mogrify::mogrify(sql, params)
     }
 
     /// Starts an explicit transaction (see [`Pool::begin`]).
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut tx = session.begin().await?;
+    /// tx.execute("INSERT INTO log (msg) VALUES ($1)", &[&"hello"]).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn begin(&self) -> Result<Transaction<T>> {
         self.pool.begin().await
     }
 
     /// The server process ID of a pooled connection.
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let pid = session.backend_pid().await?;
+    /// assert!(pid > 0);
+    /// # Ok(()) }
+    /// ```
     pub async fn backend_pid(&self) -> Result<i32> {
         self.pool.getconn().await?.backend_pid().await
     }
 
     /// An identifier of the pool this session uses (`queries`' `Session.pid`).
+    ///
+    /// ```no_run
+    /// # fn f<T: edgepg_core::Transport + Default>() -> edgepg_core::Result<()> {
+    /// # use edgepg_core::Session;
+    /// let a = Session::<T>::new("postgresql://app@db/shop")?;
+    /// let b = Session::<T>::new("postgresql://app@db/shop")?;
+    /// assert_eq!(a.pid(), b.pid());
+    /// # Ok(()) }
+    /// ```
     pub fn pid(&self) -> String {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.pool.config().hash(&mut h);
@@ -165,11 +260,25 @@ impl<T: Transport> Session<T> {
     }
 
     /// The client encoding; always `UTF8`, the only one the wire decoding supports.
+    ///
+    /// ```no_run
+    /// # fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// assert_eq!(session.encoding(), "UTF8");
+    /// # Ok(()) }
+    /// ```
     pub fn encoding(&self) -> &'static str {
         "UTF8"
     }
 
     /// Accepts the spellings of UTF-8 and rejects any other encoding with `NotSupported`.
+    ///
+    /// ```no_run
+    /// # fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::ErrorKind;
+    /// session.set_encoding("utf-8")?;
+    /// assert_eq!(session.set_encoding("LATIN1").unwrap_err().kind(), ErrorKind::NotSupported);
+    /// # Ok(()) }
+    /// ```
     pub fn set_encoding(&self, encoding: &str) -> Result<()> {
         let normalized: String = encoding
             .chars()
@@ -186,6 +295,13 @@ impl<T: Transport> Session<T> {
     }
 
     /// The last server notices seen by this session (at most 50), oldest first.
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// session.execute("DO $$ BEGIN RAISE NOTICE 'hello'; END $$", &[]).await?;
+    /// assert!(session.notices().iter().any(|n| n.ends_with("hello")));
+    /// # Ok(()) }
+    /// ```
     pub fn notices(&self) -> Vec<String> {
         self.notices
             .lock()
@@ -196,11 +312,25 @@ impl<T: Transport> Session<T> {
     }
 
     /// Checks that a connection can be had and answers (one round trip).
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// session.validate().await?;
+    /// println!("database reachable");
+    /// # Ok(()) }
+    /// ```
     pub async fn validate(&self) -> Result<()> {
         self.pool.getconn().await?.batch_execute("").await
     }
 
     /// Closes the pool behind this session (and forgets it if it was shared).
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// session.close().await;
+    /// assert!(session.pool().is_closed());
+    /// # Ok(()) }
+    /// ```
     pub async fn close(&self) {
         self.pool.close().await;
     }

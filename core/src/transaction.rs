@@ -10,6 +10,12 @@ use crate::row::RowSink;
 use crate::transport::Transport;
 
 /// Transaction isolation levels.
+///
+/// ```
+/// use edgepg_core::{IsolationLevel, TransactionOptions};
+/// let explicit = TransactionOptions::new().isolation(IsolationLevel::ReadCommitted);
+/// assert_ne!(explicit, TransactionOptions::new());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IsolationLevel {
     /// `READ UNCOMMITTED` (behaves as READ COMMITTED in PostgreSQL).
@@ -38,23 +44,46 @@ pub struct TransactionOptions {
 
 impl TransactionOptions {
     /// The server's defaults.
+    ///
+    /// ```
+    /// use edgepg_core::TransactionOptions;
+    /// assert_eq!(TransactionOptions::new(), TransactionOptions::default());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the isolation level.
+    ///
+    /// ```
+    /// use edgepg_core::{IsolationLevel::*, TransactionOptions};
+    /// let twice = TransactionOptions::new().isolation(Serializable).isolation(RepeatableRead);
+    /// assert_eq!(twice, TransactionOptions::new().isolation(RepeatableRead));
+    /// ```
     pub fn isolation(mut self, level: IsolationLevel) -> Self {
         self.isolation = Some(level);
         self
     }
 
     /// READ ONLY (true) or READ WRITE (false).
+    ///
+    /// ```
+    /// use edgepg_core::TransactionOptions;
+    /// let read_write = TransactionOptions::new().read_only(false);
+    /// assert_ne!(read_write, TransactionOptions::new());
+    /// ```
     pub fn read_only(mut self, on: bool) -> Self {
         self.read_only = Some(on);
         self
     }
 
     /// DEFERRABLE (true) or NOT DEFERRABLE (false); matters for serializable read-only.
+    ///
+    /// ```
+    /// use edgepg_core::TransactionOptions;
+    /// let a = TransactionOptions::new().read_only(true).deferrable(true);
+    /// assert_eq!(a, TransactionOptions::new().deferrable(true).read_only(true));
+    /// ```
     pub fn deferrable(mut self, on: bool) -> Self {
         self.deferrable = Some(on);
         self
@@ -86,6 +115,16 @@ impl TransactionOptions {
 
 /// A transaction started by `begin()`. Uncommitted on drop means rolled back
 /// (the pool rolls it back before the connection is reused, rule 10).
+///
+/// ```no_run
+/// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// let mut tx = pool.begin().await?;
+/// tx.execute("DELETE FROM jobs", &[]).await?;
+/// drop(tx);
+/// let left = pool.query("SELECT count(*) FROM jobs", &[]).await?;
+/// println!("{} jobs remain", left[0].get::<i64, _>(0));
+/// # Ok(()) }
+/// ```
 pub struct Transaction<T: Transport> {
     conn: PooledConnection<T>,
     failed: bool,
@@ -107,6 +146,14 @@ impl<T: Transport> Transaction<T> {
     }
 
     /// Runs a statement inside the transaction and buffers its rows.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut tx = pool.begin().await?;
+    /// let rows = tx.query("SELECT balance FROM accounts WHERE id = $1 FOR UPDATE", &[&1i32]).await?;
+    /// let balance: i64 = rows[0].get("balance");
+    /// # Ok(()) }
+    /// ```
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
         let r = self.conn.query(sql, params).await;
         self.note(r)
@@ -135,12 +182,31 @@ impl<T: Transport> Transaction<T> {
     }
 
     /// Runs a statement inside the transaction and returns the rows affected.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut tx = pool.begin().await?;
+    /// let n = tx.execute("UPDATE accounts SET balance = balance + 10 WHERE id = $1", &[&2i32]).await?;
+    /// assert_eq!(n, 1);
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let r = self.conn.execute(sql, params).await;
         self.note(r)
     }
 
     /// Creates a savepoint.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut tx = pool.begin().await?;
+    /// tx.savepoint("before_import").await?;
+    /// tx.execute("INSERT INTO items (id) VALUES (1)", &[]).await?;
+    /// tx.release_savepoint("before_import").await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn savepoint(&mut self, name: &str) -> Result<()> {
         let sql = format!("SAVEPOINT {}", quote_qualified(name)?);
         let r = self.conn.batch_execute(&sql).await;
@@ -148,6 +214,17 @@ impl<T: Transport> Transaction<T> {
     }
 
     /// Rolls back to a savepoint; the transaction is usable again after an error.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut tx = pool.begin().await?;
+    /// tx.savepoint("attempt").await?;
+    /// if tx.execute("INSERT INTO items (id) VALUES (1)", &[]).await.is_err() {
+    ///     tx.rollback_to("attempt").await?;
+    /// }
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn rollback_to(&mut self, name: &str) -> Result<()> {
         let sql = format!("ROLLBACK TO SAVEPOINT {}", quote_qualified(name)?);
         self.conn.batch_execute(&sql).await?;
@@ -156,6 +233,15 @@ impl<T: Transport> Transaction<T> {
     }
 
     /// Releases a savepoint.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut tx = pool.begin().await?;
+    /// tx.savepoint("s1").await?;
+    /// tx.release_savepoint("s1").await?;
+    /// assert!(tx.rollback_to("s1").await.is_err());
+    /// # Ok(()) }
+    /// ```
     pub async fn release_savepoint(&mut self, name: &str) -> Result<()> {
         let sql = format!("RELEASE SAVEPOINT {}", quote_qualified(name)?);
         let r = self.conn.batch_execute(&sql).await;
@@ -164,6 +250,15 @@ impl<T: Transport> Transaction<T> {
 
     /// Commits. If a statement failed earlier (and was not rolled back to a
     /// savepoint), the server rolls back instead, and this returns an error.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut tx = pool.begin().await?;
+    /// use edgepg_core::ErrorKind;
+    /// let _ = tx.execute("SELECT 1 / 0", &[]).await;
+    /// assert_eq!(tx.commit().await.unwrap_err().kind(), ErrorKind::TransactionRollback);
+    /// # Ok(()) }
+    /// ```
     pub async fn commit(mut self) -> Result<()> {
         if self.failed {
             self.conn.batch_execute("ROLLBACK").await?;
@@ -179,6 +274,14 @@ impl<T: Transport> Transaction<T> {
     }
 
     /// Rolls back.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut tx = pool.begin().await?;
+    /// tx.execute("DELETE FROM items", &[]).await?;
+    /// tx.rollback().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn rollback(mut self) -> Result<()> {
         self.conn.batch_execute("ROLLBACK").await?;
         self.conn.conn().in_transaction = false;

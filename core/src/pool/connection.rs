@@ -19,6 +19,16 @@ use crate::transport::Transport;
 /// Dropping it returns it to the pool (rule 10: a statement still in flight
 /// is cancelled and an open transaction rolled back first, or the connection
 /// is discarded).
+///
+/// ```no_run
+/// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// {
+///     let mut conn = pool.getconn().await?;
+///     conn.execute("INSERT INTO log (msg) VALUES ($1)", &[&"hello"]).await?;
+/// }
+/// assert_eq!(pool.status().in_use, 0);
+/// # Ok(()) }
+/// ```
 pub struct PooledConnection<T: Transport> {
     pool: Arc<Inner<T>>,
     conn: Option<Connection>,
@@ -46,6 +56,14 @@ impl<T: Transport> PooledConnection<T> {
     }
 
     /// Runs a statement on this connection and buffers its rows.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut conn = pool.getconn().await?;
+    /// let rows = conn.query("SELECT $1::text AS greeting", &[&"hi"]).await?;
+    /// assert_eq!(rows[0].get::<&str, _>("greeting"), "hi");
+    /// # Ok(()) }
+    /// ```
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
         let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
         let outcome = within(&rt, limit, self.conn().query(sql, params)).await;
@@ -76,6 +94,14 @@ impl<T: Transport> PooledConnection<T> {
     }
 
     /// Runs a statement on this connection and returns the rows affected.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut conn = pool.getconn().await?;
+    /// let n = conn.execute("UPDATE jobs SET state = 'done' WHERE id = $1", &[&7i32]).await?;
+    /// assert!(n <= 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
         let outcome = within(&rt, limit, self.conn().execute(sql, params)).await;
@@ -83,6 +109,14 @@ impl<T: Transport> PooledConnection<T> {
     }
 
     /// Runs one or more statements without parameters (simple protocol).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut conn = pool.getconn().await?;
+    /// conn.batch_execute("CREATE TEMP TABLE t (n int); INSERT INTO t VALUES (1), (2)").await?;
+    /// assert_eq!(conn.execute("DELETE FROM t", &[]).await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
         let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
         let outcome = within(&rt, limit, self.conn().batch(sql)).await;
@@ -110,16 +144,43 @@ impl<T: Transport> PooledConnection<T> {
     }
 
     /// True when the socket has closed.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut conn = pool.getconn().await?;
+    /// if conn.is_closed() {
+    ///     conn = pool.getconn().await?;
+    /// }
+    /// conn.execute("SELECT 1", &[]).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.conn_ref().is_closed()
     }
 
     /// The last server notices received on this connection (at most 50).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut conn = pool.getconn().await?;
+    /// conn.batch_execute("DO $$ BEGIN RAISE NOTICE 'hello'; END $$").await?;
+    /// assert!(conn.notices().iter().any(|n| n.ends_with("hello")));
+    /// # Ok(()) }
+    /// ```
     pub fn notices(&self) -> Vec<String> {
         self.conn_ref().notices()
     }
 
     /// The server process ID of this connection.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// # let mut conn = pool.getconn().await?;
+    /// let pid = conn.backend_pid().await?;
+    /// let other = pool.getconn().await?.backend_pid().await?;
+    /// assert_ne!(pid, other);
+    /// # Ok(()) }
+    /// ```
     pub async fn backend_pid(&mut self) -> Result<i32> {
         let r = self.query("SELECT pg_backend_pid()", &[]).await?;
         r.get(0)

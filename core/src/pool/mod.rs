@@ -39,6 +39,15 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// Cloning is cheap and shares the pool. Transport crates name a concrete
 /// type, e.g. `edgepg_tokio::Pool`.
+///
+/// ```no_run
+/// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// let worker = pool.clone();
+/// let task = tokio::spawn(async move { worker.execute("ANALYZE jobs", &[]).await });
+/// pool.execute("DELETE FROM jobs WHERE done", &[]).await?;
+/// task.await.expect("task panicked")?;
+/// # Ok(()) }
+/// ```
 pub struct Pool<T: Transport> {
     pub(crate) inner: Arc<Inner<T>>,
 }
@@ -89,11 +98,33 @@ pub(crate) struct State {
 
 impl<T: Transport + Default> Pool<T> {
     /// Starts configuring a pool for a URL, DSN or [`Config`], on the default transport.
+    ///
+    /// ```
+    /// # use edgepg_core::{async_trait, BoxFuture, BoxSocket, Pool, Runtime, Target, Transport};
+    /// # #[derive(Clone, Default)] struct Offline;
+    /// # impl Runtime for Offline { fn spawn(&self, _: BoxFuture<'static, ()>) {} fn sleep(&self, _: std::time::Duration) -> BoxFuture<'static, ()> { Box::pin(async {}) } fn now(&self) -> std::time::Duration { Default::default() } }
+    /// # #[async_trait] impl Transport for Offline { type Runtime = Self; fn runtime(&self) -> Self { Self } async fn connect(&self, _: &Target) -> std::io::Result<BoxSocket> { Err(std::io::ErrorKind::Unsupported.into()) } }
+    /// let builder = Pool::<Offline>::builder("postgresql://db:port/shop");
+    /// assert!(builder.max_size(5).build().is_err());
+    /// ```
     pub fn builder(config: impl IntoConfig) -> Builder<T> {
         Builder::new(config.into_config(), T::default())
     }
 
     /// A pool with default options.
+    ///
+    /// ```
+    /// # use edgepg_core::{async_trait, BoxFuture, BoxSocket, Pool, Runtime, Target, Transport};
+    /// # #[derive(Clone, Default)] struct Offline;
+    /// # impl Runtime for Offline { fn spawn(&self, _: BoxFuture<'static, ()>) {} fn sleep(&self, _: std::time::Duration) -> BoxFuture<'static, ()> { Box::pin(async {}) } fn now(&self) -> std::time::Duration { Default::default() } }
+    /// # #[async_trait] impl Transport for Offline { type Runtime = Self; fn runtime(&self) -> Self { Self } async fn connect(&self, _: &Target) -> std::io::Result<BoxSocket> { Err(std::io::ErrorKind::Unsupported.into()) } }
+    /// use edgepg_core::ErrorKind;
+    /// let pool = Pool::<Offline>::new("postgresql://app@db/shop")?;
+    /// assert_eq!((pool.status().min_size, pool.status().max_size), (1, 25));
+    /// let bad = Pool::<Offline>::new("mysql://db/shop").err().map(|e| e.kind());
+    /// assert_eq!(bad, Some(ErrorKind::Interface));
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn new(config: impl IntoConfig) -> Result<Pool<T>> {
         Pool::builder(config).build()
     }
@@ -101,11 +132,30 @@ impl<T: Transport + Default> Pool<T> {
 
 impl<T: Transport> Pool<T> {
     /// Starts configuring a pool on an explicit transport.
+    ///
+    /// ```no_run
+    /// # fn f<T: edgepg_core::Transport>(transport: T) -> edgepg_core::Result<()> {
+    /// let pool = edgepg_core::Pool::builder_with("postgresql://app@db/shop", transport)
+    ///     .min_size(0)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder_with(config: impl IntoConfig, transport: T) -> Builder<T> {
         Builder::new(config.into_config(), transport)
     }
 
     /// The configuration the pool connects with.
+    ///
+    /// ```
+    /// # use edgepg_core::{async_trait, BoxFuture, BoxSocket, Pool, Runtime, Target, Transport};
+    /// # #[derive(Clone, Default)] struct Offline;
+    /// # impl Runtime for Offline { fn spawn(&self, _: BoxFuture<'static, ()>) {} fn sleep(&self, _: std::time::Duration) -> BoxFuture<'static, ()> { Box::pin(async {}) } fn now(&self) -> std::time::Duration { Default::default() } }
+    /// # #[async_trait] impl Transport for Offline { type Runtime = Self; fn runtime(&self) -> Self { Self } async fn connect(&self, _: &Target) -> std::io::Result<BoxSocket> { Err(std::io::ErrorKind::Unsupported.into()) } }
+    /// let pool = Pool::<Offline>::new("postgresql://app@db/shop")?;
+    /// assert_eq!(pool.config().get_user(), Some("app"));
+    /// assert_eq!(pool.config().get_dbname(), Some("shop"));
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -114,6 +164,15 @@ impl<T: Transport> Pool<T> {
     ///
     /// With `raise_connect_errors` (the default), fails with
     /// [`ErrorKind::PartiallyConnected`] when any could not be opened.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// if let Err(e) = pool.connect().await {
+    ///     let (opened, failed) = e.connect_counts().unwrap_or_default();
+    ///     eprintln!("{opened} connections open, {failed} failed: {e}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(&self) -> Result<()> {
         let inner = &self.inner;
         inner.ensure_maintainer();
@@ -149,16 +208,44 @@ impl<T: Transport> Pool<T> {
     }
 
     /// Checks out a connection; it returns to the pool when dropped (momoko `getconn`).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut conn = pool.getconn().await?;
+    /// conn.batch_execute("CREATE TEMP TABLE scratch (n int)").await?;
+    /// conn.execute("INSERT INTO scratch VALUES ($1)", &[&1i32]).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn getconn(&self) -> Result<PooledConnection<T>> {
         self.inner.acquire().await
     }
 
     /// Returns a connection explicitly (momoko `putconn`); the same as dropping it.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let conn = pool.getconn().await?;
+    /// pool.putconn(conn);
+    /// assert_eq!(pool.status().in_use, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn putconn(&self, conn: PooledConnection<T>) {
         drop(conn)
     }
 
     /// Sizes and counters right now.
+    ///
+    /// ```
+    /// # use edgepg_core::{async_trait, BoxFuture, BoxSocket, Pool, Runtime, Target, Transport};
+    /// # #[derive(Clone, Default)] struct Offline;
+    /// # impl Runtime for Offline { fn spawn(&self, _: BoxFuture<'static, ()>) {} fn sleep(&self, _: std::time::Duration) -> BoxFuture<'static, ()> { Box::pin(async {}) } fn now(&self) -> std::time::Duration { Default::default() } }
+    /// # #[async_trait] impl Transport for Offline { type Runtime = Self; fn runtime(&self) -> Self { Self } async fn connect(&self, _: &Target) -> std::io::Result<BoxSocket> { Err(std::io::ErrorKind::Unsupported.into()) } }
+    /// use edgepg_core::PoolStatus;
+    /// let pool = Pool::<Offline>::new("postgresql://app@db/shop")?;
+    /// let fresh = PoolStatus { min_size: 1, max_size: 25, ..PoolStatus::default() };
+    /// assert_eq!(pool.status(), fresh);
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
     pub fn status(&self) -> PoolStatus {
         let st = self.inner.lock();
         let mut s = st.counters.clone();
@@ -179,6 +266,15 @@ impl<T: Transport> Pool<T> {
     /// Closes the pool (rule 12): new checkouts and waiters fail with
     /// [`ErrorKind::PoolClosed`], connections in use finish their work, and every
     /// connection ends with a Terminate message.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::ErrorKind;
+    /// pool.close().await;
+    /// let after = pool.getconn().await.err().map(|e| e.kind());
+    /// assert_eq!(after, Some(ErrorKind::PoolClosed));
+    /// # Ok(()) }
+    /// ```
     pub async fn close(&self) {
         let inner = &self.inner;
         let (idle, waiters) = {
@@ -211,6 +307,14 @@ impl<T: Transport> Pool<T> {
     }
 
     /// True after [`Pool::close`].
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) {
+    /// let handle = pool.clone();
+    /// handle.close().await;
+    /// assert!(pool.is_closed());
+    /// # }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.lock().closed
     }

@@ -4,6 +4,13 @@
 ///
 /// `size` counts every connection the pool holds or is opening; it never
 /// exceeds `max_size` (rule 3).
+///
+/// ```
+/// use edgepg_core::PoolStatus;
+/// let s = PoolStatus { size: 3, idle: 0, in_use: 3, max_size: 3, ..PoolStatus::default() };
+/// let saturated = s.size == s.max_size && s.idle == 0;
+/// assert!(saturated && !s.closed);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolStatus {
     /// Open connections plus connects under way.

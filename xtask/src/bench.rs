@@ -246,7 +246,7 @@ fn same_family(a: &str, b: &str) -> bool {
 
 fn write_markdown(path: &Path, table: &str) -> Result<(), String> {
     let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let section = format!("{BEGIN}\n## Latest `cargo xtask bench` run\n\n{table}{END}\n");
+    let section = format!("{BEGIN}\n## Latest `cargo xtask bench` run\n\n{table}{END}\n\n");
     let updated = match (existing.find(BEGIN), existing.find(END)) {
         (Some(b), Some(e)) if e > b => format!(
             "{}{}{}",
@@ -259,7 +259,7 @@ fn write_markdown(path: &Path, table: &str) -> Result<(), String> {
                 Some(i) => existing.split_at(i + 1),
                 None => (existing.as_str(), ""),
             };
-            format!("{head}\n{section}\n{rest}")
+            format!("{head}\n{section}{rest}")
         }
     };
     std::fs::write(path, updated).map_err(|e| format!("writing {}: {e}", path.display()))

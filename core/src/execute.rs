@@ -93,6 +93,18 @@ impl<S: Into<String>> From<(S, Vec<Value>)> for Statement {
     }
 }
 
+impl<S: Into<String>> From<(S, &[Value])> for Statement {
+    fn from((sql, params): (S, &[Value])) -> Statement {
+        Statement::new(sql, params.to_vec())
+    }
+}
+
+impl<S: Into<String>, const N: usize> From<(S, [Value; N])> for Statement {
+    fn from((sql, params): (S, [Value; N])) -> Statement {
+        Statement::new(sql, params.into())
+    }
+}
+
 /// Where a Session collects the notices of the connections it used.
 pub(crate) type NoticeSink = Mutex<VecDeque<String>>;
 
@@ -114,7 +126,14 @@ fn collect_notices(sink: Option<&NoticeSink>, conn: &Connection) {
 /// The server is ending this backend (admin command, shutdown, crash recovery):
 /// whatever statement it was handed did not commit.
 fn is_terminating(e: &Error) -> bool {
-    matches!(e.code(), Some("57P01" | "57P02" | "57P03"))
+    is_fatal(e) && matches!(e.code(), Some("57P01" | "57P02" | "57P03"))
+}
+
+/// The server ends the backend after this error (`RAISE … USING ERRCODE`
+/// can produce any code, but only at ERROR severity).
+fn is_fatal(e: &Error) -> bool {
+    e.db_error()
+        .is_some_and(|db| matches!(db.severity.as_str(), "FATAL" | "PANIC"))
 }
 
 pub(crate) fn query_timed_out(limit: std::time::Duration) -> Error {
@@ -132,10 +151,10 @@ fn retryable(e: &Error, conn: &Connection, sent: bool) -> bool {
 }
 
 /// Rule 6: a broken connection under a statement that may have run is `ConnectionLost`.
-fn lost(e: Error) -> Error {
+pub(crate) fn lost(e: Error) -> Error {
     let broken = e.kind() == ErrorKind::ConnectionLost
         || is_terminating(&e)
-        || e.code().is_some_and(|c| c.starts_with("08"));
+        || (is_fatal(&e) && e.code().is_some_and(|c| c.starts_with("08")));
     if broken && e.kind() != ErrorKind::ConnectionLost {
         Error::with_source(
             ErrorKind::ConnectionLost,
@@ -321,13 +340,18 @@ impl<T: Transport> Pool<T> {
     /// momoko's `transaction`: BEGIN, every statement in order on one connection,
     /// COMMIT. On error it rolls back and returns the original error.
     ///
+    /// Statements are SQL strings, `(sql, params)` pairs with [`Value`]
+    /// parameters, or [`Statement`]s (to mix the two).
+    ///
     /// ```no_run
     /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
-    /// use edgepg_core::Value;
+    /// use edgepg_core::{Statement, Value};
+    /// pool.transaction(["DELETE FROM t", "INSERT INTO t VALUES (0)"]).await?;
+    /// pool.transaction([("INSERT INTO t VALUES ($1)", vec![Value::from(1)])]).await?;
     /// let results = pool
     ///     .transaction([
-    ///         ("INSERT INTO t VALUES ($1)", vec![Value::from(1)]).into(),
-    ///         "SELECT count(*) FROM t".into(),
+    ///         Statement::from(("INSERT INTO t VALUES ($1)", vec![Value::from(2)])),
+    ///         Statement::from("SELECT count(*) FROM t"),
     ///     ])
     ///     .await?;
     /// assert_eq!(results.len(), 2);
@@ -335,9 +359,10 @@ impl<T: Transport> Pool<T> {
     /// ```
     pub async fn transaction<I>(&self, statements: I) -> Result<Vec<Results>>
     where
-        I: IntoIterator<Item = Statement>,
+        I: IntoIterator,
+        I::Item: Into<Statement>,
     {
-        self.transaction_noting(None, statements.into_iter().collect())
+        self.transaction_noting(None, statements.into_iter().map(Into::into).collect())
             .await
     }
 

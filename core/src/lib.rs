@@ -43,6 +43,7 @@ pub use async_trait::async_trait;
 pub use config::{Config, Host, IntoConfig, PipelineConnect, SslMode, TargetSessionAttrs};
 pub use connection::Notification;
 pub use copy::CopyIn;
+pub use cursor::Cursor;
 pub use error::{DbErrorFields, Error, ErrorKind, Result};
 pub use execute::Statement;
 pub use mogrify::mogrify;

@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex};
 use tokio_postgres::types::ToSql;
 
 use crate::config::{Config, IntoConfig};
+use crate::connection::Notification;
+use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::execute::{NoticeSink, Statement};
-use crate::platform::BoxAny;
+use crate::platform::{BoxAny, BoxStream};
 use crate::pool::Pool;
 use crate::results::Results;
 use crate::runtime::Runtime;
@@ -192,17 +194,21 @@ impl<T: Transport> Session<T> {
     /// ```no_run
     /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
     /// let results = session
-    ///     .transaction(["UPDATE stock SET n = n - 1 WHERE id = 1".into(), "SELECT n FROM stock".into()])
+    ///     .transaction(["UPDATE stock SET n = n - 1 WHERE id = 1", "SELECT n FROM stock"])
     ///     .await?;
     /// assert_eq!(results.len(), 2);
     /// # Ok(()) }
     /// ```
     pub async fn transaction<I>(&self, statements: I) -> Result<Vec<Results>>
     where
-        I: IntoIterator<Item = Statement>,
+        I: IntoIterator,
+        I::Item: Into<Statement>,
     {
         self.pool
-            .transaction_noting(Some(&self.notices), statements.into_iter().collect())
+            .transaction_noting(
+                Some(&self.notices),
+                statements.into_iter().map(Into::into).collect(),
+            )
             .await
     }
 
@@ -229,6 +235,42 @@ impl<T: Transport> Session<T> {
     /// ```
     pub async fn begin(&self) -> Result<Transaction<T>> {
         self.pool.begin().await
+    }
+
+    /// Streams a large result through a server-side cursor (see [`Pool::cursor`]).
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// let mut rows = session.cursor("SELECT generate_series(1, 100000)", &[], 1_000);
+    /// let mut n = 0;
+    /// while rows.try_next().await?.is_some() {
+    ///     n += 1;
+    /// }
+    /// assert_eq!(n, 100_000);
+    /// # Ok(()) }
+    /// ```
+    pub fn cursor<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [&'a (dyn ToSql + Sync)],
+        chunk: usize,
+    ) -> Cursor<'a> {
+        self.pool.cursor(sql, params, chunk)
+    }
+
+    /// Delivers NOTIFY payloads of `channel` (see [`Pool::listen`]).
+    ///
+    /// ```no_run
+    /// # async fn f(session: edgepg_core::Session<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// let mut events = session.listen("jobs").await?;
+    /// session.execute("NOTIFY jobs, 'ready'", &[]).await?;
+    /// assert_eq!(events.try_next().await?.unwrap().payload, "ready");
+    /// # Ok(()) }
+    /// ```
+    pub async fn listen(&self, channel: &str) -> Result<BoxStream<'static, Result<Notification>>> {
+        self.pool.listen(channel).await
     }
 
     /// The server process ID of a pooled connection.

@@ -3,7 +3,7 @@
 use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::execute::quote_qualified;
+use crate::execute::quote_qualified_single;
 use crate::pool::PooledConnection;
 use crate::results::Results;
 use crate::row::RowSink;
@@ -208,7 +208,7 @@ impl<T: Transport> Transaction<T> {
     /// # Ok(()) }
     /// ```
     pub async fn savepoint(&mut self, name: &str) -> Result<()> {
-        let sql = format!("SAVEPOINT {}", quote_qualified(name)?);
+        let sql = format!("SAVEPOINT {}", quote_qualified_single(name)?);
         let r = self.conn.batch_execute(&sql).await;
         self.note(r)
     }
@@ -226,7 +226,7 @@ impl<T: Transport> Transaction<T> {
     /// # Ok(()) }
     /// ```
     pub async fn rollback_to(&mut self, name: &str) -> Result<()> {
-        let sql = format!("ROLLBACK TO SAVEPOINT {}", quote_qualified(name)?);
+        let sql = format!("ROLLBACK TO SAVEPOINT {}", quote_qualified_single(name)?);
         self.conn.batch_execute(&sql).await?;
         self.failed = false;
         Ok(())
@@ -243,7 +243,7 @@ impl<T: Transport> Transaction<T> {
     /// # Ok(()) }
     /// ```
     pub async fn release_savepoint(&mut self, name: &str) -> Result<()> {
-        let sql = format!("RELEASE SAVEPOINT {}", quote_qualified(name)?);
+        let sql = format!("RELEASE SAVEPOINT {}", quote_qualified_single(name)?);
         let r = self.conn.batch_execute(&sql).await;
         self.note(r)
     }

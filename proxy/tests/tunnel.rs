@@ -103,8 +103,8 @@ async fn queries_transactions_and_errors_through_the_tunnel() {
     assert_eq!(n, 3);
     let err = pool
         .transaction([
-            ("INSERT INTO t_tunnel_tx VALUES ($1)", vec![Value::from(10)]).into(),
-            ("INSERT INTO t_tunnel_tx VALUES ($1)", vec![Value::from(1)]).into(),
+            ("INSERT INTO t_tunnel_tx VALUES ($1)", vec![Value::from(10)]),
+            ("INSERT INTO t_tunnel_tx VALUES ($1)", vec![Value::from(1)]),
         ])
         .await
         .unwrap_err();

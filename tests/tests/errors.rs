@@ -78,6 +78,7 @@ async fn sqlstate_classes_map_to_kinds() {
         ),
         (raise("55P03"), "55P03", ErrorKind::Operational),
         (raise("57P04"), "57P04", ErrorKind::Operational),
+        (raise("57P01"), "57P01", ErrorKind::Operational),
         (
             "SELECT pg_read_file('/edgepg/no/such/file')".into(),
             "58P01",
@@ -102,6 +103,12 @@ async fn sqlstate_classes_map_to_kinds() {
         let err = result.expect_err(&sql);
         assert_eq!(err.code(), Some(code), "{sql}: {err}");
         assert_eq!(err.kind(), kind, "{sql}: {err}");
+        if sql.starts_with("DO") {
+            // The same error through the pool's statement path, where rule 6 applies:
+            // a raised connection-class code is not a lost connection.
+            let err = pool.query(&sql, &[]).await.expect_err(&sql);
+            assert_eq!((err.code(), err.kind()), (Some(code), kind), "{sql}: {err}");
+        }
         assert!(!err.to_string().is_empty());
         let _ = pool
             .getconn()
@@ -128,4 +135,42 @@ async fn sqlstate_classes_map_to_kinds() {
     assert!(err.position().is_some());
     assert!(err.hint().is_none() || !err.hint().unwrap().is_empty());
     pool.execute("DROP TABLE e_uniq", &[]).await.unwrap();
+}
+
+/// Rule 6 on a checked-out connection and in a transaction: a statement whose
+/// backend was terminated under it fails with `ConnectionLost`.
+#[tokio::test]
+async fn terminated_backends_are_connection_lost_on_held_connections() {
+    let pool = Pool::builder(PgServer::shared().url())
+        .max_size(3)
+        .build()
+        .unwrap();
+    let admin = Pool::new(PgServer::shared().url()).unwrap();
+    let terminate = |pid: i32| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                .await
+                .unwrap();
+        }
+    };
+
+    let mut conn = pool.getconn().await.unwrap();
+    let pid: i32 = conn.query("SELECT pg_backend_pid()", &[]).await.unwrap()[0].get(0);
+    terminate(pid).await;
+    let err = conn.query("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionLost, "{err}");
+    drop(conn);
+
+    let mut tx = pool.begin().await.unwrap();
+    let pid: i32 = tx.query("SELECT pg_backend_pid()", &[]).await.unwrap()[0].get(0);
+    terminate(pid).await;
+    let err = tx.execute("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionLost, "{err}");
+    drop(tx);
+
+    // The pool serves again on a fresh connection.
+    let r = pool.query("SELECT 1 AS one", &[]).await.unwrap();
+    assert_eq!(r[0].get::<i32, _>("one"), 1);
 }

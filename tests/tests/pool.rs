@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use edgepg_tests::{PgServer, Relay};
-use edgepg_tokio::{ErrorKind, Pool, Value};
+use edgepg_tokio::{ErrorKind, Pool, Statement, Value};
 
 fn url() -> String {
     PgServer::shared().url()
@@ -220,8 +220,7 @@ async fn transaction_after_killed_backends_writes_exactly_once() {
         .transaction([(
             "INSERT INTO p_once VALUES ($1) RETURNING id",
             vec![Value::from(7)],
-        )
-            .into()])
+        )])
         .await
         .expect("retried on a fresh connection");
     assert_eq!(out[0].len(), 1);
@@ -443,8 +442,11 @@ async fn random_drops_leave_the_pool_consistent() {
                     }
                     _ => pool
                         .transaction([
-                            ("INSERT INTO p_drops VALUES ($1)", vec![Value::from(i)]).into(),
-                            "DELETE FROM p_drops".into(),
+                            Statement::from((
+                                "INSERT INTO p_drops VALUES ($1)",
+                                vec![Value::from(i)],
+                            )),
+                            Statement::from("DELETE FROM p_drops"),
                         ])
                         .await
                         .map(|_| ()),

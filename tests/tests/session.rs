@@ -110,8 +110,8 @@ async fn execute_counts_rows_and_transaction_rolls_back() {
     assert_eq!(n, 3);
     let err = pool
         .transaction([
-            ("INSERT INTO s_tx VALUES ($1)", vec![Value::from(10)]).into(),
-            ("INSERT INTO s_tx VALUES ($1)", vec![Value::from(1)]).into(),
+            ("INSERT INTO s_tx VALUES ($1)", vec![Value::from(10)]),
+            ("INSERT INTO s_tx VALUES ($1)", vec![Value::from(1)]),
         ])
         .await
         .unwrap_err();
@@ -123,8 +123,7 @@ async fn execute_counts_rows_and_transaction_rolls_back() {
         .transaction([(
             "INSERT INTO s_tx VALUES ($1) RETURNING id",
             vec![Value::from(11)],
-        )
-            .into()])
+        )])
         .await
         .unwrap();
     assert_eq!(out[0][0].get::<i32, _>("id"), 11);
@@ -256,5 +255,77 @@ async fn config_from_env_and_unix_socket() {
     assert_eq!(
         session.query("SELECT 2 AS two", &[]).await.unwrap()[0].get::<i32, _>(0),
         2
+    );
+}
+
+/// The forms SPEC §3 and §5 write: `transaction` with plain SQL strings or
+/// `(sql, params)` pairs, and `cursor` / `listen` on a Session, the cursor
+/// used directly as a stream.
+#[tokio::test]
+async fn spec_forms_of_transaction_cursor_and_listen() {
+    use futures_util::{StreamExt, TryStreamExt};
+    let s = session();
+    s.execute(
+        "CREATE TABLE IF NOT EXISTS s_forms (id int PRIMARY KEY)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let out = s
+        .transaction([
+            "DELETE FROM s_forms",
+            "INSERT INTO s_forms VALUES (1), (2)",
+            "SELECT count(*)::int AS n FROM s_forms",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[2][0].get::<i32, _>("n"), 2);
+    let params = [Value::from(3)];
+    let out = s
+        .transaction([("INSERT INTO s_forms VALUES ($1) RETURNING id", &params[..])])
+        .await
+        .unwrap();
+    assert_eq!(out[0][0].get::<i32, _>("id"), 3);
+    let out = s
+        .transaction([(
+            "INSERT INTO s_forms VALUES ($1) RETURNING id",
+            [Value::from(4)],
+        )])
+        .await
+        .unwrap();
+    assert_eq!(out[0][0].get::<i32, _>("id"), 4);
+    let n = s.execute("DELETE FROM s_forms", &[]).await.unwrap();
+    assert_eq!(n, 4);
+
+    // A cursor is a stream without awaiting it first.
+    let ids: Vec<i32> = s
+        .cursor("SELECT g FROM generate_series(1, 25) g", &[], 4)
+        .map_ok(|row| row.get::<i32, _>(0))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids, (1..=25).collect::<Vec<_>>());
+    // A statement that fails to declare is the stream's first item, then it ends.
+    let mut broken = s.cursor("SELEC nothing", &[], 4);
+    let first = broken.next().await.unwrap().unwrap_err();
+    assert_eq!(first.kind(), ErrorKind::Programming);
+    assert!(broken.next().await.is_none());
+    // Awaited, the cursor reports the same error before any row.
+    let err = s.cursor("SELEC nothing", &[], 4).await.err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Programming);
+
+    let mut events = s.listen("s_forms_events").await.unwrap();
+    s.execute("NOTIFY s_forms_events, 'ready'", &[])
+        .await
+        .unwrap();
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), events.try_next())
+        .await
+        .expect("the notification arrives")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (n.channel.as_str(), n.payload.as_str()),
+        ("s_forms_events", "ready")
     );
 }

@@ -302,6 +302,13 @@ async fn transactions_with_options_and_savepoints() {
     tx.execute("INSERT INTO s_sp VALUES (3)", &[])
         .await
         .unwrap();
+    // A savepoint name is one identifier, dots and quotes included.
+    tx.savepoint("v1.2 \"q\"").await.unwrap();
+    tx.execute("INSERT INTO s_sp VALUES (4)", &[])
+        .await
+        .unwrap();
+    tx.rollback_to("v1.2 \"q\"").await.unwrap();
+    tx.release_savepoint("v1.2 \"q\"").await.unwrap();
     tx.commit().await.unwrap();
     let ids: Vec<i32> = pool
         .query("SELECT id FROM s_sp ORDER BY id", &[])

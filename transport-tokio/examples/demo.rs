@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use edgepg_tokio::{ErrorKind, Pool, Session, Value};
+use edgepg_tokio::{ErrorKind, Pool, Session, Statement, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,17 +53,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let results = pool
         .transaction([
-            (
+            Statement::from((
                 "INSERT INTO demo_items VALUES ($1, $2)",
                 vec![Value::from(1), Value::from("apple")],
-            )
-                .into(),
-            (
+            )),
+            Statement::from((
                 "INSERT INTO demo_items VALUES ($1, $2)",
                 vec![Value::from(2), Value::from("pear")],
-            )
-                .into(),
-            "SELECT count(*) AS items FROM demo_items".into(),
+            )),
+            Statement::from("SELECT count(*) AS items FROM demo_items"),
         ])
         .await?;
     println!("committed; count -> {:?}", results[2].as_dict()?);
@@ -74,13 +72,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             (
                 "INSERT INTO demo_items VALUES ($1, $2)",
                 vec![Value::from(3), Value::from("plum")],
-            )
-                .into(),
+            ),
             (
                 "INSERT INTO demo_items VALUES ($1, $2)",
                 vec![Value::from(1), Value::from("again")],
-            )
-                .into(),
+            ),
         ])
         .await
         .expect_err("duplicate key");

@@ -123,11 +123,12 @@ impl<T: Transport> PooledConnection<T> {
         self.timed(outcome, limit).await
     }
 
-    /// The statement's result, or (`None`: it outlived the query timeout) a
+    /// The statement's result (a broken connection under it is
+    /// `ConnectionLost`, rule 6), or (`None`: it outlived the query timeout) a
     /// `QueryCanceled` error once the connection is cleaned.
     async fn timed<R>(&mut self, outcome: Option<Result<R>>, limit: Option<Duration>) -> Result<R> {
         match (outcome, limit) {
-            (Some(result), _) => result,
+            (Some(result), _) => result.map_err(crate::execute::lost),
             (None, limit) => Err(self.timed_out(limit.unwrap_or_default()).await),
         }
     }

@@ -12,7 +12,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, Statement};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::execute::probe_type;
+use crate::execute::declared_type;
 use crate::results::{Column, Results};
 use crate::row::{reborrow, Row, RowSink};
 use crate::runtime::Runtime;
@@ -640,7 +640,7 @@ impl Connection {
         sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
         let typed: Vec<(&(dyn ToSql + Sync), Type)> =
-            params.iter().map(|p| (*p, probe_type(*p))).collect();
+            params.iter().map(|p| (*p, declared_type(*p))).collect();
         let stream = self
             .client
             .query_typed_raw(sql, typed)

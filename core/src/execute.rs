@@ -541,9 +541,27 @@ fn callproc_sql(name: &str, n: usize) -> Result<String> {
     ))
 }
 
+/// The type to declare for a parameter of an unnamed statement: unspecified
+/// for a dynamic [`Value`], which the server types by inference as it does
+/// with a prepared statement (§3), otherwise [`probe_type`].
+pub(crate) fn declared_type(param: &(dyn ToSql + Sync)) -> Type {
+    let unspecified = unspecified_type();
+    // Only `Value` accepts a type it cannot know.
+    let mut buf = bytes::BytesMut::new();
+    if param.to_sql_checked(&unspecified, &mut buf).is_ok() {
+        unspecified
+    } else {
+        probe_type(param)
+    }
+}
+
+fn unspecified_type() -> Type {
+    Type::new("unspecified".into(), 0, Kind::Pseudo, "pg_catalog".into())
+}
+
 /// The first type a parameter encodes to in binary; "unspecified" (OID 0) when none.
 pub(crate) fn probe_type(param: &(dyn ToSql + Sync)) -> Type {
-    const CANDIDATES: [Type; 13] = [
+    const CANDIDATES: [Type; 28] = [
         Type::BOOL,
         Type::INT4,
         Type::INT8,
@@ -557,6 +575,21 @@ pub(crate) fn probe_type(param: &(dyn ToSql + Sync)) -> Type {
         Type::TIMESTAMPTZ,
         Type::TIMESTAMP,
         Type::DATE,
+        Type::OID,
+        Type::CHAR,
+        Type::BOOL_ARRAY,
+        Type::INT4_ARRAY,
+        Type::INT8_ARRAY,
+        Type::INT2_ARRAY,
+        Type::FLOAT8_ARRAY,
+        Type::FLOAT4_ARRAY,
+        Type::TEXT_ARRAY,
+        Type::BYTEA_ARRAY,
+        Type::JSONB_ARRAY,
+        Type::UUID_ARRAY,
+        Type::TIMESTAMPTZ_ARRAY,
+        Type::TIMESTAMP_ARRAY,
+        Type::DATE_ARRAY,
     ];
     let mut buf = bytes::BytesMut::new();
     for ty in CANDIDATES {
@@ -567,7 +600,7 @@ pub(crate) fn probe_type(param: &(dyn ToSql + Sync)) -> Type {
             return ty;
         }
     }
-    Type::new("unspecified".into(), 0, Kind::Pseudo, "pg_catalog".into())
+    unspecified_type()
 }
 
 #[cfg(test)]
@@ -595,5 +628,12 @@ mod tests {
         assert_eq!(probe_type(&Value::Int(1 << 40)), Type::INT8);
         assert_eq!(probe_type(&"x"), Type::TEXT);
         assert_eq!(probe_type(&Value::Numeric("1.5".into())).oid(), 0);
+        assert_eq!(probe_type(&vec![1i32, 2]), Type::INT4_ARRAY);
+        assert_eq!(probe_type(&vec!["a".to_string()]), Type::TEXT_ARRAY);
+        assert_eq!(probe_type(&7u32), Type::OID);
+        assert_eq!(declared_type(&Value::Int(6)).oid(), 0);
+        assert_eq!(declared_type(&Value::Null).oid(), 0);
+        assert_eq!(declared_type(&6i32), Type::INT4);
+        assert_eq!(declared_type(&None::<i64>), Type::INT8);
     }
 }

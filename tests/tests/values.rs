@@ -300,6 +300,22 @@ async fn mogrify_output_reads_back_the_same() {
         42
     );
     assert!(mogrify("SELECT $2", &[&1i32]).is_err());
+    // Typed Rust arrays and oids, bound and inlined, read back the same.
+    let ints = vec![1i32, -2];
+    let texts = vec!["a'b".to_string(), "c\\d".to_string(), "{x}".to_string()];
+    let nullable = vec![Some(1.5f64), None];
+    let oid = 26u32;
+    let params: [&(dyn edgepg_tokio::ToSql + Sync); 4] = [&ints, &texts, &nullable, &oid];
+    let sql = "SELECT $1::int4[] AS i, $2::text[] AS t, $3::float8[] AS f, $4::oid AS o";
+    let bound = pool.query(sql, &params).await.unwrap();
+    let inlined = mogrify(sql, &params).unwrap();
+    let direct = pool.query(&inlined, &[]).await.unwrap();
+    assert_eq!(
+        format!("{:?}", bound[0]),
+        format!("{:?}", direct[0]),
+        "{inlined}"
+    );
+    assert_eq!(direct[0].get::<Vec<String>, _>("t"), texts);
 }
 
 #[tokio::test]
@@ -356,6 +372,27 @@ async fn statement_cache_counts_evicts_and_turns_off() {
         .await
         .unwrap();
     assert_eq!(n, 4);
+    // `Value`s go with unspecified types, as with the cache on: the server infers them.
+    let r = conn
+        .query(
+            "SELECT 'x'::text = $1 AS same, $2::date AS d",
+            &[&Value::Int(5), &Value::from("2024-02-29")],
+        )
+        .await
+        .unwrap();
+    assert!(!r[0].get::<bool, _>("same"));
+    assert_eq!(r[0].value("d"), Some(&Value::Date("2024-02-29".into())));
+    conn.batch_execute("CREATE TEMP TABLE v_off (n int, at timestamptz)")
+        .await
+        .unwrap();
+    let n = conn
+        .execute(
+            "INSERT INTO v_off VALUES ($1, $2)",
+            &[&Value::Null, &Value::from("2024-01-01 00:00:00+00")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
     assert_eq!(off.status().statement_cache_misses, 0);
 }
 

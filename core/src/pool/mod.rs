@@ -176,27 +176,28 @@ impl<T: Transport> Pool<T> {
     pub async fn connect(&self) -> Result<()> {
         let inner = &self.inner;
         inner.ensure_maintainer();
-        let wanted = {
+        // Each attempt is a task of its own that books its outcome itself, so a
+        // caller dropping this future leaves no slot behind (rule 11).
+        let reports: Vec<_> = {
             let mut st = inner.lock();
             if st.closed {
                 return Err(pool_closed());
             }
             let n = inner.options.min_size.saturating_sub(st.open);
-            st.open += n;
-            st.connecting += n;
-            n
+            (0..n)
+                .map(|_| {
+                    let (tx, rx) = oneshot::channel();
+                    inner.spawn_open_reporting(&mut st, Some(tx));
+                    rx
+                })
+                .collect()
         };
-        let attempts = (0..wanted).map(|_| {
-            let inner = inner.clone();
-            async move {
-                let result = inner.open_connection().await;
-                let outcome = result.as_ref().map(|_| ()).map_err(Clone::clone);
-                inner.opened(result);
-                outcome
-            }
-        });
-        let outcomes = futures_util::future::join_all(attempts).await;
-        let failed: Vec<Error> = outcomes.into_iter().filter_map(|r| r.err()).collect();
+        let wanted = reports.len();
+        let outcomes = futures_util::future::join_all(reports).await;
+        let failed: Vec<Error> = outcomes
+            .into_iter()
+            .filter_map(|r| r.unwrap_or_else(|_| Err(open_dropped())).err())
+            .collect();
         match failed.first() {
             Some(first) if inner.options.raise_connect_errors => Err(Error::partially_connected(
                 wanted - failed.len(),
@@ -370,8 +371,12 @@ impl<T: Transport> Inner<T> {
                     }
                 }
             };
-            if let Some(conn) = self.checked(conn, ping).await {
-                return Ok(PooledConnection::new(self.clone(), conn));
+            // The acquire timeout bounds the ping too (rule 4).
+            let deadline = (!limit.is_zero()).then(|| start + limit);
+            match self.checked(conn, ping, deadline).await {
+                Checked::Ready(conn) => return Ok(conn),
+                Checked::Dead => continue,
+                Checked::OutOfTime => return Err(self.timed_out(limit)),
             }
         }
     }
@@ -389,8 +394,16 @@ impl<T: Transport> Inner<T> {
         if let Some(err) = self.unavailable(&st) {
             return Err(err);
         }
-        let can_open = st.open < self.options.max_size && st.connecting <= st.waiters.len();
-        if limit.is_zero() && !can_open {
+        // A connect under way that no earlier waiter counts on serves this caller;
+        // otherwise it gets one of its own while below max_size (rule 3).
+        let spare_connect = st.connecting > st.waiters.len();
+        let can_open = !spare_connect && st.open < self.options.max_size;
+        // ZERO never waits for another caller to give a connection back, as with
+        // deadpool's zero wait timeout and psycopg2's pool (which momoko
+        // builds on): with capacity free — a connect under way nobody else waits for,
+        // or room below max_size — the caller is served (bounded by the connect
+        // timeout); PoolFull only when every connection, open or opening, is taken.
+        if limit.is_zero() && !spare_connect && !can_open {
             st.counters.timeouts += 1;
             return Err(Error::new(
                 ErrorKind::PoolFull,
@@ -427,25 +440,43 @@ impl<T: Transport> Inner<T> {
         }
     }
 
-    /// Rule 5: a connection handed out is open, and answers a ping if asked to.
-    /// Returns `None` (and discards it) otherwise.
-    async fn checked(self: &Arc<Self>, mut conn: Connection, ping: bool) -> Option<Connection> {
-        if !conn.is_closed() && !ping {
-            return Some(conn);
+    /// Rule 5: a connection handed out is open, and answers a ping if asked to
+    /// (before `deadline`, the end of the acquire timeout, if bounded).
+    ///
+    /// The connection is a [`PooledConnection`] before the ping is sent: if the
+    /// caller drops the checkout mid-ping, it goes back through the rule-10
+    /// clean-up like any connection dropped with a statement in flight (rule 11).
+    async fn checked(
+        self: &Arc<Self>,
+        conn: Connection,
+        ping: bool,
+        deadline: Option<Duration>,
+    ) -> Checked<T> {
+        let mut conn = PooledConnection::new(self.clone(), conn);
+        if !ping && !conn.is_closed() {
+            return Checked::Ready(conn);
         }
         // A half-open socket never answers: bound the ping.
-        let limit = self.config.get_connect_timeout().unwrap_or(PING_TIMEOUT);
-        let alive = !conn.is_closed()
-            && matches!(timeout(&self.rt, limit, conn.ping()).await, Some(Ok(())));
-        if alive {
-            return Some(conn);
+        let own_limit = self.config.get_connect_timeout().unwrap_or(PING_TIMEOUT);
+        let limit = deadline.map_or(own_limit, |d| d.saturating_sub(self.now()).min(own_limit));
+        if !conn.is_closed() {
+            match timeout(&self.rt, limit, conn.conn().ping()).await {
+                Some(Ok(())) => return Checked::Ready(conn),
+                // Out of acquire time, not proven dead: the ping is abandoned and
+                // the connection cleaned and returned in the background.
+                None if limit < own_limit => return Checked::OutOfTime,
+                _ => {}
+            }
         }
+        let conn = conn.detach();
         let mut st = self.lock();
         st.in_use -= 1;
         st.open -= 1;
         st.counters.closed_broken += 1;
         self.replenish(&mut st);
-        None
+        drop(st);
+        drop(conn);
+        Checked::Dead
     }
 
     /// Rule 7: while the server is known to be unreachable, fail at once.
@@ -483,6 +514,15 @@ impl<T: Transport> Inner<T> {
     }
 
     pub(crate) fn spawn_open(self: &Arc<Self>, st: &mut State) {
+        self.spawn_open_reporting(st, None)
+    }
+
+    /// Opens one connection in a task of its own; `report` learns how it went.
+    fn spawn_open_reporting(
+        self: &Arc<Self>,
+        st: &mut State,
+        report: Option<oneshot::Sender<Result<()>>>,
+    ) {
         st.open += 1;
         st.connecting += 1;
         let inner = self.clone();
@@ -491,7 +531,11 @@ impl<T: Transport> Inner<T> {
             let slot = OnDrop::new(|| inner.open_abandoned());
             let result = inner.open_connection().await;
             slot.disarm();
+            let outcome = report.map(|tx| (tx, result.as_ref().map(|_| ()).map_err(Clone::clone)));
             inner.opened(result);
+            if let Some((tx, outcome)) = outcome {
+                let _ = tx.send(outcome);
+            }
         }));
     }
 
@@ -730,6 +774,17 @@ impl<F: FnOnce()> Drop for OnDrop<F> {
     }
 }
 
+/// The outcome of [`Inner::checked`].
+// Transient, never stored, like `Next`.
+#[allow(clippy::large_enum_variant)]
+enum Checked<T: Transport> {
+    Ready(PooledConnection<T>),
+    /// The connection was dead and is discarded: try another.
+    Dead,
+    /// The acquire timeout ran out during the ping.
+    OutOfTime,
+}
+
 // Transient, never stored: boxing the connection would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 enum Next<T: Transport> {
@@ -768,6 +823,14 @@ impl<T: Transport> Drop for WaitGuard<T> {
             self.inner.put_back(Some(conn));
         }
     }
+}
+
+/// A connect task the runtime dropped before it finished.
+fn open_dropped() -> Error {
+    Error::new(
+        ErrorKind::DatabaseNotAvailable,
+        "the connect was abandoned before it finished (the runtime shut down)",
+    )
 }
 
 pub(crate) fn pool_closed() -> Error {

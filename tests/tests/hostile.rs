@@ -617,3 +617,31 @@ async fn hostile_messages_after_startup_are_errors_not_crashes() {
     let r = pool.query("SELECT seven", &[]).await.unwrap();
     assert_eq!(r[0].get::<i32, _>("x"), 7);
 }
+
+/// Connections, transactions and cursors that outlive their runtime are
+/// dropped without a panic (there is nothing left to run the cleanup on).
+#[test]
+fn dropping_pool_objects_outside_a_runtime_does_not_panic() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pool = Pool::builder(PgServer::shared().url())
+        .max_size(3)
+        .build()
+        .unwrap();
+    let (conn, tx, status) = rt.block_on(async {
+        let mut conn = pool.getconn().await.unwrap();
+        // A statement whose future was dropped leaves the connection busy.
+        let sleeping = conn.query("SELECT pg_sleep(5)", &[]);
+        let _ = tokio::time::timeout(Duration::from_millis(50), sleeping).await;
+        let mut tx = pool.begin().await.unwrap();
+        tx.execute("CREATE TEMP TABLE h_outlived (n int)", &[])
+            .await
+            .unwrap();
+        (conn, tx, pool.status())
+    });
+    assert_eq!(status.in_use, 2);
+    // Dropped on this plain thread, inside no runtime.
+    drop(tx);
+    drop(conn);
+    drop(rt);
+    drop(pool);
+}

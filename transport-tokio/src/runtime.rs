@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use edgepg_core::{BoxFuture, Runtime};
 
-/// Spawns on the current tokio runtime and uses tokio's timers.
+/// Spawns on the current tokio runtime (if there is one) and uses tokio's timers.
 ///
 /// ```
 /// use edgepg_core::Runtime;
@@ -18,7 +18,12 @@ pub struct TokioRuntime;
 
 impl Runtime for TokioRuntime {
     fn spawn(&self, task: BoxFuture<'static, ()>) {
-        tokio::spawn(task);
+        // Outside a runtime (a pooled connection dropped after `block_on`
+        // returned) there is nothing to run the task on: dropping it drops the
+        // connection, which the pool then counts as discarded.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(task);
+        }
     }
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {

@@ -108,7 +108,7 @@ impl<S: Into<String>, const N: usize> From<(S, [Value; N])> for Statement {
 /// Where a Session collects the notices of the connections it used.
 pub(crate) type NoticeSink = Mutex<VecDeque<String>>;
 
-fn collect_notices(sink: Option<&NoticeSink>, conn: &Connection) {
+pub(crate) fn collect_notices(sink: Option<&NoticeSink>, conn: &Connection) {
     if let Some(sink) = sink {
         let fresh = conn.take_notices();
         if !fresh.is_empty() {

@@ -234,7 +234,8 @@ impl<T: Transport> Session<T> {
     /// # Ok(()) }
     /// ```
     pub async fn begin(&self) -> Result<Transaction<T>> {
-        self.pool.begin().await
+        let tx = self.pool.begin().await?;
+        Ok(tx.noting(self.notices.clone()))
     }
 
     /// Streams a large result through a server-side cursor (see [`Pool::cursor`]).

@@ -1,9 +1,11 @@
 //! [`Transaction`]: an explicit transaction on one pooled connection.
 
+use std::sync::Arc;
+
 use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::execute::quote_qualified_single;
+use crate::execute::{collect_notices, quote_qualified_single, NoticeSink};
 use crate::pool::PooledConnection;
 use crate::results::Results;
 use crate::row::RowSink;
@@ -128,6 +130,8 @@ impl TransactionOptions {
 pub struct Transaction<T: Transport> {
     conn: PooledConnection<T>,
     failed: bool,
+    /// The notices of a Session's transaction go to the Session.
+    notices: Option<Arc<NoticeSink>>,
 }
 
 impl<T: Transport> Transaction<T> {
@@ -135,14 +139,25 @@ impl<T: Transport> Transaction<T> {
         Transaction {
             conn,
             failed: false,
+            notices: None,
         }
+    }
+
+    pub(crate) fn noting(mut self, notices: Arc<NoticeSink>) -> Self {
+        self.notices = Some(notices);
+        self
     }
 
     fn note<R>(&mut self, r: Result<R>) -> Result<R> {
         if r.is_err() {
             self.failed = true;
         }
+        self.collect_notices();
         r
+    }
+
+    fn collect_notices(&mut self) {
+        collect_notices(self.notices.as_deref(), self.conn.conn());
     }
 
     /// Runs a statement inside the transaction and buffers its rows.
@@ -227,7 +242,9 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn rollback_to(&mut self, name: &str) -> Result<()> {
         let sql = format!("ROLLBACK TO SAVEPOINT {}", quote_qualified_single(name)?);
-        self.conn.batch_execute(&sql).await?;
+        let r = self.conn.batch_execute(&sql).await;
+        self.collect_notices();
+        r?;
         self.failed = false;
         Ok(())
     }
@@ -268,7 +285,9 @@ impl<T: Transport> Transaction<T> {
                 "the transaction was rolled back because a statement in it failed",
             ));
         }
-        self.conn.batch_execute("COMMIT").await?;
+        let r = self.conn.batch_execute("COMMIT").await;
+        self.collect_notices();
+        r?;
         self.conn.conn().in_transaction = false;
         Ok(())
     }
@@ -283,7 +302,9 @@ impl<T: Transport> Transaction<T> {
     /// # Ok(()) }
     /// ```
     pub async fn rollback(mut self) -> Result<()> {
-        self.conn.batch_execute("ROLLBACK").await?;
+        let r = self.conn.batch_execute("ROLLBACK").await;
+        self.collect_notices();
+        r?;
         self.conn.conn().in_transaction = false;
         Ok(())
     }

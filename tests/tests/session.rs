@@ -329,3 +329,24 @@ async fn spec_forms_of_transaction_cursor_and_listen() {
         ("s_forms_events", "ready")
     );
 }
+
+/// Notices raised inside a Session's explicit transaction are the Session's.
+#[tokio::test]
+async fn notices_of_a_session_transaction_reach_the_session() {
+    let s = session();
+    let mut tx = s.begin().await.unwrap();
+    tx.execute(
+        "DO $$ BEGIN RAISE NOTICE 'inside the transaction'; END $$",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.notices()
+            .iter()
+            .any(|n| n.contains("inside the transaction")),
+        "{:?}",
+        s.notices()
+    );
+    tx.commit().await.unwrap();
+}

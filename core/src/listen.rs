@@ -6,12 +6,18 @@ use futures_channel::mpsc;
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 
-use crate::connection::Notification;
+use crate::connection::{Connection, Notification};
 use crate::error::Result;
 use crate::platform::BoxStream;
-use crate::pool::Pool;
-use crate::runtime::Runtime;
+use crate::pool::{pool_closed, Inner, OnDrop, Pool};
+use crate::runtime::{timeout, Runtime};
 use crate::transport::Transport;
+
+/// How often a listener checks whether its stream was dropped.
+const STREAM_CHECK: Duration = Duration::from_millis(200);
+
+/// How long a listener waits for its connection to finish sending Terminate.
+const TERMINATE_WAIT: Duration = Duration::from_secs(2);
 
 impl<T: Transport> Pool<T> {
     /// Delivers the NOTIFY payloads of `channel`, on a dedicated connection
@@ -22,6 +28,10 @@ impl<T: Transport> Pool<T> {
     ///
     /// The first LISTEN happens before this returns, so a NOTIFY sent afterwards
     /// is delivered.
+    ///
+    /// [`Pool::close`] ends the connection (with a Terminate message) and the
+    /// stream, and stops reconnecting; after it, `listen` fails with
+    /// [`crate::ErrorKind::PoolClosed`] (rule 12).
     ///
     /// ```no_run
     /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
@@ -37,40 +47,72 @@ impl<T: Transport> Pool<T> {
             "LISTEN {}",
             crate::execute::quote_qualified_single(channel)?
         );
-        let (tx, rx) = mpsc::unbounded();
         let inner = self.inner.clone();
-        let mut conn = inner.open_dedicated().await?;
-        conn.set_listener(Some(tx.clone()));
-        conn.batch(&listen_sql).await?;
+        // Counted in before any I/O, so that `close()` reaches it at every step.
+        let (id, mut stop) = inner.register_listener()?;
+        let registration = {
+            let inner = inner.clone();
+            OnDrop::new(move || inner.listener_gone(id))
+        };
+        let (tx, rx) = mpsc::unbounded();
+        let conn = {
+            let first = std::pin::pin!(subscribe(&inner, &listen_sql, &tx));
+            match select(first, &mut stop).await {
+                Either::Left((conn, _)) => conn?,
+                Either::Right(_) => return Err(pool_closed()),
+            }
+        };
         let rt = inner.rt.clone();
         rt.clone().spawn(Box::pin(async move {
+            let _registration = registration;
             let mut conn = Some(conn);
             loop {
                 if let Some(mut live) = conn.take() {
-                    // Wait until the connection ends or the listener goes away.
-                    let closed = live.take_closed_signal();
-                    let mut closed = std::pin::pin!(closed);
-                    loop {
-                        let tick = rt.sleep(Duration::from_millis(200));
-                        match select(closed.as_mut(), tick).await {
-                            Either::Left(_) => break,
-                            Either::Right(_) if tx.is_closed() => return,
-                            Either::Right(_) => {}
+                    // Wait until the connection ends, the stream is dropped or the pool closes.
+                    let mut ended = std::pin::pin!(live.take_closed_signal());
+                    let broken = loop {
+                        let tick = select(rt.sleep(STREAM_CHECK), &mut stop);
+                        match select(ended.as_mut(), tick).await {
+                            Either::Left(_) => break true,
+                            Either::Right((Either::Left(_), _)) if !tx.is_closed() => {}
+                            Either::Right(_) => break false,
                         }
+                    };
+                    live.set_listener(None);
+                    drop(live);
+                    if !broken {
+                        // Dropping the connection sent Terminate; let it go out.
+                        let _ = timeout(&rt, TERMINATE_WAIT, ended).await;
+                        return;
                     }
                 }
                 if tx.is_closed() {
                     return;
                 }
-                rt.sleep(inner.options.reconnect_interval).await;
-                if let Ok(mut fresh) = inner.open_dedicated().await {
-                    fresh.set_listener(Some(tx.clone()));
-                    if fresh.batch(&listen_sql).await.is_ok() {
-                        conn = Some(fresh);
-                    }
+                // Reconnect after `reconnect_interval`, unless the pool closes meanwhile.
+                let pause = rt.sleep(inner.options.reconnect_interval);
+                if let Either::Right(_) = select(pause, &mut stop).await {
+                    return;
+                }
+                let attempt = std::pin::pin!(subscribe(&inner, &listen_sql, &tx));
+                match select(attempt, &mut stop).await {
+                    Either::Left((fresh, _)) => conn = fresh.ok(),
+                    Either::Right(_) => return,
                 }
             }
         }));
         Ok(Box::pin(rx.map(Ok)))
     }
+}
+
+/// Opens a dedicated connection that feeds `tx` and LISTENs.
+async fn subscribe<T: Transport>(
+    inner: &Inner<T>,
+    listen_sql: &str,
+    tx: &mpsc::UnboundedSender<Notification>,
+) -> Result<Connection> {
+    let mut conn = inner.open_dedicated().await?;
+    conn.set_listener(Some(tx.clone()));
+    conn.batch(listen_sql).await?;
+    Ok(conn)
 }

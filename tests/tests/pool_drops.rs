@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use edgepg_tests::{PgServer, Relay};
 use edgepg_tokio::{ErrorKind, Pool, PoolStatus};
+use futures_util::StreamExt;
 
 /// A URL to the shared server through `relay` (`extra` is appended to the query string).
 fn relay_url(relay: &Relay, extra: &str) -> String {
@@ -13,6 +14,12 @@ fn relay_url(relay: &Relay, extra: &str) -> String {
         "postgresql://postgres@127.0.0.1:{}/postgres?sslmode=disable{extra}",
         relay.port()
     )
+}
+
+fn app_url(app: &str) -> String {
+    let base = PgServer::shared().url();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}application_name={app}")
 }
 
 /// Polls the pool's status until `cond` holds; panics after `limit`.
@@ -28,6 +35,34 @@ async fn wait_status(pool: &Pool, what: &str, limit: Duration, cond: impl Fn(&Po
             "waited {limit:?} for {what}; status: {s:?}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The server's backends whose `application_name` is `app`.
+async fn backends(admin: &Pool, app: &str) -> i64 {
+    admin
+        .query(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .await
+        .unwrap()[0]
+        .get(0)
+}
+
+/// Polls until `app` has `n` backends; panics after `limit`.
+async fn wait_backends(admin: &Pool, app: &str, n: i64, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        let now = backends(admin, app).await;
+        if now == n {
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "waited {limit:?} for {n} backends of {app}; there are {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -254,4 +289,92 @@ async fn zero_acquire_timeout_uses_free_capacity() {
     let s = pool.status();
     assert!(s.size <= 3 && s.in_use == 0, "{s:?}");
     pool.close().await;
+}
+
+/// G3: `close()` ends LISTEN connections (Terminate), ends their streams, and
+/// `listen()` afterwards fails with `PoolClosed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_ends_listen_connections() {
+    let app = "edgepg_drops_close_listen";
+    let admin = Pool::new(PgServer::shared().url()).unwrap();
+    let pool = Pool::builder(app_url(app))
+        .min_size(0)
+        .max_size(2)
+        .build()
+        .unwrap();
+    let mut events = pool.listen("drops_close").await.unwrap();
+    pool.execute("NOTIFY drops_close, 'hi'", &[]).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the notification arrives")
+        .expect("the stream is open")
+        .unwrap();
+    assert_eq!(n.payload, "hi");
+    assert!(backends(&admin, app).await >= 1);
+
+    tokio::time::timeout(Duration::from_secs(10), pool.close())
+        .await
+        .expect("close() finishes");
+    let end = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the stream ends after close()");
+    assert!(
+        end.as_ref()
+            .is_none_or(|r| r.as_ref().is_err_and(|e| e.kind() == ErrorKind::PoolClosed)),
+        "{end:?}"
+    );
+    wait_backends(&admin, app, 0, Duration::from_secs(5)).await;
+    let err = pool
+        .listen("drops_close")
+        .await
+        .err()
+        .expect("the pool is closed");
+    assert_eq!(err.kind(), ErrorKind::PoolClosed, "{err:?}");
+    admin.close().await;
+}
+
+/// G3: a listener waiting to reconnect stops when the pool closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_stops_listen_reconnects() {
+    let app = "edgepg_drops_listen_reconnect";
+    let admin = Pool::new(PgServer::shared().url()).unwrap();
+    let reconnect = Duration::from_millis(300);
+    let pool = Pool::builder(app_url(app))
+        .min_size(0)
+        .reconnect_interval(reconnect)
+        .build()
+        .unwrap();
+    let mut events = pool.listen("drops_reconnect").await.unwrap();
+    wait_backends(&admin, app, 1, Duration::from_secs(5)).await;
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .await
+        .unwrap();
+    wait_backends(&admin, app, 0, Duration::from_secs(5)).await;
+    // The listener now waits `reconnect` before it connects again.
+    tokio::time::timeout(Duration::from_secs(10), pool.close())
+        .await
+        .expect("close() finishes");
+    let end = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the stream ends after close()");
+    assert!(
+        end.as_ref()
+            .is_none_or(|r| r.as_ref().is_err_and(|e| e.kind() == ErrorKind::PoolClosed)),
+        "{end:?}"
+    );
+    // Nothing reconnects: watch for a few reconnect intervals.
+    let started = Instant::now();
+    while started.elapsed() < 4 * reconnect {
+        assert_eq!(
+            backends(&admin, app).await,
+            0,
+            "the listener reconnected after close()"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    admin.close().await;
 }

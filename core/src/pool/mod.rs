@@ -93,6 +93,11 @@ pub(crate) struct State {
     /// Connections shared by in-flight independent statements.
     pipelines: Vec<pipeline::Pipeline>,
     next_pipeline: u64,
+    /// How to stop each LISTEN connection (outside the capacity) when the pool closes (rule 12).
+    listeners: Vec<(u64, oneshot::Sender<()>)>,
+    next_listener: u64,
+    /// Listeners still running; `close()` waits for them to send Terminate.
+    listening: usize,
     counters: PoolStatus,
 }
 
@@ -278,25 +283,30 @@ impl<T: Transport> Pool<T> {
     /// ```
     pub async fn close(&self) {
         let inner = &self.inner;
-        let (idle, waiters) = {
+        let (idle, waiters, listeners) = {
             let mut st = inner.lock();
             st.closed = true;
             let idle = std::mem::take(&mut st.idle);
             st.open -= idle.len();
             st.counters.closed_by_close += idle.len() as u64;
-            (idle, std::mem::take(&mut st.waiters))
+            let listeners = std::mem::take(&mut st.listeners);
+            (idle, std::mem::take(&mut st.waiters), listeners)
         };
         for w in waiters {
             let _ = w.tx.send(Err(pool_closed()));
         }
+        for (_, stop) in listeners {
+            let _ = stop.send(());
+        }
         let closing = idle.into_iter().map(|c| close_gracefully(&inner.rt, c));
         futures_util::future::join_all(closing).await;
-        // Connections in use are closed as they come back; wait for them (bounded).
+        // Connections in use are closed as they come back, and listeners as they
+        // see the stop signal; wait for them (bounded).
         let start = inner.rt.now();
         while inner.rt.now().saturating_sub(start) < Duration::from_secs(30) {
             let busy = {
                 let st = inner.lock();
-                st.in_use + st.connecting
+                st.in_use + st.connecting + st.listening
             };
             if busy == 0 {
                 break;
@@ -550,6 +560,29 @@ impl<T: Transport> Inner<T> {
     /// A connection outside the pool's capacity (for LISTEN).
     pub(crate) async fn open_dedicated(&self) -> Result<Connection> {
         self.open_connection().await
+    }
+
+    /// Counts a new LISTEN connection in, unless the pool is closed; the
+    /// receiver completes when `close()` wants it ended (rule 12). Pair with
+    /// [`Self::listener_gone`].
+    pub(crate) fn register_listener(&self) -> Result<(u64, oneshot::Receiver<()>)> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(pool_closed());
+        }
+        let (tx, rx) = oneshot::channel();
+        let id = st.next_listener;
+        st.next_listener += 1;
+        st.listeners.push((id, tx));
+        st.listening += 1;
+        Ok((id, rx))
+    }
+
+    /// A LISTEN connection has ended (its Terminate sent).
+    pub(crate) fn listener_gone(&self, id: u64) {
+        let mut st = self.lock();
+        st.listeners.retain(|(i, _)| *i != id);
+        st.listening -= 1;
     }
 
     /// Opens one connection and runs `setsession` on it (rule 9).

@@ -300,6 +300,14 @@ impl Error {
         } else {
             ErrorKind::Interface
         };
+        // tokio-postgres counts parameters from 0; SQL (and the user) from $1.
+        let text = match text
+            .strip_prefix("error serializing parameter ")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(i) => format!("cannot send parameter ${}", i + 1),
+            None => text,
+        };
         let message = match std::error::Error::source(&err) {
             Some(source) if !text.contains(&source.to_string()) => format!("{text}: {source}"),
             _ => text,

@@ -148,15 +148,17 @@ async fn parameters_are_checked() {
     assert_eq!(err.kind(), ErrorKind::Interface);
     assert!(err.to_string().contains("1 parameter"), "{err}");
     let err = s
-        .query("SELECT $1::int", &[&"not a number"])
+        .query("SELECT $1::int, $2::int", &[&1i32, &"not a number"])
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Interface, "{err}");
+    assert!(err.to_string().contains("parameter $2"), "{err}");
     let err = s
         .query("SELECT $1::int2", &[&Value::Int(1 << 20)])
         .await
         .unwrap_err();
     assert!(err.to_string().contains("out of range"), "{err}");
+    assert!(err.to_string().contains("parameter $1"), "{err}");
     // Dynamic values adapt to the inferred type, or go as text for the server to parse.
     let r = s
         .query(

@@ -378,3 +378,27 @@ async fn close_stops_listen_reconnects() {
     }
     admin.close().await;
 }
+
+/// Rule 11: a connection returned with a statement in flight where no runtime
+/// is left to clean it on is discarded, and the pool counts it so.
+#[test]
+fn dirty_connection_dropped_outside_a_runtime_is_counted_out() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pool = Pool::builder(PgServer::shared().url())
+        .min_size(0)
+        .max_size(2)
+        .build()
+        .unwrap();
+    let conn = rt.block_on(async {
+        let mut conn = pool.getconn().await.unwrap();
+        let sleeping = conn.query("SELECT pg_sleep(5)", &[]);
+        let _ = tokio::time::timeout(Duration::from_millis(50), sleeping).await;
+        conn
+    });
+    assert_eq!(pool.status().in_use, 1);
+    // On this plain thread there is no runtime to run the clean-up on.
+    drop(conn);
+    let s = pool.status();
+    assert_eq!((s.in_use, s.size, s.closed_dirty), (0, 0, 1), "{s:?}");
+    drop(rt);
+}

@@ -690,9 +690,14 @@ impl<T: Transport> Inner<T> {
     pub(crate) fn release(self: &Arc<Self>, conn: Connection) {
         conn.report_cache_hits();
         if conn.busy || conn.in_transaction {
+            // Armed before the task exists: a task the runtime drops, even one never
+            // polled (no runtime left to run it on), still gives the slot back.
+            let slot = {
+                let inner = self.clone();
+                OnDrop::new(move || inner.put_back(None))
+            };
             let inner = self.clone();
             self.rt.spawn(Box::pin(async move {
-                let slot = OnDrop::new(|| inner.put_back(None));
                 let cleaned = inner.clean(conn).await;
                 slot.disarm();
                 inner.put_back(cleaned);

@@ -118,8 +118,11 @@ impl<T: Transport> Builder<T> {
         self
     }
 
-    /// Rule 4: bound on a whole checkout. `Duration::ZERO` fails at once with
-    /// `PoolFull` when no connection is free. Default 30 s.
+    /// Rule 4: bound on a whole checkout, liveness ping included.
+    /// `Duration::ZERO` never waits for another caller to give a connection
+    /// back: it fails at once with `PoolFull` when every connection, open or
+    /// opening, is taken, and otherwise is served by an idle connection, a
+    /// connect under way, or a new one below `max_size`. Default 30 s.
     ///
     /// ```no_run
     /// # async fn f(builder: edgepg_core::Builder<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {

@@ -271,7 +271,8 @@ impl<T: Transport> Pool<T> {
 
     /// Closes the pool (rule 12): new checkouts and waiters fail with
     /// [`ErrorKind::PoolClosed`], connections in use finish their work, and every
-    /// connection ends with a Terminate message.
+    /// connection ends with a Terminate message, [`Pool::listen`] ones included
+    /// (their streams end).
     ///
     /// ```no_run
     /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {

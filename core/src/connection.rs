@@ -697,7 +697,9 @@ async fn collect_rows(
         sink.row(Row::new(row, columns.clone()));
         n += 1;
     }
-    let affected = stream.rows_affected().unwrap_or(n);
+    // The count tokio-postgres reads from the command tag; a tag without one
+    // (SHOW, EXPLAIN, CALL) reads as 0: count the rows those returned instead.
+    let affected = stream.rows_affected().filter(|&a| a != 0).unwrap_or(n);
     let columns = columns.unwrap_or_else(|| Arc::from(Vec::new()));
     Ok((Results::new(sql, columns, rows, affected), affected))
 }

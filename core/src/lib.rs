@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod command_tag;
 mod config;
 mod connect;
 mod connection;

@@ -1,10 +1,12 @@
 //! [`Results`]: buffered rows, the command tag, the query and column metadata.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use crate::command_tag::command_tag;
 use crate::error::{Error, Result};
 use crate::row::Row;
 use crate::value::Value;
@@ -86,7 +88,7 @@ impl Column {
 /// ```
 pub struct Results {
     query: Arc<str>,
-    status: std::sync::OnceLock<String>,
+    status: std::sync::OnceLock<Cow<'static, str>>,
     columns: Arc<[Column]>,
     rows: Vec<Row>,
     affected: u64,
@@ -172,7 +174,10 @@ impl Results {
         &self.rows
     }
 
-    /// Rows returned, or for INSERT/UPDATE/DELETE without RETURNING, rows affected.
+    /// The row count (`cursor.rowcount`): the count in the command tag — rows
+    /// affected by INSERT/UPDATE/DELETE/MERGE/COPY, stored by `CREATE TABLE …
+    /// AS`, fetched or moved by FETCH/MOVE — or, for a command whose tag has
+    /// no count (SHOW, EXPLAIN, CALL), the rows it returned.
     ///
     /// ```no_run
     /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
@@ -185,17 +190,27 @@ impl Results {
         self.affected
     }
 
-    /// The command tag, e.g. `SELECT 3` or `INSERT 0 1`.
+    /// The command tag the server sent, e.g. `SELECT 3`, `INSERT 0 1`,
+    /// `CREATE INDEX` or `SHOW`; empty for an empty statement.
+    ///
+    /// tokio-postgres keeps only the count, so the tag is rebuilt from the
+    /// statement text with PostgreSQL's own rules (comments, `WITH` lists,
+    /// `CREATE TABLE … AS` → `SELECT n`, `END` → `COMMIT`, …), when first
+    /// asked for. The text cannot tell everything: `EXECUTE name` reads
+    /// `SELECT n` when it returns columns, else `EXECUTE n`; `COMMIT` in a
+    /// failed transaction reads `COMMIT` (the server says `ROLLBACK`).
     ///
     /// ```no_run
     /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
     /// let r = pool.query("INSERT INTO jobs (id) VALUES (3)", &[]).await?;
     /// assert_eq!(r.status(), "INSERT 0 1");
+    /// let r = pool.query("SHOW TimeZone", &[]).await?;
+    /// assert_eq!((r.status(), r.count(), r.len()), ("SHOW", 1, 1));
     /// # Ok(()) }
     /// ```
     pub fn status(&self) -> &str {
         self.status
-            .get_or_init(|| command_tag(&self.query, !self.columns.is_empty(), self.affected))
+            .get_or_init(|| command_tag(&self.query, self.affected, !self.columns.is_empty()))
     }
 
     /// The SQL text that produced these results.
@@ -416,76 +431,5 @@ impl std::fmt::Debug for Results {
             .field("status", &self.status())
             .field("rows", &self.rows)
             .finish()
-    }
-}
-
-/// The command tag the server would have sent (tokio-postgres keeps only the count).
-fn command_tag(query: &str, returns_rows: bool, n: u64) -> String {
-    let mut words = query
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
-        .filter(|w| !w.is_empty());
-    let first = match words.next() {
-        Some(w) => w,
-        None => return String::new(),
-    };
-    let is = |w: &str| first.eq_ignore_ascii_case(w);
-    if is("INSERT") {
-        return format!("INSERT 0 {n}");
-    }
-    if let Some(w) = ["UPDATE", "DELETE", "MERGE", "FETCH", "MOVE", "COPY"]
-        .into_iter()
-        .find(|w| is(w))
-    {
-        return format!("{w} {n}");
-    }
-    if returns_rows
-        && ["SELECT", "VALUES", "TABLE", "WITH", "SHOW"]
-            .into_iter()
-            .any(is)
-    {
-        return format!("SELECT {n}");
-    }
-    if ["CREATE", "DROP", "ALTER"].into_iter().any(is) {
-        let mut tag = first.to_ascii_uppercase();
-        if let Some(second) = words.next() {
-            tag.push(' ');
-            tag.push_str(&second.to_ascii_uppercase());
-        }
-        return tag;
-    }
-    if returns_rows {
-        format!("SELECT {n}")
-    } else {
-        first.to_ascii_uppercase()
-    }
-}
-
-#[cfg(test)]
-mod command_tag_tests {
-    use super::command_tag;
-
-    #[test]
-    fn tags() {
-        assert_eq!(command_tag("select 1", true, 1), "SELECT 1");
-        assert_eq!(
-            command_tag("  insert into t values (1)", false, 3),
-            "INSERT 0 3"
-        );
-        assert_eq!(command_tag("Update t set x = 1", false, 2), "UPDATE 2");
-        assert_eq!(
-            command_tag("with x as (select 1) select * from x", true, 1),
-            "SELECT 1"
-        );
-        assert_eq!(
-            command_tag("create table t (x int)", false, 0),
-            "CREATE TABLE"
-        );
-        assert_eq!(command_tag("drop  view\tv", false, 0), "DROP VIEW");
-        assert_eq!(command_tag("alter", false, 0), "ALTER");
-        assert_eq!(command_tag("select 1 where false", false, 0), "SELECT");
-        assert_eq!(command_tag("explain select 1", true, 2), "SELECT 2");
-        assert_eq!(command_tag("set x = 1", false, 0), "SET");
-        assert_eq!(command_tag(" ; ", false, 0), "");
-        assert_eq!(command_tag("(select 1)", true, 1), "SELECT 1");
     }
 }

@@ -55,7 +55,8 @@ pub enum Value {
     TimestampTz(String),
     /// `interval`, as PostgreSQL prints it in `postgres` style.
     Interval(String),
-    /// An array; multi-dimensional arrays nest.
+    /// An array; multi-dimensional arrays nest. Lower bounds other than 1
+    /// are not kept: `'[0:1]={1,2}'` is `[1, 2]`.
     Array(Vec<Value>),
     /// Any other type, in its text form when it has one, or its raw bytes hex-encoded.
     Other {
@@ -337,9 +338,11 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
             type_name: ty.name().to_string(),
             text: wire::oid_from_sql(raw)?.to_string(),
         },
+        // record[] is a pseudo-type: no array kind of its own.
+        2287 => return decode_array(&Type::RECORD, raw),
         _ => match ty.kind() {
             Kind::Domain(base) => return decode(base, raw),
-            Kind::Array(member) => return decode_array(ty, member, raw),
+            Kind::Array(member) => return decode_array(member, raw),
             _ => decode_other(ty, raw)?,
         },
     })
@@ -405,7 +408,7 @@ fn parse_json(raw: &[u8]) -> Result<serde_json::Value, BoxError> {
 /// PostgreSQL's `MAXDIM`.
 const MAX_ARRAY_DIMS: usize = 6;
 
-fn decode_array(array_type: &Type, member: &Type, raw: &[u8]) -> Result<Value, BoxError> {
+fn decode_array(member: &Type, raw: &[u8]) -> Result<Value, BoxError> {
     use fallible_iterator::FallibleIterator;
     let array = wire::array_from_sql(raw)?;
     // PostgreSQL arrays have at most 6 dimensions, and an empty one has none.
@@ -442,7 +445,7 @@ fn decode_array(array_type: &Type, member: &Type, raw: &[u8]) -> Result<Value, B
             None => Value::Null,
         });
     }
-    if let [(_, 1)] = bounds {
+    if let [_] = bounds {
         return Ok(Value::Array(flat));
     }
     fn nest(dims: &[(usize, i32)], flat: &mut std::vec::IntoIter<Value>) -> Value {
@@ -452,15 +455,13 @@ fn decode_array(array_type: &Type, member: &Type, raw: &[u8]) -> Result<Value, B
             [] => Value::Array(Vec::new()),
         }
     }
-    let nested = nest(bounds, &mut flat.into_iter());
-    if bounds.iter().any(|(_, lower)| *lower != 1) {
-        // Lower bounds have no place in a nested Vec: keep the exact text form.
-        return Ok(Value::Other {
-            type_name: array_type.name().to_string(),
-            text: crate::text_form::bounded_array(bounds, &nested)?,
-        });
-    }
-    Ok(nested)
+    // Lower bounds other than 1 (`'[0:1]={1,2}'`) are dropped: the value is
+    // an Array of its elements in order, as SPEC §7 maps arrays and as
+    // node-postgres, psycopg and asyncpg do, so a column's values never
+    // change shape (Array or string) with the data. Every element is kept;
+    // only the subscript origin is lost (`array_lower(col, 1)` or `col::text`
+    // give it), and the array goes back with lower bounds 1.
+    Ok(nest(bounds, &mut flat.into_iter()))
 }
 
 /// The exact decimal text of a binary `numeric`.
@@ -755,7 +756,7 @@ impl Value {
             Value::Float(f) => format_float(*f),
             Value::Bytes(b) => hex_bytea(b),
             Value::Json(j) => j.to_string(),
-            Value::Array(items) => array_literal(items)?,
+            Value::Array(items) => array_literal(items, ',')?,
             other => other.as_str().unwrap_or_default().to_string(),
         })
     }
@@ -785,15 +786,15 @@ fn base_type(ty: &Type) -> &Type {
     }
 }
 
-fn array_literal(items: &[Value]) -> Result<String, BoxError> {
+fn array_literal(items: &[Value], delim: char) -> Result<String, BoxError> {
     let mut out = String::from("{");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(delim);
         }
         match item {
             Value::Null => out.push_str("NULL"),
-            Value::Array(inner) => out.push_str(&array_literal(inner)?),
+            Value::Array(inner) => out.push_str(&array_literal(inner, delim)?),
             other => {
                 out.push('"');
                 for c in other.text_param()?.chars() {
@@ -816,7 +817,12 @@ impl ToSql for Value {
             return Ok(IsNull::Yes);
         }
         if !self.binary_encodable(ty) {
-            out.put_slice(self.text_param()?.as_bytes());
+            let text = match (self, base_type(ty).oid()) {
+                // `box[]` separates its elements with `;` (a box holds commas).
+                (Value::Array(items), 1020) => array_literal(items, ';')?,
+                _ => self.text_param()?,
+            };
+            out.put_slice(text.as_bytes());
             return Ok(IsNull::No);
         }
         let base = base_type(ty);
@@ -834,7 +840,7 @@ impl ToSql for Value {
             (Value::Int(i), &Type::INT8) => wire::int8_to_sql(*i, out),
             (Value::Int(i), &Type::FLOAT4) => wire::float4_to_sql(*i as f32, out),
             (Value::Int(i), _) => wire::float8_to_sql(*i as f64, out),
-            (Value::Float(f), &Type::FLOAT4) => wire::float4_to_sql(*f as f32, out),
+            (Value::Float(f), &Type::FLOAT4) => wire::float4_to_sql(to_float4(*f, ty)?, out),
             (Value::Float(f), _) => wire::float8_to_sql(*f, out),
             (Value::Bytes(b), _) => wire::bytea_to_sql(b, out),
             (Value::Json(j), &Type::JSONB) => {
@@ -865,6 +871,19 @@ impl ToSql for Value {
 
 fn range_error(i: i64, ty: &Type) -> BoxError {
     format!("value {i} is out of range for type {}", ty.name()).into()
+}
+
+/// Narrows to `float4` as the server's own `float8::float4` does: NaN and
+/// ±Infinity pass, a finite value that overflows to ±Infinity or a nonzero
+/// one that underflows to 0 is an error (SQLSTATE 22003 on the server).
+fn to_float4(f: f64, ty: &Type) -> Result<f32, BoxError> {
+    let narrow = f as f32;
+    if (narrow.is_infinite() && f.is_finite()) || (narrow == 0.0 && f != 0.0) {
+        let mut text = String::new();
+        crate::text_form::push_float(&mut text, f, false);
+        return Err(format!("value {text} is out of range for type {}", ty.name()).into());
+    }
+    Ok(narrow)
 }
 
 #[cfg(test)]
@@ -922,6 +941,49 @@ mod tests {
             format_interval(&interval).unwrap(),
             "-2562047788:00:54.775808"
         );
+    }
+
+    #[test]
+    fn lower_bounds_are_dropped() {
+        // '[0:1][-1:0]={{1,NULL},{3,4}}'::int4[]
+        let mut raw = empty_array(&[(2, 0), (2, -1)]);
+        raw[4..8].copy_from_slice(&1i32.to_be_bytes());
+        for v in [Some(1i32), None, Some(3), Some(4)] {
+            match v {
+                Some(v) => {
+                    raw.extend_from_slice(&4i32.to_be_bytes());
+                    raw.extend_from_slice(&v.to_be_bytes());
+                }
+                None => raw.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        let row = |a: Value, b: Value| Value::Array(vec![a, b]);
+        assert_eq!(
+            decode(&Type::INT4_ARRAY, &raw).unwrap(),
+            row(
+                row(Value::Int(1), Value::Null),
+                row(Value::Int(3), Value::Int(4))
+            )
+        );
+    }
+
+    #[test]
+    fn float4_narrowing() {
+        let ty = Type::FLOAT4;
+        for f in [1e300, -1e300, 1e-50, -1e-50, 3.5e38] {
+            let err = to_float4(f, &ty).unwrap_err().to_string();
+            assert!(err.contains("out of range for type float4"), "{err}");
+        }
+        assert_eq!(
+            to_float4(1e300, &ty).unwrap_err().to_string(),
+            "value 1e+300 is out of range for type float4"
+        );
+        for f in [0.0, -0.0, 1e-40, 1.5, f64::from(f32::MAX), f64::INFINITY] {
+            assert_eq!(to_float4(f, &ty).unwrap().to_bits(), (f as f32).to_bits());
+        }
+        assert!(to_float4(f64::NAN, &ty).unwrap().is_nan());
+        let mut out = BytesMut::new();
+        assert!(Value::Float(1e39).to_sql(&ty, &mut out).is_err());
     }
 
     #[test]

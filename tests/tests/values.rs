@@ -60,8 +60,348 @@ const TEXTUAL: &[&str] = &[
     "'[1.5,2.5]'::numrange",
     "'(1.5,2)'::point",
     "B'10101'::varbit",
-    "'[0:2]={1,2,3}'::int[]",
+    // Geometric types: floats as float8out prints them.
+    "'(Infinity,-0)'::point",
+    "'(1e20,1.5e-7)'::point",
+    "'(NaN,-Infinity)'::point",
+    "'(0.1,123456789012345.6)'::point",
+    "'(1e15,1e-4)'::point",
+    "'(1e14,0.00001)'::point",
+    "'(-1.7976931348623157e308,5e-324)'::point",
+    "'(1,2),(3,4)'::box",
+    "'(Infinity,-0),(1e-300,2)'::box",
+    "'<(1,2),3>'::circle",
+    "'<(1e-7,-2.5),0.1>'::circle",
+    "'((0,0),(1,1),(2,0))'::polygon",
+    "'((1.5e300,-1),(NaN,2))'::polygon",
+    "'((-0,1e100))'::polygon",
+    "'[(0,0),(1e20,-1.5e-7)]'::lseg",
+    "'{1,-1,0}'::line",
+    "'{0.1,1e15,-1e-5}'::line",
+    "'[(0,0),(1,1),(2,-3)]'::path",
+    "'((0,0),(1,1))'::path",
+    "'((-0,1e100))'::path",
+    // LSNs, snapshots.
+    "'16/B374D848'::pg_lsn",
+    "'0/0'::pg_lsn",
+    "'FFFFFFFF/FFFFFFFF'::pg_lsn",
+    "'10:20:10,14,15'::txid_snapshot",
+    "'10:20:'::pg_snapshot",
+    "pg_current_snapshot()",
+    // Money, in the test servers' C locale.
+    "'12.34'::money",
+    "'-1234.56'::money",
+    "0::money",
+    "'-0.05'::money",
+    "'1000'::money",
+    "'-92233720368547758.08'::money",
+    "'92233720368547758.07'::money",
+    // Ranges with quoted bounds, multiranges.
+    "'[\"2020-01-01 00:00\",)'::tsrange",
+    "'(\"2020-01-01 00:00:00.5+00\",\"2021-01-01 00:00+00\"]'::tstzrange",
+    "'{[1,3),[5,7)}'::int4multirange",
+    "'{}'::int4multirange",
+    "'{(,5], [10,)}'::int8multirange",
+    "'{[2020-01-01,2021-01-01), [2022-01-01,infinity)}'::datemultirange",
+    "'{[1.5,2.5], (3,)}'::nummultirange",
+    "'{[\"2020-01-01 00:00\",\"2020-01-02 00:00\")}'::tsmultirange",
+    "'{[\"2020-01-01 00:00+00\",)}'::tstzmultirange",
+    // Text search.
+    "to_tsvector('english', 'the fat cats ate fat rats')",
+    r"$$'a''b':1A,2B,3C,4 'c\\d' x:16383D$$::tsvector",
+    "''::tsvector",
+    "'a & b | c'::tsquery",
+    "'a & (b | c)'::tsquery",
+    "'!a & !(b|c)'::tsquery",
+    "'a:*AB <3> (b <-> c)'::tsquery",
+    "'(a <-> b) <-> c'::tsquery",
+    "'a <-> (b <-> c)'::tsquery",
+    "'a <-> (b & c) <0> d'::tsquery",
+    "'!(a <-> b) | c:D & d:*'::tsquery",
+    "'(a | b) <2> !c'::tsquery",
+    r"$$'it''s' & 'back\\slash' & 'x y'$$::tsquery",
+    "''::tsquery",
+    // Records (no round trip: anonymous records have no input function).
+    "row(1,'a')",
+    "row(NULL,'',' x','a\"b\\c',NULL,'NULL','(,)')",
+    "row(row(1,'a b'),ARRAY[1,2],NULL::int[],row(row(row(NULL))))",
+    "row()",
+    "row(1.5::float4, '1e6'::float4, '3.4028235e38'::float4, 1e20::float8, 'NaN'::float8, '-0'::float8)",
+    "row('{\"a\": [1, 2]}'::jsonb, '{ \"b\" : 1 }'::json)",
+    "row(true, '\\x00ff'::bytea, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '2024-02-29'::date, '1 day'::interval)",
+    "row('[0:1]={a,NULL}'::text[], ARRAY['NULL', '', 'x y', 'a\"b', '{}'])",
+    "row('(1,2),(3,4)'::box, ARRAY['(1,2),(3,4)'::box,'(0,0),(1,1)'], '[1,3)'::int4range, '{[1,3)}'::int4multirange)",
+    "row('2021-06-01 12:34:56.5+02'::timestamptz, 12.5::numeric, '12.34'::money, 'a & b'::tsquery)",
+    "row(E'tab\\there', E'nl\\n', E'vt\\x0b', 'ünï')",
 ];
+
+/// Arrays of text-form types, with their dimension count: each element must
+/// equal the server's text of that element (NULL stays NULL).
+const ARRAYS: &[(&str, usize)] = &[
+    ("ARRAY['(1,2),(3,4)'::box, NULL, '(5,6),(7,8)']", 1),
+    ("ARRAY['(1,2)'::point, NULL, '(Infinity,1e20)']", 1),
+    ("ARRAY['<(1,2),3>'::circle]", 1),
+    (
+        "ARRAY[['[(0,0),(1,1)]'::lseg],['[(1,1),(2,2.5)]'::lseg]]",
+        2,
+    ),
+    ("ARRAY['((0,0),(1,1))'::path, '[(0,0),(1,1)]']", 1),
+    ("ARRAY['{1,2,3}'::line]", 1),
+    ("ARRAY['((0,0),(1,1),(2,0))'::polygon, NULL]", 1),
+    ("ARRAY['{[1,3)}'::int4multirange, '{}', NULL]", 1),
+    ("ARRAY['12.34'::money, NULL, '-1']", 1),
+    ("ARRAY['a:1 b:2A'::tsvector, '']", 1),
+    ("ARRAY['a & b'::tsquery, '!c']", 1),
+    ("ARRAY['0/16'::pg_lsn]", 1),
+    ("ARRAY['1:2:'::pg_snapshot]", 1),
+    ("ARRAY[row(1,'a'), NULL, row(NULL, 'x y')]", 1),
+    // Lower bounds other than 1: the elements, in order (the bounds are dropped).
+    ("'[0:2]={1,2,3}'::int[]", 1),
+    ("'[-2:-1][3:4]={{1,NULL},{3,4}}'::int[]", 2),
+    ("'[0:1]={(1,2),(3,4);NULL}'::box[]", 1),
+];
+
+#[tokio::test]
+async fn arrays_of_text_forms_match_the_server() {
+    let pool = pool().await;
+    for (expr, ndims) in ARRAYS {
+        let subscripts: Vec<String> = (1..=*ndims).map(|d| format!("s{d}")).collect();
+        let sql = format!(
+            "WITH t(a) AS (SELECT {expr}) SELECT a AS v, ARRAY(SELECT a[{}]::text FROM {} ORDER BY {}) AS t FROM t",
+            subscripts.join("]["),
+            std::iter::once("t".to_string())
+                .chain((1..=*ndims).map(|d| format!("generate_subscripts(a, {d}) s{d}")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            subscripts.join(", "),
+        );
+        let r = pool
+            .query(&sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{expr}: {e}"));
+        fn flatten(v: &Value, out: &mut Vec<Value>) {
+            match v {
+                Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+                other => out.push(other.clone()),
+            }
+        }
+        let mut ours = Vec::new();
+        flatten(&r[0].values()[0], &mut ours);
+        let Value::Array(theirs) = &r[0].values()[1] else {
+            panic!("{expr}: {:?}", r[0].values()[1])
+        };
+        assert_eq!(ours.len(), theirs.len(), "{expr}: {ours:?}");
+        for (a, b) in ours.iter().zip(theirs) {
+            match b {
+                Value::Null => assert!(a.is_null(), "{expr}: {a:?}"),
+                b => assert_eq!(Some(a.to_string().as_str()), b.as_str(), "{expr}: {a:?}"),
+            }
+        }
+        // Arrays with bounds 1 go back in unchanged (box[] with its `;` delimiter).
+        let type_name = r.columns()[0].type_name().to_string();
+        if type_name == "_record" || expr.starts_with("'[") {
+            continue;
+        }
+        let back = pool
+            .query(
+                &format!("SELECT format('%s', $1::{type_name}) = format('%s', {expr}) AS same"),
+                &[&r[0].values()[0]],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert!(back[0].get::<bool, _>("same"), "{expr} did not round-trip");
+    }
+    // Bounds dropped, not a string: `[0:1]={1,2}` is the Array [1, 2].
+    let r = pool
+        .query("SELECT '[0:1]={1,2}'::int[] AS v", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        r[0].values()[0],
+        Value::Array(vec![Value::Int(1), Value::Int(2)])
+    );
+}
+
+/// xorshift64*: deterministic pseudo-random bits.
+fn random_bits(n: usize) -> Vec<u64> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        })
+        .collect()
+}
+
+/// Floats inside text forms print as float8out/float4out: checked against the
+/// server for random bit patterns, round decimals and the thresholds.
+#[tokio::test]
+async fn floats_in_text_forms_match_the_server() {
+    let pool = pool().await;
+    let bits = random_bits(4000);
+    let mut doubles: Vec<f64> = bits.iter().map(|b| f64::from_bits(*b)).collect();
+    doubles.extend(bits.iter().map(|b| {
+        let digits = (b >> 20) % 100_000_000;
+        digits as f64 * 10f64.powi((b % 40) as i32 - 25)
+    }));
+    for e in -330..=310 {
+        let p = format!("1e{e}").parse::<f64>().unwrap();
+        doubles.extend([
+            p,
+            -p,
+            p * 1.5,
+            p * (1.0 - f64::EPSILON),
+            p * (1.0 + f64::EPSILON),
+        ]);
+    }
+    doubles.extend([
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        f64::MIN,
+        5e-324,
+        f64::NAN,
+        f64::INFINITY,
+        -0.0,
+        0.0,
+    ]);
+    let r = pool
+        .query(
+            "SELECT ARRAY(SELECT point(x, -x) FROM unnest($1::float8[]) x) AS v, \
+             ARRAY(SELECT point(x, -x)::text FROM unnest($1::float8[]) x) AS t",
+            &[&doubles],
+        )
+        .await
+        .unwrap();
+    let (Value::Array(ours), Value::Array(theirs)) = (&r[0].values()[0], &r[0].values()[1]) else {
+        panic!("{:?}", r[0])
+    };
+    assert_eq!(ours.len(), doubles.len());
+    for ((a, b), x) in ours.iter().zip(theirs).zip(&doubles) {
+        assert_eq!(a.as_str(), b.as_str(), "{x:e}");
+    }
+    let mut singles: Vec<f32> = bits.iter().map(|b| f32::from_bits(*b as u32)).collect();
+    singles.extend(doubles.iter().map(|d| *d as f32));
+    let r = pool
+        .query(
+            "SELECT ARRAY(SELECT row(x) FROM unnest($1::float4[]) x) AS v, \
+             ARRAY(SELECT row(x)::text FROM unnest($1::float4[]) x) AS t",
+            &[&singles],
+        )
+        .await
+        .unwrap();
+    let (Value::Array(ours), Value::Array(theirs)) = (&r[0].values()[0], &r[0].values()[1]) else {
+        panic!("{:?}", r[0])
+    };
+    assert_eq!(ours.len(), singles.len());
+    for ((a, b), x) in ours.iter().zip(theirs).zip(&singles) {
+        assert_eq!(a.as_str(), b.as_str(), "{x:e}");
+    }
+}
+
+/// float4 parameters are narrowed as the server's own float8::float4 is:
+/// overflow and underflow are errors, NaN and ±Infinity pass.
+#[tokio::test]
+async fn float4_parameters_out_of_range_are_errors() {
+    let pool = pool().await;
+    for f in [1e300, -1e300, 1e-50, -1e-50, 3.5e38] {
+        let err = pool
+            .query("SELECT $1::float4 AS v", &[&Value::Float(f)])
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("out of range for type float4"),
+            "{f:e}: {err}"
+        );
+        assert!(err.to_string().contains("parameter $1"), "{f:e}: {err}");
+        // The server agrees that this value does not fit.
+        let server = pool
+            .query(&format!("SELECT '{f:e}'::float4"), &[])
+            .await
+            .unwrap_err();
+        assert!(
+            server.to_string().contains("out of range"),
+            "{f:e}: {server}"
+        );
+    }
+    for f in [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        0.0,
+        -0.0,
+        1e-40,
+        f64::from(f32::MAX),
+        f64::from(f32::MIN),
+        1.5,
+    ] {
+        let r = pool
+            .query("SELECT $1::float4 AS v", &[&Value::Float(f)])
+            .await
+            .unwrap_or_else(|e| panic!("{f:e}: {e}"));
+        let got = r[0].values()[0].as_f64().unwrap();
+        assert_eq!(got.to_bits(), f64::from(f as f32).to_bits(), "{f:e}");
+    }
+}
+
+/// Named composite types (fields of user-defined types) and domains over them.
+#[tokio::test]
+async fn named_composites_decode_as_the_server_prints_them() {
+    let pool = pool().await;
+    let mut conn = pool.getconn().await.unwrap();
+    conn.batch_execute(
+        "DROP TYPE IF EXISTS v_comp CASCADE; DROP TYPE IF EXISTS v_comp_mood CASCADE;
+         CREATE TYPE v_comp_mood AS ENUM ('sad', 'so so');
+         CREATE TYPE v_comp AS (n int, t text, m v_comp_mood, ms v_comp_mood[], b box, p point[]);",
+    )
+    .await
+    .unwrap();
+    for expr in [
+        "row(1, 'a b', 'so so', ARRAY['sad', 'so so']::v_comp_mood[], '(1,1),(0,0)', ARRAY['(1,2)'::point])::v_comp",
+        "row(NULL, '', NULL, '{}', NULL, NULL)::v_comp",
+        "ARRAY[row(1, 'x', 'sad', NULL, NULL, NULL)::v_comp]",
+        "row(2, 'y', 'sad', NULL, NULL, NULL)::v_comp::text::v_comp",
+    ] {
+        let r = conn
+            .query(&format!("SELECT {expr} AS v, format('%s', {expr}) AS t"), &[])
+            .await
+            .unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let v = &r[0].values()[0];
+        let t: String = r[0].get("t");
+        let ours = match v {
+            Value::Array(items) => format!(
+                "{{{}}}",
+                items
+                    .iter()
+                    .map(|i| format!("\"{}\"", i.as_str().unwrap().replace('"', "\\\"")))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            v => v.as_str().unwrap_or_default().to_string(),
+        };
+        assert_eq!(ours, t, "{expr}: decoded {v:?}");
+    }
+    // A named composite goes back in through its text form.
+    let r = conn
+        .query(
+            "SELECT row(3, 'z z', 'sad', NULL, NULL, NULL)::v_comp AS v",
+            &[],
+        )
+        .await
+        .unwrap();
+    let back = conn
+        .query(
+            "SELECT format('%s', $1::v_comp) = format('%s', row(3, 'z z', 'sad', NULL, NULL, NULL)::v_comp) AS same",
+            &[&r[0].values()[0]],
+        )
+        .await
+        .unwrap();
+    assert!(back[0].get::<bool, _>("same"));
+    conn.batch_execute("DROP TYPE v_comp; DROP TYPE v_comp_mood")
+        .await
+        .unwrap();
+}
 
 #[tokio::test]
 async fn decoded_text_matches_the_server() {
@@ -77,7 +417,10 @@ async fn decoded_text_matches_the_server() {
         let v = &r[0].values()[0];
         let t: String = r[0].get("t");
         assert_eq!(v.as_str(), Some(t.as_str()), "{expr}: decoded {v:?}");
-        // …and the value goes back in unchanged.
+        // …and the value goes back in unchanged (anonymous records have no input).
+        if r.columns()[0].type_name() == "record" {
+            continue;
+        }
         let back = pool
             .query(
                 &format!(

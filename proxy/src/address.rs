@@ -6,19 +6,25 @@
 //!
 //! * an address matched by an IP rule (`--allow 10.1.2.3:5432`,
 //!   `--allow 10.0.0.0/8:5432`, `--allow [fd00::/8]:*`) is always allowed —
-//!   this is the only way to reach the *sensitive* ranges (unspecified,
-//!   link-local including cloud metadata such as `169.254.169.254`,
-//!   multicast, broadcast, `0.0.0.0/8`, `100.100.100.200`, `fd00:ec2::254`,
-//!   `168.63.129.16`, and NAT64/6to4 addresses in front of any of these);
+//!   this is the only way to reach the *special* ranges (unspecified,
+//!   link-local including cloud metadata such as `169.254.169.254` and
+//!   `fe80::/10`, multicast, broadcast, `0.0.0.0/8`, `240.0.0.0/4`,
+//!   `100.100.100.200`, `fd00:ec2::254`, `168.63.129.16`, and NAT64/6to4
+//!   addresses in front of any of these or of loopback);
 //! * otherwise the destination must match a name rule (`--allow db:5432`),
 //!   a regular expression (`--allow-regex`, matched against the whole
 //!   `host:port` as requested, host lower-cased, IPv6 in brackets) or
-//!   `--allow-any`, and the address must not be sensitive; loopback
-//!   addresses are allowed through a name rule the operator wrote, but not
-//!   through a regular expression or `--allow-any`.
+//!   `--allow-any`, and the address must not be special. Loopback and
+//!   private (RFC 1918, unique-local) addresses are not special: the
+//!   operator who wrote `--allow-any`, or a rule matching the destination,
+//!   opted in to them.
 //!
 //! The proxy connects only to the addresses it checked, so a DNS answer that
-//! changes between check and use cannot redirect it.
+//! changes between check and use cannot redirect it (DNS rebinding). A name
+//! admitted by a rule may resolve to any address that is not special, so a
+//! regex or `--allow-any` that admits names whose DNS someone else controls
+//! lets those names point at loopback or private addresses too; use IP or
+//! network rules where that matters.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -285,15 +291,6 @@ enum Rule {
     Net(Net, PortSpec),
 }
 
-/// How a destination matched the allow-list at the name level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Via {
-    /// A name rule the operator wrote.
-    Name,
-    /// A regular expression or `--allow-any`.
-    Wildcard,
-}
-
 /// The set of allowed destinations.
 ///
 /// ```
@@ -380,7 +377,10 @@ fn translated_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     None
 }
 
-/// Addresses reachable only through an explicit IP rule.
+/// Addresses reachable only through an explicit IP rule: cloud metadata,
+/// link-local, unspecified, multicast, broadcast and reserved addresses, and
+/// NAT64/6to4 addresses in front of any of these or of loopback (a gateway's
+/// loopback is not a destination anyone means).
 fn is_sensitive(ip: IpAddr) -> bool {
     match canonical(ip) {
         IpAddr::V4(v4) => {
@@ -401,15 +401,9 @@ fn is_sensitive(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (first & 0xffc0) == 0xfe80
                 || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
-                || translated_v4(v6).is_some_and(|v4| is_sensitive(IpAddr::V4(v4)))
+                || translated_v4(v6)
+                    .is_some_and(|v4| v4.is_loopback() || is_sensitive(IpAddr::V4(v4)))
         }
-    }
-}
-
-fn is_loopback(ip: IpAddr) -> bool {
-    match canonical(ip) {
-        IpAddr::V6(v6) if !v6.is_loopback() => translated_v4(v6).is_some_and(|v4| v4.is_loopback()),
-        other => other.is_loopback(),
     }
 }
 
@@ -522,8 +516,8 @@ impl AllowList {
         Ok(())
     }
 
-    /// Allows every destination (sensitive and loopback addresses still need
-    /// an IP rule).
+    /// Allows every destination, loopback and private addresses included;
+    /// the special ones (cloud metadata, link-local, …) still need an IP rule.
     ///
     /// ```
     /// use edgepg_proxy::address::{parse_address, AllowList};
@@ -531,7 +525,10 @@ impl AllowList {
     /// allow.allow_any();
     /// let d = parse_address("db.example.com:5432").unwrap();
     /// assert!(allow.check(&d, &["203.0.113.7".parse().unwrap()]).is_ok());
-    /// assert!(allow.check(&d, &["127.0.0.1".parse().unwrap()]).is_err()); // loopback needs --allow
+    /// let local = parse_address("localhost:5432").unwrap();
+    /// assert!(allow.check(&local, &["127.0.0.1".parse().unwrap()]).is_ok());
+    /// let metadata = parse_address("169.254.169.254:80").unwrap();
+    /// assert!(allow.check(&metadata, &["169.254.169.254".parse().unwrap()]).is_err()); // needs --allow
     /// ```
     pub fn allow_any(&mut self) {
         self.any = true;
@@ -556,21 +553,23 @@ impl AllowList {
             .any(|r| matches!(r, Rule::Net(net, p) if p.matches(port) && net.contains(ip)))
     }
 
-    fn by_name(&self, dest: &Destination) -> Option<Via> {
+    /// Whether a name rule, a regex or `--allow-any` admits the destination as
+    /// requested (before looking at what it resolves to).
+    fn by_name(&self, dest: &Destination) -> bool {
+        if self.any {
+            return true;
+        }
         if let Host::Name(name) = &dest.host {
             let named = self
                 .rules
                 .iter()
                 .any(|r| matches!(r, Rule::Name(n, p) if n == name && p.matches(dest.port)));
             if named {
-                return Some(Via::Name);
+                return true;
             }
         }
         let text = dest.to_string();
-        if self.any || self.regexes.iter().any(|re| re.is_match(&text)) {
-            return Some(Via::Wildcard);
-        }
-        None
+        self.regexes.iter().any(|re| re.is_match(&text))
     }
 
     /// Whether the destination could be allowed before resolving it: false
@@ -585,9 +584,9 @@ impl AllowList {
     /// ```
     pub fn may_allow(&self, dest: &Destination) -> bool {
         match &dest.host {
-            Host::Ip(ip) => self.by_ip(*ip, dest.port) || self.by_name(dest).is_some(),
+            Host::Ip(ip) => self.by_ip(*ip, dest.port) || self.by_name(dest),
             Host::Name(_) => {
-                self.by_name(dest).is_some()
+                self.by_name(dest)
                     || self
                         .rules
                         .iter()
@@ -596,7 +595,10 @@ impl AllowList {
         }
     }
 
-    /// Checks a destination and **every** address it resolved to.
+    /// Checks a destination and **every** address it resolved to: each must
+    /// be matched by an IP rule, or the destination must be admitted by a
+    /// name rule, a regex or `--allow-any` and the address must not be
+    /// special (loopback and private addresses are not).
     ///
     /// ```
     /// use edgepg_proxy::address::{parse_address, AllowList, Refusal};
@@ -611,18 +613,12 @@ impl AllowList {
         if resolved.is_empty() {
             return Err(Refusal::NotAllowed);
         }
-        let via = self.by_name(dest);
+        let named = self.by_name(dest);
         let any_explicit = resolved.iter().any(|&ip| self.by_ip(ip, dest.port));
         for &ip in resolved {
-            let ok = self.by_ip(ip, dest.port)
-                || match via {
-                    None => false,
-                    Some(_) if is_sensitive(ip) => false,
-                    Some(Via::Wildcard) if is_loopback(ip) => false,
-                    Some(_) => true,
-                };
+            let ok = self.by_ip(ip, dest.port) || (named && !is_sensitive(ip));
             if !ok {
-                return Err(if via.is_none() && !any_explicit {
+                return Err(if !named && !any_explicit {
                     Refusal::NotAllowed
                 } else {
                     Refusal::ForbiddenAddress(canonical(ip))
@@ -785,19 +781,75 @@ mod tests {
         a.allow_regex(r"[a-z.]+:\d+").unwrap();
         let d = parse_address("localhost:5432").unwrap();
         assert_eq!(
-            a.check(&d, &[ip("127.0.0.1")]),
-            Err(Refusal::ForbiddenAddress(ip("127.0.0.1")))
-        );
-        assert_eq!(
             a.check(&d, &[ip("169.254.169.254")]),
             Err(Refusal::ForbiddenAddress(ip("169.254.169.254")))
+        );
+        // Every address counts: one special address among good ones refuses.
+        assert_eq!(
+            a.check(&d, &[ip("127.0.0.1"), ip("fe80::1")]),
+            Err(Refusal::ForbiddenAddress(ip("fe80::1")))
         );
         assert!(a.check(&d, &[ip("10.1.1.1"), ip("192.168.1.1")]).is_ok());
         assert!(a.check(&d, &[ip("127.0.0.2")]).is_ok());
     }
 
     #[test]
-    fn allow_any_keeps_sensitive_and_loopback_out() {
+    fn a_matching_regex_reaches_loopback() {
+        // The regex names the address.
+        let mut a = AllowList::new();
+        a.allow_regex(r"127\.0\.0\.1:5432").unwrap();
+        let d = parse_address("127.0.0.1:5432").unwrap();
+        assert!(a.may_allow(&d));
+        assert_eq!(a.check(&d, &[ip("127.0.0.1")]), Ok(()));
+        // … and nothing else: not another port, not a name for it.
+        let other = parse_address("127.0.0.1:5433").unwrap();
+        assert_eq!(
+            a.check(&other, &[ip("127.0.0.1")]),
+            Err(Refusal::NotAllowed)
+        );
+        let name = parse_address("localhost:5432").unwrap();
+        assert!(!a.may_allow(&name));
+        assert_eq!(a.check(&name, &[ip("127.0.0.1")]), Err(Refusal::NotAllowed));
+        // A regex over names: what it admits may resolve to loopback.
+        let mut a = AllowList::new();
+        a.allow_regex(".*").unwrap();
+        assert_eq!(a.check(&name, &[ip("127.0.0.1"), ip("::1")]), Ok(()));
+        let d = parse_address("[::1]:5432").unwrap();
+        assert_eq!(a.check(&d, &[ip("::1")]), Ok(()));
+        // A regex naming a metadata address does not open it.
+        let mut a = AllowList::new();
+        a.allow_regex(r"169\.254\.169\.254:80").unwrap();
+        let d = parse_address("169.254.169.254:80").unwrap();
+        assert_eq!(
+            a.check(&d, &[ip("169.254.169.254")]),
+            Err(Refusal::ForbiddenAddress(ip("169.254.169.254")))
+        );
+    }
+
+    #[test]
+    fn allow_any_reaches_loopback_and_private_addresses() {
+        let mut a = AllowList::new();
+        a.allow_any();
+        for (addr, resolved) in [
+            ("127.0.0.1:5432", "127.0.0.1"),
+            ("127.0.0.2:5432", "127.0.0.2"),
+            ("[::1]:5432", "::1"),
+            ("localhost:5432", "127.0.0.1"),
+            ("localhost:5432", "::1"),
+            ("10.1.2.3:5432", "10.1.2.3"),
+            ("172.16.0.9:5432", "172.16.0.9"),
+            ("192.168.1.1:5432", "192.168.1.1"),
+            ("[fd12::1]:5432", "fd12::1"),
+            ("db.internal:5432", "10.0.0.5"),
+        ] {
+            let d = parse_address(addr).unwrap();
+            assert!(a.may_allow(&d), "{addr}");
+            assert_eq!(a.check(&d, &[ip(resolved)]), Ok(()), "{addr} → {resolved}");
+        }
+    }
+
+    #[test]
+    fn allow_any_keeps_special_addresses_out() {
         let mut a = AllowList::new();
         a.allow_any();
         for (addr, resolved) in [
@@ -810,13 +862,12 @@ mod tests {
             ("224.0.0.1:5432", "224.0.0.1"),
             ("255.255.255.255:5432", "255.255.255.255"),
             ("100.100.100.200:80", "100.100.100.200"),
-            ("127.0.0.1:5432", "127.0.0.1"),
-            ("[::1]:5432", "::1"),
-            ("localhost:5432", "127.0.0.1"),
             ("x.example:5432", "::ffff:169.254.169.254"),
-            // Through a NAT64 gateway or 6to4: the IPv4 address behind counts.
+            // Through a NAT64 gateway or 6to4: the IPv4 address behind counts,
+            // and the gateway's loopback is not a destination.
             ("[64:ff9b::a9fe:a9fe]:80", "64:ff9b::a9fe:a9fe"),
             ("[64:ff9b:1::a9fe:a9fe]:80", "64:ff9b:1::a9fe:a9fe"),
+            ("[64:ff9b::7f00:1]:5432", "64:ff9b::7f00:1"),
             ("x.example:80", "64:ff9b::a9fe:a9fe"),
             ("x.example:5432", "64:ff9b::7f00:1"),
             ("[2002:a9fe:a9fe::1]:80", "2002:a9fe:a9fe::1"),

@@ -121,8 +121,24 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value * scale).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
 
+/// Parses an on/off switch given in the environment (`EDGEPG_PROXY_ALLOW_ANY`):
+/// `1`/`0`, `yes`/`no`, `true`/`false`, `on`/`off`, in any case; empty is off.
+fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" => Ok(true),
+        "" | "0" | "no" | "false" | "off" => Ok(false),
+        _ => Err(format!(
+            "{s:?} is not an on/off value: use 1/0, yes/no, true/false or on/off"
+        )),
+    }
+}
+
 /// Command-line options; each can also be given in the environment
-/// (`EDGEPG_PROXY_*`; list options take comma-separated values there).
+/// (`EDGEPG_PROXY_*`; `--allow` and `--allow-origin` take comma-separated
+/// values there, `EDGEPG_PROXY_ALLOW_ANY` takes 1/0, yes/no, true/false or
+/// on/off). `--allow` takes several values after one flag, a repeated flag,
+/// or comma-separated values; `--allow-regex` the first two only (a regex
+/// may hold commas).
 ///
 /// ```
 /// use std::time::Duration;
@@ -132,6 +148,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// assert_eq!(opts.allow, ["db.internal:5432", "10.0.0.0/8:*"]);
 /// assert_eq!(opts.idle_timeout, Duration::from_secs(300));
 /// assert_eq!(opts.max_connections, 1024);
+///
+/// let argv = ["edgepg-proxy", "--allow", "a:1", "b:2", "--allow-regex", r"db\d{1,3}:5432", "c:3"];
+/// let opts = edgepg_proxy::Options::try_parse_from(argv).unwrap();
+/// assert_eq!(opts.allow, ["a:1", "b:2"]);
+/// assert_eq!(opts.allow_regex, [r"db\d{1,3}:5432", "c:3"]);
 /// ```
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -141,37 +162,50 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     long_about = "WebSocket → TCP tunnel for PostgreSQL (Neon wsproxy compatible).\n\n\
 Clients connect to ws[s]://LISTEN/v1?address=HOST:PORT (or /v2) and exchange binary \
 frames that carry the PostgreSQL byte stream. Default-deny: at least one of --allow, \
---allow-regex or --allow-any is required. Every address a destination name resolves to \
-is checked; loopback, link-local (cloud metadata) and other special addresses are only \
-reachable through an --allow rule naming them (by IP, or loopback through a host-name rule)."
+--allow-regex or --allow-any is required.\n\n\
+A destination admitted by a host-name rule, a matching --allow-regex or --allow-any may be \
+any address, loopback and private networks included, except special ones: link-local and \
+cloud metadata (169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200, 168.63.129.16), \
+unspecified, multicast, broadcast, 0.0.0.0/8, 240.0.0.0/4, and NAT64/6to4 forms of these \
+and of loopback. Those are reachable only through an --allow rule naming them by IP or \
+network (e.g. --allow 169.254.169.254:80). Every address a name resolves to is checked, \
+and the proxy connects only to the checked addresses."
 )]
 pub struct Options {
     /// Address to accept WebSocket clients on.
     #[arg(long, env = "EDGEPG_PROXY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Allowed destination HOST:PORT (repeatable). HOST: a name, an IPv4
-    /// address or network (10.0.0.0/8), or a bracketed IPv6 address or network;
-    /// PORT: a number or *.
+    /// Allowed destination HOST:PORT (several after one flag, repeatable, or
+    /// comma-separated). HOST: a name, an IPv4 address or network
+    /// (10.0.0.0/8), or a bracketed IPv6 address or network; PORT: a number or *.
     #[arg(
         long = "allow",
         value_name = "HOST:PORT",
         env = "EDGEPG_PROXY_ALLOW",
-        value_delimiter = ','
+        value_delimiter = ',',
+        num_args = 1..,
+        action = clap::ArgAction::Append
     )]
     pub allow: Vec<String>,
 
     /// Allowed destinations as a regular expression over the whole
-    /// `host:port` (repeatable; anchored at both ends).
+    /// `host:port` as requested (several after one flag, or repeatable; never
+    /// split at commas; anchored at both ends). A match allows loopback too;
+    /// link-local/cloud-metadata addresses still need an --allow IP rule.
     #[arg(
         long = "allow-regex",
         value_name = "RE",
-        env = "EDGEPG_PROXY_ALLOW_REGEX"
+        env = "EDGEPG_PROXY_ALLOW_REGEX",
+        num_args = 1..,
+        action = clap::ArgAction::Append
     )]
     pub allow_regex: Vec<String>,
 
-    /// Allow any destination (special and loopback addresses still need --allow).
-    #[arg(long, env = "EDGEPG_PROXY_ALLOW_ANY")]
+    /// Allow any destination, loopback and private networks included;
+    /// link-local/cloud-metadata and other special addresses still need an
+    /// --allow IP rule. In the environment: 1/0, yes/no, true/false, on/off.
+    #[arg(long, env = "EDGEPG_PROXY_ALLOW_ANY", value_parser = parse_switch)]
     pub allow_any: bool,
 
     /// Allowed browser Origin (repeatable). When given, requests with another
@@ -235,6 +269,53 @@ mod tests {
         assert_eq!(o.max_frame_size, 8 << 20);
         assert!(Options::try_parse_from(["p", "--tls-cert", "x"]).is_err());
         assert!(Options::try_parse_from(["p", "--idle-timeout", "x"]).is_err());
+    }
+
+    #[test]
+    fn several_values_after_one_flag() {
+        let o = Options::try_parse_from([
+            "p",
+            "--allow",
+            "a:1",
+            "b:2",
+            "--allow",
+            "c:3,d:4",
+            "--allow-regex",
+            r"x{1,3}:1",
+            "y:2",
+            "--allow-any",
+            "--allow-regex",
+            "z:3",
+            "--allow",
+            "e:5",
+        ])
+        .unwrap();
+        assert_eq!(o.allow, ["a:1", "b:2", "c:3", "d:4", "e:5"]);
+        assert_eq!(o.allow_regex, [r"x{1,3}:1", "y:2", "z:3"]);
+        assert!(o.allow_any);
+        assert!(Options::try_parse_from(["p", "--allow"]).is_err());
+        assert!(Options::try_parse_from(["p", "--allow-regex", "--allow-any"]).is_err());
+    }
+
+    #[test]
+    fn switch_values() {
+        for yes in ["1", "yes", "YES", "true", "True", "on", " on "] {
+            assert_eq!(parse_switch(yes), Ok(true), "{yes:?}");
+        }
+        for no in ["0", "no", "No", "false", "FALSE", "off", ""] {
+            assert_eq!(parse_switch(no), Ok(false), "{no:?}");
+        }
+        for bad in ["2", "maybe", "y es", "enabled"] {
+            let e = parse_switch(bad).unwrap_err();
+            assert!(e.contains(bad) && e.contains("yes/no"), "{e}");
+        }
+        // The flag itself takes no value.
+        assert!(
+            Options::try_parse_from(["p", "--allow-any"])
+                .unwrap()
+                .allow_any
+        );
+        assert!(!Options::try_parse_from(["p"]).unwrap().allow_any);
     }
 
     #[test]

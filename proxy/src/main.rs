@@ -1,5 +1,6 @@
 //! The `edgepg-proxy` command: see `edgepg-proxy --help`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -37,6 +38,12 @@ async fn shutdown_signal() {
     }
 }
 
+/// Whether log lines may carry ANSI colours: only when stderr is a terminal
+/// and `NO_COLOR` is unset or empty (https://no-color.org).
+fn colour_logs() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn main() -> ExitCode {
     let opts = Options::parse();
     tracing_subscriber::fmt()
@@ -46,6 +53,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour_logs())
         .with_target(false)
         .init();
     raise_nofile_limit();

@@ -195,11 +195,11 @@ async fn destinations_outside_the_allow_list_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_name_resolving_to_a_forbidden_address_is_refused() {
+async fn special_addresses_need_an_ip_rule_and_loopback_follows_the_wildcards() {
     let echo = echo_server().await;
     let port = echo.port();
-    // Names are allowed by pattern, but the only allowed address is another IP:
-    // `localhost` resolves to 127.0.0.1, which is not allowed.
+    // A regex over names allows what it matches, loopback included:
+    // `localhost` resolves to 127.0.0.1, and is allowed.
     let proxy = ProxyProcess::start(&[
         "--allow",
         &format!("127.0.0.2:{port}"),
@@ -207,22 +207,35 @@ async fn a_name_resolving_to_a_forbidden_address_is_refused() {
         r"[a-z][a-z0-9.-]*:[0-9]+",
     ]);
     let (status, text) = upgrade(proxy.addr, &format!("/v1?address=localhost:{port}"), &[]);
+    assert_eq!(status, 101, "{text}");
+    // The regex does not match the address itself, and no IP rule names it.
+    let (status, text) = upgrade(proxy.addr, &format!("/v1?address=127.0.0.1:{port}"), &[]);
     assert_eq!(status, 403, "{text}");
-    assert!(text.contains("forbidden address (127.0.0.1)"), "{text}");
-    wait_rejects(&proxy, "forbidden_address", 1);
+    assert!(text.contains("destination not allowed"), "{text}");
 
-    // --allow-any still keeps cloud metadata and loopback out.
+    // --allow-any reaches loopback, by address and by name, but keeps cloud
+    // metadata, link-local and other special addresses out.
     let any = ProxyProcess::start(&["--allow-any"]);
     for dest in ["169.254.169.254:80", "[fe80::1]:80", "0.0.0.0:5432"] {
         let (status, text) = upgrade(any.addr, &format!("/v1?address={dest}"), &[]);
         assert_eq!(status, 403, "{dest}: {text}");
         assert!(text.contains("forbidden address"), "{text}");
     }
-    let (status, text) = upgrade(any.addr, &format!("/v1?address=localhost:{port}"), &[]);
+    wait_rejects(&any, "forbidden_address", 3);
+    for dest in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let (status, text) = upgrade(any.addr, &format!("/v1?address={dest}"), &[]);
+        assert_eq!(status, 101, "{dest}: {text}");
+    }
+
+    // A regex naming a metadata address does not open it: only an IP rule does.
+    let regex = ProxyProcess::start(&["--allow-regex", r"169\.254\.169\.254:80"]);
+    let (status, text) = upgrade(regex.addr, "/v1?address=169.254.169.254:80", &[]);
     assert_eq!(status, 403, "{text}");
-    let (status, text) = upgrade(any.addr, &format!("/v1?address=127.0.0.1:{port}"), &[]);
-    assert_eq!(status, 403, "{text}");
-    wait_rejects(&any, "forbidden_address", 5);
+    assert!(
+        text.contains("forbidden address (169.254.169.254)"),
+        "{text}"
+    );
+    wait_rejects(&regex, "forbidden_address", 1);
 
     // Allowing the address by IP lets the name through.
     let by_ip = ProxyProcess::start(&["--allow", &echo.to_string()]);
@@ -576,10 +589,10 @@ async fn garbage_never_takes_the_proxy_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipv6_translation_and_other_open_relay_tricks_are_refused() {
-    // Complements the metadata/loopback cases above and the address-parser
-    // tricks: addresses that reach a forbidden IPv4 address through a NAT64
-    // gateway or 6to4, other metadata services, multicast, and other ports of
-    // an allowed host.
+    // Complements the metadata cases above and the address-parser tricks:
+    // addresses that reach a forbidden IPv4 address, or loopback (of the
+    // gateway, not of the proxy), through a NAT64 gateway or 6to4, other
+    // metadata services, multicast, and other ports of an allowed host.
     let echo = echo_server().await;
     let port = echo.port();
     let any = ProxyProcess::start(&["--allow-any"]);
@@ -595,8 +608,6 @@ async fn ipv6_translation_and_other_open_relay_tricks_are_refused() {
         "[::]:5432".to_string(),
         "[ff02::1]:5432".to_string(),
         "239.255.255.250:1900".to_string(),
-        format!("[::1]:{port}"),
-        format!("127.0.0.2:{port}"),
     ];
     for dest in &forbidden {
         let (status, text) = upgrade(any.addr, &format!("/v1?address={dest}"), &[]);
@@ -607,6 +618,18 @@ async fn ipv6_translation_and_other_open_relay_tricks_are_refused() {
         );
     }
     wait_rejects(&any, "forbidden_address", forbidden.len() as u64);
+    // Plain loopback is not special for --allow-any: these pass the check (and
+    // then fail to connect, nothing listens there, or succeed).
+    for dest in [format!("[::1]:{port}"), format!("127.0.0.2:{port}")] {
+        let (status, text) = upgrade(any.addr, &format!("/v1?address={dest}"), &[]);
+        assert!(matches!(status, 101 | 502), "{dest}: {text}");
+    }
+    assert_eq!(
+        any.rejects("forbidden_address"),
+        forbidden.len() as u64,
+        "{}",
+        any.metrics_text()
+    );
     // The rules are per port: an allowed host is not an open relay to its other ports.
     let one = ProxyProcess::start(&["--allow", &echo.to_string(), "--allow", "localhost:5432"]);
     for dest in [
@@ -621,4 +644,83 @@ async fn ipv6_translation_and_other_open_relay_tricks_are_refused() {
     // The allowed destination itself still works.
     let (status, _) = upgrade(one.addr, &format!("/v1?address={echo}"), &[]);
     assert_eq!(status, 101);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_values_after_one_allow_flag() {
+    let (a, b, c, d) = (
+        echo_server().await,
+        echo_server().await,
+        echo_server().await,
+        echo_server().await,
+    );
+    // `--allow A B`, a repeated flag with a comma list, and `--allow-regex R S`
+    // where R holds a comma (a regex is never split at commas).
+    let c_re = format!(r"127\.0\.0\.1:{}", c.port());
+    let proxy = ProxyProcess::start(&[
+        "--allow",
+        &a.to_string(),
+        &b.to_string(),
+        "--allow",
+        &format!("db.invalid:1,{d}"),
+        "--allow-regex",
+        r"x{1,3}\.invalid:1",
+        &c_re,
+    ]);
+    for dest in [a, b, c, d] {
+        let (status, text) = upgrade(proxy.addr, &format!("/v1?address={dest}"), &[]);
+        assert_eq!(status, 101, "{dest}: {text}");
+    }
+    let (status, text) = upgrade(proxy.addr, "/v1?address=db.example.com:5432", &[]);
+    assert_eq!(status, 403, "{text}");
+    // A flag still needs at least one value.
+    let (status, text) = run_proxy(&["--listen", "127.0.0.1:0", "--allow"], &[]);
+    assert_eq!(status.code(), Some(2), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_any_from_the_environment_takes_the_usual_switch_values() {
+    let echo = echo_server().await;
+    for yes in ["1", "yes", "true", "on", "YES", "True"] {
+        let proxy = ProxyProcess::start_env(&[], &[("EDGEPG_PROXY_ALLOW_ANY", yes)]);
+        let (status, text) = upgrade(proxy.addr, &format!("/v1?address={echo}"), &[]);
+        assert_eq!(status, 101, "EDGEPG_PROXY_ALLOW_ANY={yes}: {text}");
+    }
+    for no in ["0", "no", "false", "off", "OFF"] {
+        let (status, text) = run_proxy(
+            &["--listen", "127.0.0.1:0"],
+            &[("EDGEPG_PROXY_ALLOW_ANY", no)],
+        );
+        assert_eq!(
+            status.code(),
+            Some(2),
+            "EDGEPG_PROXY_ALLOW_ANY={no}: {text}"
+        );
+        assert!(text.contains("no destination is allowed"), "{no}: {text}");
+    }
+    let (status, text) = run_proxy(
+        &["--listen", "127.0.0.1:0"],
+        &[("EDGEPG_PROXY_ALLOW_ANY", "maybe")],
+    );
+    assert_eq!(status.code(), Some(2), "{text}");
+    assert!(text.contains("maybe"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let echo = echo_server().await;
+    // The harness sends stderr to a file.
+    let proxy = ProxyProcess::start(&["--allow", &echo.to_string()]);
+    let (status, _) = upgrade(proxy.addr, "/v1?address=db.example.com:5432", &[]);
+    assert_eq!(status, 403);
+    let mut ws = open(&proxy, &echo.to_string()).await;
+    ws.close(None).await.unwrap();
+    drop(ws);
+    proxy.wait_idle(Duration::from_secs(5));
+    let log = proxy.log();
+    assert!(log.contains("db.example.com:5432"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "ANSI escapes in a log file:\n{log:?}"
+    );
 }

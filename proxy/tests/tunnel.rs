@@ -658,3 +658,48 @@ async fn first_row_in_two_round_trips_with_a_pipelined_password() {
     assert_eq!(round_trips("sslmode=disable").await, (3, 1));
     proxy.wait_idle(Duration::from_secs(5));
 }
+
+/// `--allow-any` means any destination, loopback included, and an
+/// `--allow-regex` that matches the requested `HOST:PORT` allows it: each of
+/// these proxies reaches the test database on 127.0.0.1 (by address and as
+/// `localhost`) and runs a query. The environment spelling
+/// `EDGEPG_PROXY_ALLOW_ANY=yes` starts a proxy that does the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_any_and_allow_regex_reach_a_database_on_loopback() {
+    let pg = PgServer::shared();
+    let (host, port) = (pg.host(), pg.port());
+    let exact = format!("{}:{port}", host.replace('.', r"\."));
+    let mut urls = vec![pg.url()];
+    if host == "127.0.0.1" {
+        urls.push(pg.url().replacen("@127.0.0.1:", "@localhost:", 1));
+    }
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+    let cases: [Case; 4] = [
+        ("--allow-any", &["--allow-any"], &[]),
+        ("--allow-regex HOST:PORT", &["--allow-regex", &exact], &[]),
+        ("--allow-regex .*", &["--allow-regex", ".*"], &[]),
+        (
+            "EDGEPG_PROXY_ALLOW_ANY=yes",
+            &[],
+            &[("EDGEPG_PROXY_ALLOW_ANY", "yes")],
+        ),
+    ];
+    for (how, args, env) in cases {
+        let proxy = ProxyProcess::start_env(args, env);
+        for url in &urls {
+            let localhost = url.contains("@localhost:");
+            let pool = tunnel_pool(&proxy, url).max_size(1).build().unwrap();
+            let result = pool.query("SELECT 40 + $1::int4 AS n", &[&2i32]).await;
+            if localhost && how == "--allow-regex HOST:PORT" {
+                // The regex names the address, not `localhost`.
+                let err = result.unwrap_err();
+                assert!(err.to_string().contains("destination not allowed"), "{err}");
+                continue;
+            }
+            let r = result.unwrap_or_else(|e| panic!("{how}, {url}: {e}"));
+            assert_eq!(r[0].get::<i32, _>("n"), 42, "{how}, {url}");
+        }
+        proxy.wait_idle(Duration::from_secs(5));
+        assert!(proxy.metric("edgepg_proxy_connections_total") >= 1, "{how}");
+    }
+}

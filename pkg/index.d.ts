@@ -222,7 +222,7 @@ export declare class Pool implements Queryable {
 /** `queries`' Session: `new Session(url)` shares one pool per URL. */
 export declare class Session implements Queryable {
   constructor(options: PoolOptions | string | Pool);
-  /** PGSQL_<NAME> from an env object (else PGSQL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE…). */
+  /** PGSQL_<NAME> (or PGSQL for a null name) from an env object; when unset, PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE…. */
   static fromEnv(name: string | undefined, env?: Record<string, unknown>, options?: Omit<PoolOptions, 'connectionString'>): Session;
   readonly pool: Pool;
   query<R = Row>(sql: string | QueryConfig, params?: readonly Param[]): Promise<Results<R>>;

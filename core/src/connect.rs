@@ -115,10 +115,16 @@ async fn negotiate_tls<T: Transport>(
         return Ok(socket);
     }
     if !transport.supports_tls() {
-        if mode.requires_tls() {
+        let satisfied = mode == SslMode::Require && transport.private_channel();
+        if mode.requires_tls() && !satisfied {
             return Err(Error::interface(format!(
-                "sslmode={} but this transport cannot negotiate TLS",
-                mode.as_str()
+                "sslmode={} but this transport cannot negotiate TLS with PostgreSQL{}",
+                mode.as_str(),
+                if mode == SslMode::Require {
+                    " (a wss:// proxy URL satisfies require)"
+                } else {
+                    ""
+                }
             )));
         }
         return Ok(socket);

@@ -151,6 +151,31 @@ pub trait Transport: Clone + MaybeSend + MaybeSync + 'static {
         false
     }
 
+    /// True when the transport's own channel keeps the bytes off the network
+    /// in clear (a `wss://` tunnel, or a proxy on this machine), which
+    /// satisfies `sslmode=require` when the transport has no TLS to
+    /// PostgreSQL. `verify-ca` and `verify-full` still need [`Self::upgrade_tls`].
+    ///
+    /// ```
+    /// # use edgepg_core::{async_trait, BoxFuture, BoxSocket, Runtime, Target, Transport};
+    /// # use std::time::Duration;
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl Runtime for Rt {
+    /// #     fn spawn(&self, _: BoxFuture<'static, ()>) {}
+    /// #     fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> { Box::pin(async {}) }
+    /// #     fn now(&self) -> Duration { Duration::ZERO }
+    /// # }
+    /// # #[derive(Clone)] struct Offline;
+    /// # #[async_trait] impl Transport for Offline {
+    /// #     type Runtime = Rt; fn runtime(&self) -> Rt { Rt }
+    /// #     async fn connect(&self, _: &Target) -> std::io::Result<BoxSocket> { Err(std::io::ErrorKind::Unsupported.into()) }
+    /// # }
+    /// assert!(!Offline.private_channel());
+    /// ```
+    fn private_channel(&self) -> bool {
+        false
+    }
+
     /// Performs a TLS handshake on `socket`, after the server accepted `SSLRequest`.
     ///
     /// ```

@@ -99,7 +99,7 @@ let u8 = null;
  * `Packet::finish`): builds its rows from the text, the cells and the vectors
  * at `nptr` (f64 numbers), `lptr` (u32 string lengths) and `kptr` (u8 kinds) in
  * the wasm memory, which are freed once this returns. Never throws (it runs
- * inside the wasm): a failure is kept and thrown when the rows are read.
+ * inside the wasm): a failure is kept and fails the query (see `Results`).
  * Returns `[rows, status, count, columns, error, length]`.
  */
 function buildPacket(text, cells, columns, slot, count, length, nptr, lptr, kptr) {
@@ -183,16 +183,17 @@ function decodeRows(text, cells, cols, length, n, t, k, pos) {
  * tag, the count. `free()` drops everything.
  */
 export class Results {
-  #error;
   #cols;
   #rows;
   #fields = null;
   #freed = false;
 
   constructor(packet, sql) {
+    // A value that cannot be converted (a RangeError naming its column) fails
+    // the query itself.
+    if (packet[4] !== null) throw packet[4];
     this.#rows = packet[0];
     this.#cols = packet[3];
-    this.#error = packet[4];
     /** The command tag, e.g. `SELECT 3`, `INSERT 0 1`. */
     this.status = packet[1];
     /** Rows returned, or rows affected by INSERT/UPDATE/DELETE. */
@@ -225,7 +226,6 @@ export class Results {
   /** Every row as an object keyed by column name. */
   get rows() {
     this.#check();
-    if (this.#error !== null) throw this.#error;
     return this.#rows;
   }
 
@@ -487,7 +487,8 @@ const sharedPools = new Map();
 
 /**
  * The `queries` Session: `new Session(url)` shares one pool per URL;
- * `Session.fromEnv('foo', env)` reads PGSQL_FOO (else PGSQL, else PGHOST…).
+ * `Session.fromEnv('foo', env)` reads PGSQL_FOO (`fromEnv(null, env)` reads PGSQL); when it is
+ * unset, PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE…
  */
 export class Session extends Queryable {
   #pool;

@@ -15,8 +15,9 @@ use crate::{socket, sys, websocket};
 ///
 /// * [`WasmTransport::websocket`]: through a WebSocket proxy (SPEC §8),
 ///   using the global `WebSocket` or a constructor passed in (e.g. Node's
-///   `ws`). TLS to PostgreSQL is not available through the tunnel: use
-///   `wss://` to the proxy and `sslmode=disable` (or the default `prefer`).
+///   `ws`). TLS to PostgreSQL is not available through the tunnel;
+///   `sslmode=require` is satisfied by a `wss://` proxy (or one on this
+///   machine), as Neon's driver does; `verify-ca` / `verify-full` are refused.
 /// * [`WasmTransport::socket`]: any JavaScript factory
 ///   `(host, port) → { readable, writable, startTls?, opened?, close? }`
 ///   (or a promise of one), with TLS through `startTls`.
@@ -162,6 +163,16 @@ impl Transport for WasmTransport {
 
     fn supports_tls(&self) -> bool {
         matches!(&*self.kind, Kind::Socket { .. })
+    }
+
+    fn private_channel(&self) -> bool {
+        match &*self.kind {
+            Kind::WebSocket {
+                endpoint: Ok(endpoint),
+                ..
+            } => endpoint.is_private(),
+            _ => false,
+        }
     }
 
     async fn upgrade_tls(&self, socket: BoxSocket, request: &TlsRequest) -> io::Result<BoxSocket> {

@@ -72,6 +72,26 @@ impl Endpoint {
         })
     }
 
+    /// True for a `wss://` proxy, or one on this machine: the bytes to it are
+    /// not readable on the network, which satisfies `sslmode=require` the way
+    /// Neon's driver treats it over WebSockets.
+    pub(crate) fn is_private(&self) -> bool {
+        if self.url.starts_with("wss://") {
+            return true;
+        }
+        let rest = &self.url["ws://".len()..];
+        let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+        let host = match authority.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => authority,
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.to_canonical().is_loopback())
+    }
+
     /// The URL of a tunnel to `host:port`.
     pub(crate) fn url_for(&self, host: &str, port: u16) -> String {
         let sep = if self.url.contains('?') { '&' } else { '?' };

@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import {
   Pool, Session, Results, DatabaseError, ProgrammingError, IntegrityError, DataError,
   InternalError, OperationalError, PoolClosedError, InterfaceError, TransactionRollbackError,
+  webSocket,
 } from 'edgepg';
-import { env, url, tunnel, direct } from './helpers.mjs';
+import WebSocket from 'ws';
+import { env, url, proxy, tunnel, direct } from './helpers.mjs';
 
 const transports = { tunnel, nodesocket: () => direct() };
 
@@ -292,8 +294,21 @@ test('TLS through startTls (node:tls): verify-ca / verify-full with the test CA,
   assert.equal(await ssl(withMode('prefer')), true);
   assert.equal(await ssl(withMode('disable')), false);
   await assert.rejects(ssl(withMode('verify-full', null, env.EDGEPG_TEST_CA)), OperationalError);
-  // Through the tunnel TLS is not available: `require` is a clear error.
-  const p = new Pool({ connectionString: withMode('require'), transport: tunnel() });
-  await assert.rejects(p.query('SELECT 1'), InterfaceError);
-  await p.end();
+  // Through the tunnel there is no TLS to PostgreSQL: `require` is satisfied by a
+  // proxy on this machine (or a wss:// one), as Neon's driver treats it; the
+  // verify modes, and `require` through a plain ws:// proxy elsewhere, are clear errors.
+  const tunnelled = async (connectionString, transport) => {
+    const p = new Pool({ connectionString, transport });
+    try {
+      return (await p.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl;
+    } finally {
+      await p.end();
+    }
+  };
+  assert.equal(await tunnelled(withMode('require'), tunnel()), false);
+  await assert.rejects(tunnelled(withMode('verify-full', 'localhost', env.EDGEPG_TEST_CA), tunnel()), InterfaceError);
+  // 0.0.0.0 reaches this machine on Linux, but is not a loopback name: it stands
+  // in for a proxy elsewhere.
+  const elsewhere = webSocket({ proxy: proxy.replace('127.0.0.1', '0.0.0.0'), WebSocket });
+  await assert.rejects(tunnelled(withMode('require'), elsewhere), (e) => e instanceof InterfaceError && /wss:\/\//.test(e.message));
 });

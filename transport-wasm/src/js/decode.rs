@@ -130,7 +130,7 @@ pub(crate) fn cell<'a>(value: &'a Value, column: &Column, types: Types) -> Cell<
         Value::Int(i) => Cell::Number(*i as f64),
         Value::Float(f) => Cell::Number(*f),
         Value::Numeric(s) if types.numeric_number => {
-            Cell::Number(s.parse::<f64>().unwrap_or(f64::NAN))
+            numeric_number(s).map_or(Cell::Js, Cell::Number)
         }
         Value::TimestampTz(s) if types.timestamptz_date => date_cell(s, true),
         Value::Timestamp(s) if types.timestamp_date => date_cell(s, false),
@@ -143,8 +143,23 @@ fn date_cell(s: &str, with_zone: bool) -> Cell<'_> {
     match s {
         "infinity" => Cell::Number(f64::INFINITY),
         "-infinity" => Cell::Number(f64::NEG_INFINITY),
-        _ => epoch_ms(s, with_zone).map_or(Cell::Text(s), Cell::Date),
+        _ => match epoch_ms(s, with_zone) {
+            Some(ms) if ms.abs() <= MAX_DATE_MS => Cell::Date(ms),
+            // Out of a Date's range: `to_js` makes the RangeError.
+            Some(_) => Cell::Js,
+            None => Cell::Text(s),
+        },
     }
+}
+
+/// The largest time a JavaScript `Date` holds, in milliseconds from the epoch.
+pub(crate) const MAX_DATE_MS: f64 = 8.64e15;
+
+/// A numeric as a number (`types.numeric = 'number'`), or `None` when it is
+/// finite but too large for one (it would silently become `Infinity`).
+fn numeric_number(s: &str) -> Option<f64> {
+    let n = s.parse::<f64>().unwrap_or(f64::NAN);
+    (n.is_finite() || matches!(s, "Infinity" | "-Infinity" | "NaN")).then_some(n)
 }
 
 /// Converts one value of `column`.
@@ -172,16 +187,23 @@ fn convert(value: &Value, int8: bool, column: &str, types: Types) -> Result<JsVa
         },
         Value::Int(i) => JsValue::from_f64(*i as f64),
         Value::Float(f) => JsValue::from_f64(*f),
-        Value::Numeric(s) if types.numeric_number => {
-            JsValue::from_f64(s.parse::<f64>().unwrap_or(f64::NAN))
-        }
+        Value::Numeric(s) if types.numeric_number => match numeric_number(s) {
+            Some(n) => JsValue::from_f64(n),
+            None => {
+                return Err(js_sys::RangeError::new(&format!(
+                    "column \"{column}\": numeric value {s} is too large for a number \
+                     (types.numeric = 'number'); use the default 'string'"
+                ))
+                .into())
+            }
+        },
         Value::Bytes(b) => Uint8Array::from(&b[..]).into(),
         Value::Json(j) => {
             let text = j.to_string();
             js_sys::JSON::parse(&text)?
         }
-        Value::TimestampTz(s) if types.timestamptz_date => timestamp_to_date(s, true),
-        Value::Timestamp(s) if types.timestamp_date => timestamp_to_date(s, false),
+        Value::TimestampTz(s) if types.timestamptz_date => timestamp_to_date(s, true, column)?,
+        Value::Timestamp(s) if types.timestamp_date => timestamp_to_date(s, false, column)?,
         Value::Array(items) => {
             let array = Array::new_with_length(items.len() as u32);
             for (i, item) in items.iter().enumerate() {
@@ -194,17 +216,25 @@ fn convert(value: &Value, int8: bool, column: &str, types: Types) -> Result<JsVa
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.ffffff][+00][ BC]` → a `Date` (UTC); `±infinity` →
-/// `±Infinity` (as node-postgres does); anything unparsable stays a string.
-fn timestamp_to_date(s: &str, with_zone: bool) -> JsValue {
+/// `±Infinity` (as node-postgres does); anything unparsable stays a string;
+/// a time outside a `Date`'s range is a RangeError naming `column`.
+fn timestamp_to_date(s: &str, with_zone: bool, column: &str) -> Result<JsValue, JsValue> {
     match s {
-        "infinity" => return JsValue::from_f64(f64::INFINITY),
-        "-infinity" => return JsValue::from_f64(f64::NEG_INFINITY),
+        "infinity" => return Ok(JsValue::from_f64(f64::INFINITY)),
+        "-infinity" => return Ok(JsValue::from_f64(f64::NEG_INFINITY)),
         _ => {}
     }
-    match epoch_ms(s, with_zone) {
-        Some(ms) => js_sys::Date::new(&JsValue::from_f64(ms)).into(),
+    Ok(match epoch_ms(s, with_zone) {
+        Some(ms) if ms.abs() <= MAX_DATE_MS => js_sys::Date::new(&JsValue::from_f64(ms)).into(),
+        Some(_) => {
+            return Err(js_sys::RangeError::new(&format!(
+                "column \"{column}\": {s} is outside the range of a JavaScript Date; \
+                 read it as a string (types.timestamptz / types.timestamp = 'string')"
+            ))
+            .into())
+        }
         None => JsValue::from_str(s),
-    }
+    })
 }
 
 fn epoch_ms(s: &str, with_zone: bool) -> Option<f64> {

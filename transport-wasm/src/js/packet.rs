@@ -329,18 +329,17 @@ impl Packet {
                 },
                 Raw::Timestamp { micros, zoned } => {
                     if zoned && types.timestamptz_date || !zoned && types.timestamp_date {
-                        match micros {
-                            i64::MAX => self.numbers.push(f64::INFINITY),
-                            i64::MIN => self.numbers.push(f64::NEG_INFINITY),
-                            _ => {
-                                let ms = micros.div_euclid(1000) + EPOCH_2000_MS;
-                                self.numbers.push(ms as f64);
-                                self.kinds.push(5);
-                                continue;
-                            }
+                        let (kind, n) = match micros {
+                            i64::MAX => (4, f64::INFINITY),
+                            i64::MIN => (4, f64::NEG_INFINITY),
+                            _ => (5, (micros.div_euclid(1000) + EPOCH_2000_MS) as f64),
+                        };
+                        // Past a Date's range the decoder below makes the RangeError.
+                        if kind == 4 || n.abs() <= decode::MAX_DATE_MS {
+                            self.numbers.push(n);
+                            self.kinds.push(kind);
+                            continue;
                         }
-                        self.kinds.push(4);
-                        continue;
                     }
                     match row.try_get::<Value, usize>(i) {
                         Ok(v) => v,

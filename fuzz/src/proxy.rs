@@ -101,11 +101,18 @@ fn forbidden(ip: IpAddr) -> bool {
     }
 }
 
-fn loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || embedded_v4(v6).is_some_and(|v4| v4.is_loopback()),
-    }
+/// A NAT64 or 6to4 address in front of loopback (the gateway's own, not the
+/// proxy's): special, like metadata. Plain loopback (IPv4-mapped and
+/// -compatible forms included) is not: `--allow-any`, a matching regex and
+/// a name rule reach it.
+fn translated_loopback(ip: IpAddr) -> bool {
+    let IpAddr::V6(v6) = ip else {
+        return false;
+    };
+    let s = v6.segments();
+    let translated =
+        s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1] || s[0] == 0x2002;
+    translated && embedded_v4(v6).is_some_and(|v4| v4.is_loopback())
 }
 
 /// Whether an explicit IP rule of the preset allows `ip:port` (IPv4-mapped
@@ -130,19 +137,6 @@ fn explicit(preset: Preset, ip: IpAddr, port: u16) -> bool {
             (v4 == Some(Ipv4Addr::LOCALHOST) && port == 5432)
                 || (v4 == Some(Ipv4Addr::new(169, 254, 169, 254)) && port == 80)
         }
-    }
-}
-
-/// Whether a name rule the operator wrote names this destination (loopback is
-/// allowed through those, never through a regex or `--allow-any`).
-fn named(preset: Preset, dest: &Destination) -> bool {
-    let Host::Name(n) = &dest.host else {
-        return false;
-    };
-    match preset {
-        Preset::NameAndRegex => n == "db.internal" && dest.port == 5432,
-        Preset::Nets => n == "localhost" && dest.port == 5432,
-        _ => false,
     }
 }
 
@@ -371,8 +365,8 @@ fn check_resolution(allow: &AllowList, preset: Preset, dest: &Destination, resol
             "{dest} → {ip}: a forbidden address was allowed ({preset:?})"
         );
         assert!(
-            by_rule || named(preset, dest) || !loopback(ip),
-            "{dest} → {ip}: loopback allowed through a wildcard ({preset:?})"
+            by_rule || !translated_loopback(ip),
+            "{dest} → {ip}: loopback behind NAT64/6to4 allowed ({preset:?})"
         );
     }
 }

@@ -637,6 +637,91 @@ impl<'a> Iterator for Lexer<'a> {
     }
 }
 
+/// The statements of a script, each with its `;`: split at top-level
+/// semicolons, a `BEGIN ATOMIC … END` function body kept whole (as psql does).
+fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    let mut lex = Lexer::new(sql);
+    let (mut start, mut depth, mut done) = (0, 0usize, false);
+    // Inside `BEGIN ATOMIC`: its nesting, counting the CASEs that END also closes.
+    let mut atomic = 0usize;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        while let Some(token) = lex.next() {
+            match token {
+                Token::Open => depth += 1,
+                Token::Close => depth = depth.saturating_sub(1),
+                Token::Word(w) if is(w, "BEGIN") && lex.eat("ATOMIC") => atomic += 1,
+                Token::Word(w) if atomic > 0 && is(w, "CASE") => atomic += 1,
+                Token::Word(w) if atomic > 0 && is(w, "END") => atomic -= 1,
+                Token::Other
+                    if depth == 0 && atomic == 0 && sql.as_bytes()[lex.pos - 1] == b';' =>
+                {
+                    let statement = &sql[start..lex.pos];
+                    start = lex.pos;
+                    return Some(statement);
+                }
+                _ => {}
+            }
+        }
+        done = true;
+        Some(&sql[start..])
+    })
+}
+
+/// The first token of a statement, if it has one besides its `;`.
+fn first_token(statement: &str) -> Option<Token<'_>> {
+    let mut lex = Lexer::new(statement);
+    // A `;` is a one-byte `Other` token.
+    lex.next()
+        .filter(|t| !(*t == Token::Other && statement.as_bytes()[lex.pos - 1] == b';'))
+}
+
+/// A script of several statements split before its last one:
+/// `(everything up to the last statement's start, the last statement)`, or
+/// `None` for a single statement (a trailing `;` and comments do not count).
+pub(crate) fn split_last_statement(sql: &str) -> Option<(&str, &str)> {
+    let mut count = 0;
+    let mut last_start = 0;
+    for statement in statements(sql) {
+        if first_token(statement).is_some() {
+            count += 1;
+            last_start = statement.as_ptr() as usize - sql.as_ptr() as usize;
+        }
+    }
+    (count > 1).then(|| sql.split_at(last_start))
+}
+
+/// Whether running `sql` (one statement or a script) leaves a transaction
+/// open: `Some(true)` after a BEGIN / START TRANSACTION, `Some(false)` after
+/// COMMIT, END, ROLLBACK (not `ROLLBACK TO`), ABORT or PREPARE TRANSACTION,
+/// `None` when it has no transaction control. The last one counts.
+pub(crate) fn transaction_control(sql: &str) -> Option<bool> {
+    if !sql.contains(';') {
+        return statement_control(sql);
+    }
+    statements(sql).filter_map(statement_control).last()
+}
+
+/// [`transaction_control`] of one statement.
+fn statement_control(statement: &str) -> Option<bool> {
+    let mut lex = Lexer::new(statement);
+    let Some(Token::Word(w)) = lex.next() else {
+        return None;
+    };
+    let ends = is(w, "COMMIT")
+        || is(w, "END")
+        || is(w, "ABORT")
+        || (is(w, "ROLLBACK") && !lex.eat("TO"))
+        || (is(w, "PREPARE") && lex.eat("TRANSACTION"));
+    if is(w, "BEGIN") || is(w, "START") {
+        Some(true)
+    } else {
+        ends.then_some(false)
+    }
+}
+
 /// Letters, digits, `_`, `$` and every byte of a non-ASCII character.
 fn is_ident_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
@@ -644,7 +729,68 @@ fn is_ident_char(c: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{command_tag, Lexer, Token, TAGS};
+    use super::{command_tag, split_last_statement, transaction_control, Lexer, Token, TAGS};
+
+    #[test]
+    fn transaction_control_follows_the_last_statement() {
+        for (sql, effect) in [
+            ("SELECT 1", None),
+            ("begin", Some(true)),
+            (
+                "/* x */ START TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+                Some(true),
+            ),
+            ("BEGIN; INSERT INTO t VALUES (1)", Some(true)),
+            ("BEGIN; INSERT INTO t VALUES (1); COMMIT", Some(false)),
+            ("ROLLBACK TO SAVEPOINT a", None),
+            ("ROLLBACK", Some(false)),
+            ("end", Some(false)),
+            ("ABORT", Some(false)),
+            ("PREPARE TRANSACTION 'x'", Some(false)),
+            ("PREPARE q AS SELECT 1", None),
+            ("SELECT 'BEGIN'; SELECT 2", None),
+            ("DO $$ BEGIN PERFORM 1; END $$", None),
+            (
+                "BEGIN; CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END",
+                Some(true),
+            ),
+        ] {
+            assert_eq!(transaction_control(sql), effect, "{sql}");
+        }
+    }
+
+    #[test]
+    fn scripts_split_before_their_last_statement() {
+        assert_eq!(
+            split_last_statement("CREATE TABLE t (a int); INSERT INTO t VALUES (1)"),
+            Some(("CREATE TABLE t (a int);", " INSERT INTO t VALUES (1)"))
+        );
+        assert_eq!(
+            split_last_statement("SET a = 1;; SET b = 2;\nSELECT ';' AS s; -- done"),
+            Some(("SET a = 1;; SET b = 2;", "\nSELECT ';' AS s; -- done"))
+        );
+        assert_eq!(
+            split_last_statement("CREATE PROCEDURE p() BEGIN ATOMIC SELECT 1; END; CALL p()"),
+            Some((
+                "CREATE PROCEDURE p() BEGIN ATOMIC SELECT 1; END;",
+                " CALL p()"
+            ))
+        );
+        for single in [
+            "SELECT 1",
+            "SELECT 1;",
+            "SELECT 1; -- trailing comment",
+            "SELECT ';', $$;$$, E'\\';', \";\" /* ; */ FROM t",
+            "DO $body$ BEGIN PERFORM 1; END $body$",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; \
+             SELECT CASE WHEN true THEN 2 END; END",
+            "",
+            ";",
+            "SELECT (1; 2)",
+        ] {
+            assert_eq!(split_last_statement(single), None, "{single}");
+        }
+    }
 
     fn tag(sql: &str, rows: u64) -> String {
         command_tag(sql, rows, false).into_owned()
@@ -972,10 +1118,16 @@ mod tests {
             for (i, _) in sql.char_indices() {
                 let _ = command_tag(&sql[..i], 1, true);
                 let _ = command_tag(&sql[i..], 1, false);
+                let _ = (
+                    split_last_statement(&sql[..i]),
+                    transaction_control(&sql[i..]),
+                );
             }
         }
         // xorshift over a small alphabet of significant characters.
-        let alphabet: Vec<char> = "()'\"$-/*,;eE\\ \nwithasSELECT1ü😀".chars().collect();
+        let alphabet: Vec<char> = "()'\"$-/*,;eE\\ \nwithasSELECTbeginATOMICcaseEND1ü😀"
+            .chars()
+            .collect();
         let mut state = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..20_000 {
             let len = (state % 40) as usize;
@@ -988,6 +1140,10 @@ mod tests {
                 })
                 .collect();
             let _ = command_tag(&text, state, state % 2 == 0);
+            if let Some((head, tail)) = split_last_statement(&text) {
+                assert_eq!(format!("{head}{tail}"), text);
+            }
+            let _ = transaction_control(&text);
         }
     }
 }

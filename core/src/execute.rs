@@ -143,6 +143,19 @@ pub(crate) fn query_timed_out(limit: std::time::Duration) -> Error {
     )
 }
 
+/// `sql` split before its last statement when it is a script of several
+/// statements without parameters, which the extended protocol refuses.
+pub(crate) fn script_parts<'a>(
+    sql: &'a str,
+    types: Option<&[Type]>,
+    params: &[&(dyn ToSql + Sync)],
+) -> Option<(&'a str, &'a str)> {
+    if !params.is_empty() || types.is_some() || !sql.contains(';') {
+        return None;
+    }
+    crate::command_tag::split_last_statement(sql)
+}
+
 /// Rule 6: retry only when the statement cannot have taken effect.
 fn retryable(e: &Error, conn: &Connection, sent: bool) -> bool {
     let lost = conn.is_closed() || e.kind() == ErrorKind::ConnectionLost;
@@ -172,10 +185,17 @@ pub(crate) fn lost(e: Error) -> Error {
 impl<T: Transport> Pool<T> {
     /// Runs a statement and buffers its rows.
     ///
+    /// Without parameters, `sql` may be a script of several statements: they
+    /// run on one connection, all or nothing (unless the script controls
+    /// transactions itself), and the results are the last statement's, as
+    /// with psycopg2.
+    ///
     /// ```no_run
     /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
     /// let rows = pool.query("SELECT $1::int + 1 AS n", &[&41i32]).await?;
     /// assert_eq!(rows[0].get::<i32, _>("n"), 42);
+    /// let rows = pool.query("CREATE TEMP TABLE t (n int); INSERT INTO t VALUES (7); TABLE t", &[]).await?;
+    /// assert_eq!(rows[0].get::<i32, _>("n"), 7);
     /// # Ok(()) }
     /// ```
     pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
@@ -275,6 +295,10 @@ impl<T: Transport> Pool<T> {
         params: &[&(dyn ToSql + Sync)],
         mut rows: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
+        if let Some((prefix, last)) = script_parts(sql, types, params) {
+            // Boxed: scripts are rare and this future is on the hot path.
+            return Box::pin(self.run_script(sink, prefix, last, rows)).await;
+        }
         let inner = &self.inner;
         let mut retried = false;
         loop {
@@ -322,6 +346,23 @@ impl<T: Transport> Pool<T> {
             }
             return result.map_err(lost);
         }
+    }
+
+    /// A script of several statements without parameters, as the simple query
+    /// protocol runs it for psycopg2 and node-postgres: on one connection, all
+    /// but the last statement in one round trip, then the last one, whose
+    /// results are returned.
+    async fn run_script(
+        &self,
+        sink: Option<&NoticeSink>,
+        prefix: &str,
+        last: &str,
+        rows: Option<&mut (dyn RowSink + '_)>,
+    ) -> Result<(Results, u64)> {
+        let mut conn = self.getconn().await?;
+        let result = conn.script(prefix, last, rows).await;
+        collect_notices(sink, conn.conn());
+        result
     }
 
     /// `sql` with its parameters interpolated as literals, exactly as the server

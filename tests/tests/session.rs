@@ -352,3 +352,87 @@ async fn notices_of_a_session_transaction_reach_the_session() {
     );
     tx.commit().await.unwrap();
 }
+
+/// Several statements in one text without parameters run as a script (as
+/// psycopg2 and node-postgres do) and give the last statement's results,
+/// through the pool, a checked-out connection and a transaction.
+#[tokio::test]
+async fn scripts_of_several_statements_give_the_last_results() {
+    let s = session();
+    let r = s
+        .query(
+            "DROP TABLE IF EXISTS s_script; CREATE TABLE s_script (n int);
+             INSERT INTO s_script VALUES (1), (2); SELECT sum(n)::int AS total FROM s_script;",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[0].get::<i32, _>("total"), 3);
+    assert_eq!(r.status(), "SELECT 1");
+    let n = s
+        .execute(
+            "UPDATE s_script SET n = n + 1; DELETE FROM s_script WHERE n = 3",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // A broken script runs nothing: the simple protocol parses it whole first.
+    let err = s
+        .query("INSERT INTO s_script VALUES (9); SELEC 1", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Programming);
+    assert_eq!(err.code(), Some("42601"));
+    let pool = s.pool();
+    let mut conn = pool.getconn().await.unwrap();
+    let r = conn
+        .query(
+            "SET application_name = 'script'; SHOW application_name",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[0].get::<&str, _>(0), "script");
+    drop(conn);
+    let mut tx = pool.begin().await.unwrap();
+    tx.execute(
+        "INSERT INTO s_script VALUES (10); INSERT INTO s_script VALUES (11)",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    let left: Vec<i32> = s
+        .query("SELECT n FROM s_script ORDER BY n", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, vec![2]);
+    // A transaction opened with SQL on a checked-out connection and left open
+    // is rolled back when the connection goes back (rule 10).
+    let one = Pool::builder(PgServer::shared().url())
+        .max_size(1)
+        .build()
+        .unwrap();
+    let mut conn = one.getconn().await.unwrap();
+    conn.execute("BEGIN", &[]).await.unwrap();
+    conn.execute("INSERT INTO s_script VALUES (20)", &[])
+        .await
+        .unwrap();
+    drop(conn);
+    let mut conn = one.getconn().await.unwrap();
+    let r = conn
+        .query("SELECT count(*)::int AS n FROM s_script WHERE n = 20", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        r[0].get::<i32, _>("n"),
+        0,
+        "the abandoned insert was rolled back"
+    );
+    drop(conn);
+    s.execute("DROP TABLE s_script", &[]).await.unwrap();
+}

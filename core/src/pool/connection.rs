@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use tokio_postgres::types::ToSql;
 
+use crate::command_tag::transaction_control;
 use crate::connection::Connection;
 use crate::error::Result;
+use crate::execute::script_parts;
 use crate::pool::Inner;
 use crate::results::Results;
 use crate::row::RowSink;
@@ -65,8 +67,14 @@ impl<T: Transport> PooledConnection<T> {
     /// # Ok(()) }
     /// ```
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
+        if let Some((prefix, last)) = script_parts(sql, None, params) {
+            return Box::pin(self.script(prefix, last, None))
+                .await
+                .map(|(r, _)| r);
+        }
         let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
         let outcome = within(&rt, limit, self.conn().query(sql, params)).await;
+        self.track_transaction(sql);
         self.timed(outcome, limit).await
     }
 
@@ -88,8 +96,14 @@ impl<T: Transport> PooledConnection<T> {
         params: &[&(dyn ToSql + Sync)],
         rows: &mut dyn RowSink,
     ) -> Result<Results> {
+        if let Some((prefix, last)) = script_parts(sql, None, params) {
+            return Box::pin(self.script(prefix, last, Some(rows)))
+                .await
+                .map(|(r, _)| r);
+        }
         let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
         let outcome = within(&rt, limit, self.conn().query_into(sql, params, rows)).await;
+        self.track_transaction(sql);
         self.timed(outcome, limit).await
     }
 
@@ -103,9 +117,61 @@ impl<T: Transport> PooledConnection<T> {
     /// # Ok(()) }
     /// ```
     pub async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        if let Some((prefix, last)) = script_parts(sql, None, params) {
+            return Box::pin(self.script(prefix, last, None))
+                .await
+                .map(|(_, n)| n);
+        }
         let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
         let outcome = within(&rt, limit, self.conn().execute(sql, params)).await;
+        self.track_transaction(sql);
         self.timed(outcome, limit).await
+    }
+
+    /// A script of several statements (see [`crate::Pool::query`]): all but
+    /// the last with the simple protocol, then the last, whose results these are.
+    pub(crate) async fn script(
+        &mut self,
+        prefix: &str,
+        last: &str,
+        rows: Option<&mut (dyn RowSink + '_)>,
+    ) -> Result<(Results, u64)> {
+        // All or nothing, as the simple protocol runs a script, unless it
+        // controls transactions itself or runs in an open one.
+        let atomic = !self.conn().in_transaction
+            && transaction_control(prefix).is_none()
+            && transaction_control(last).is_none();
+        let run = async {
+            if atomic {
+                self.batch_execute(&format!("BEGIN;{prefix}")).await?;
+            } else {
+                self.batch_execute(prefix).await?;
+            }
+            let results = match rows {
+                Some(sink) => self.query_into(last, &[], sink).await?,
+                None => self.query(last, &[]).await?,
+            };
+            if atomic {
+                self.batch_execute("COMMIT").await?;
+            }
+            Ok(results)
+        };
+        let results: Result<Results> = run.await;
+        if results.is_err() && atomic && self.conn().in_transaction {
+            // The script's error is the one to report.
+            let _ = self.batch_execute("ROLLBACK").await;
+        }
+        let results = results?;
+        let n = results.count();
+        Ok((results, n))
+    }
+
+    /// Follows BEGIN / COMMIT / ROLLBACK sent as SQL, so that a connection
+    /// returned with a transaction open is rolled back (rule 10).
+    fn track_transaction(&mut self, sql: &str) {
+        if let Some(open) = transaction_control(sql) {
+            self.conn().in_transaction = open;
+        }
     }
 
     /// Runs one or more statements without parameters (simple protocol).
@@ -120,6 +186,7 @@ impl<T: Transport> PooledConnection<T> {
     pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
         let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
         let outcome = within(&rt, limit, self.conn().batch(sql)).await;
+        self.track_transaction(sql);
         self.timed(outcome, limit).await
     }
 

@@ -226,6 +226,27 @@ for (const [name, transport] of Object.entries(transports)) {
       await assert.rejects(pool.transaction(check), TransactionRollbackError);
     });
 
+    test('scripts of several statements without parameters, as node-postgres runs them', async () => {
+      const t = `js_script_${name}`;
+      const r = await pool.query(`DROP TABLE IF EXISTS ${t}; CREATE TABLE ${t} (n int);
+        INSERT INTO ${t} VALUES (1), (2); SELECT sum(n)::int AS total FROM ${t}`);
+      assert.deepEqual([r.rows, r.status], [[{ total: 3 }], 'SELECT 1']);
+      // All or nothing: a failing last statement leaves nothing behind.
+      await assert.rejects(pool.query(`INSERT INTO ${t} VALUES (3); SELECT 1 / 0`), DataError);
+      const client = await pool.connect();
+      try {
+        const left = await client.query(`SET application_name = 'js_script'; SELECT count(*)::int AS n FROM ${t}`);
+        assert.equal(left.rows[0].n, 2);
+      } finally {
+        client.release();
+      }
+      await pool.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${t} VALUES (4); INSERT INTO ${t} VALUES (5)`);
+      });
+      assert.equal((await pool.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n, 4);
+      await pool.query(`DROP TABLE ${t}`);
+    });
+
     test('concurrent queries share the pool', async () => {
       const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.query('SELECT $1::int AS i, pg_sleep(0.005)', [i])));
       assert.deepEqual(rs.map((r) => r.rows[0].i), Array.from({ length: 40 }, (_, i) => i));

@@ -68,26 +68,25 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], BoxError> {
-        let mut a = [0; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
+    /// An unsigned big-endian integer of `n` bytes (at most 8).
+    fn uint(&mut self, n: usize) -> Result<u64, BoxError> {
+        Ok(self.take(n)?.iter().fold(0, |v, &b| v << 8 | u64::from(b)))
     }
 
     pub(crate) fn u8(&mut self) -> Result<u8, BoxError> {
-        Ok(self.array::<1>()?[0])
+        Ok(self.uint(1)? as u8)
     }
 
     pub(crate) fn u16(&mut self) -> Result<u16, BoxError> {
-        self.array().map(u16::from_be_bytes)
+        Ok(self.uint(2)? as u16)
     }
 
     pub(crate) fn u32(&mut self) -> Result<u32, BoxError> {
-        self.array().map(u32::from_be_bytes)
+        Ok(self.uint(4)? as u32)
     }
 
     pub(crate) fn i32(&mut self) -> Result<i32, BoxError> {
-        self.array().map(i32::from_be_bytes)
+        Ok(self.uint(4)? as u32 as i32)
     }
 
     /// A count or length that must not be negative.
@@ -97,11 +96,11 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn u64(&mut self) -> Result<u64, BoxError> {
-        self.array().map(u64::from_be_bytes)
+        self.uint(8)
     }
 
     pub(crate) fn f64(&mut self) -> Result<f64, BoxError> {
-        self.array().map(f64::from_be_bytes)
+        self.uint(8).map(f64::from_bits)
     }
 
     /// A NUL-terminated UTF-8 string.
@@ -337,6 +336,13 @@ pub(crate) fn field_text(ty: &Type, raw: &[u8]) -> Result<String, BoxError> {
             _ => return Err("unsupported jsonb version".into()),
         },
         2287 => array_text(&Type::RECORD, raw, &mut out)?,
+        // int2vector, oidvector: space-separated.
+        22 | 30 => {
+            if let Value::Array(items) = Value::from_sql(ty, raw)? {
+                let items: Result<Vec<String>, _> = items.iter().map(Value::text_param).collect();
+                out = items?.join(" ");
+            }
+        }
         _ => match ty.kind() {
             Kind::Array(member) => array_text(member, raw, &mut out)?,
             _ => out = Value::from_sql(ty, raw)?.text_param()?,

@@ -133,6 +133,7 @@ const TEXTUAL: &[&str] = &[
     "row('(1,2),(3,4)'::box, ARRAY['(1,2),(3,4)'::box,'(0,0),(1,1)'], '[1,3)'::int4range, '{[1,3)}'::int4multirange)",
     "row('2021-06-01 12:34:56.5+02'::timestamptz, 12.5::numeric, '12.34'::money, 'a & b'::tsquery)",
     "row(E'tab\\there', E'nl\\n', E'vt\\x0b', 'ünï')",
+    "row('1 2'::int2vector, ''::oidvector, '5'::oidvector, B'101'::bit(3), 'x'::\"char\", 'ab'::char(4))",
 ];
 
 /// Arrays of text-form types, with their dimension count: each element must

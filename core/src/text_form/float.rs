@@ -15,38 +15,7 @@ pub(crate) fn push_float(out: &mut String, f: f64, float4: bool) {
     if f == 0.0 {
         return out.push_str(if f.is_sign_negative() { "-0" } else { "0" });
     }
-    let sci = if float4 {
-        let v = f as f32;
-        let (exp, frac) = ((v.to_bits() >> 23) & 0xff, v.to_bits() & 0x7f_ffff);
-        let (m, e) = match exp {
-            0 => (frac, -149),
-            _ => (frac | 1 << 23, exp as i32 - 150),
-        };
-        let exact = |s: &str| s.parse::<f32>().ok() == Some(v);
-        let round = |digits: usize| format!("{:.*e}", digits - 1, v);
-        ryu(
-            format!("{v:e}"),
-            round,
-            exact,
-            (m.into(), e, frac == 0 && exp > 1),
-            9,
-        )
-    } else {
-        let (exp, frac) = ((f.to_bits() >> 52) & 0x7ff, f.to_bits() & ((1 << 52) - 1));
-        let (m, e) = match exp {
-            0 => (frac, -1074),
-            _ => (frac | 1 << 52, exp as i32 - 1075),
-        };
-        let exact = |s: &str| s.parse::<f64>().ok() == Some(f);
-        let round = |digits: usize| format!("{:.*e}", digits - 1, f);
-        ryu(
-            format!("{f:e}"),
-            round,
-            exact,
-            (m, e, frac == 0 && exp > 1),
-            17,
-        )
-    };
+    let sci = ryu(f, float4);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let mantissa = match mantissa.strip_prefix('-') {
@@ -86,35 +55,83 @@ pub(crate) fn push_float(out: &mut String, f: f64, float4: bool) {
     }
 }
 
-/// The digits PostgreSQL's Ryu prints, in `{:e}` form. Rust's `{:e}` gives
-/// the shortest digits that read back exactly, but (1) it accepts a decimal
-/// lying exactly halfway to a neighbouring float, which PostgreSQL's Ryu
-/// (built without `STRICTLY_SHORTEST`) refuses, and (2) between two
-/// equally close candidates it rounds up where Ryu takes the even one. So:
-/// the value rounded (ties to even) to the fewest digits, from Rust's count
-/// up, that reads back exactly and is not such a midpoint.
-fn ryu(
-    shortest: String,
-    round: impl Fn(usize) -> String,
-    exact: impl Fn(&str) -> bool,
-    float: (u64, i32, bool),
-    max_digits: usize,
-) -> String {
-    let n = shortest
-        .bytes()
-        .take_while(|&b| b != b'e')
-        .filter(u8::is_ascii_digit)
-        .count();
-    (n.max(1)..=max_digits)
-        .map(round)
-        .find(|s| exact(s) && !is_midpoint(s, float))
-        .unwrap_or(shortest)
+/// The float m·2^e, and whether it is a power of two whose gap below is
+/// half the gap above.
+type Parts = (u64, i32, bool);
+
+fn parts(f: f64, float4: bool) -> Parts {
+    let (bits, mantissa_bits, min_exp) = match float4 {
+        true => (u64::from((f as f32).to_bits()), 23, -149),
+        false => (f.to_bits(), 52, -1074),
+    };
+    let exp = (bits >> mantissa_bits) & if float4 { 0xff } else { 0x7ff };
+    let frac = bits & ((1 << mantissa_bits) - 1);
+    match exp {
+        0 => (frac, min_exp, false),
+        _ => (
+            frac | 1 << mantissa_bits,
+            min_exp - 1 + exp as i32,
+            frac == 0 && exp > 1,
+        ),
+    }
 }
 
-/// Whether the decimal `sci` (`{:e}` form) is exactly halfway between the
-/// float m·2^e and a neighbour (`narrow_below`: a power of two, whose gap
-/// below is half the gap above).
-fn is_midpoint(sci: &str, (m, e, narrow_below): (u64, i32, bool)) -> bool {
+/// The digits PostgreSQL's Ryu prints, in `{:e}` form: the value rounded
+/// (ties to even) to the fewest digits that read back exactly, never a
+/// decimal lying exactly halfway to a neighbouring float (PostgreSQL builds
+/// Ryu without `STRICTLY_SHORTEST`). Rust's `{:e}` accepts such midpoints and
+/// rounds ties up, so its digit count is only where the search starts.
+/// `float4` goes through the f64 routines (every f32 is an f64), which keeps
+/// the f32 parsing and printing code out of the binary.
+fn ryu(f: f64, float4: bool) -> String {
+    let own = parts(f, float4);
+    let (start, max) = match float4 {
+        // A candidate that reads back as an f64 lying exactly on an f32
+        // midpoint is refused: which side the decimal is on is lost.
+        true => (1, 9),
+        false => {
+            let shortest = format!("{f:e}");
+            let n = shortest
+                .bytes()
+                .take_while(|&b| b != b'e')
+                .filter(u8::is_ascii_digit)
+                .count();
+            (n.max(1), 17)
+        }
+    };
+    let round = |digits: usize| format!("{:.*e}", digits - 1, f);
+    let exact = |s: &str| match s.parse::<f64>() {
+        Ok(p) if float4 => p as f32 == f as f32 && !binary_midpoint(p, own),
+        Ok(p) => p == f,
+        Err(_) => false,
+    };
+    (start..=max)
+        .map(round)
+        .find(|s| exact(s) && !decimal_midpoint(s, own))
+        .unwrap_or_else(|| round(max))
+}
+
+/// Whether a·2^a2 (a > 0) equals a midpoint between the float `own` and a
+/// neighbour, k·2^p with k odd, taken `scale` times.
+fn hits_midpoint(a: u128, a2: i64, scale: u128, (m, e, narrow_below): Parts) -> bool {
+    let below = match narrow_below {
+        true => (4 * m - 1, e - 2),
+        false => (2 * m - 1, e - 1),
+    };
+    let z = a.trailing_zeros();
+    [(2 * m + 1, e - 1), below]
+        .into_iter()
+        .any(|(k, p)| a >> z == u128::from(k) * scale && a2 + i64::from(z) == i64::from(p))
+}
+
+/// Whether the f64 `p` is exactly a midpoint of the f32 `own`.
+fn binary_midpoint(p: f64, own: Parts) -> bool {
+    let (m, e, _) = parts(p, false);
+    m != 0 && hits_midpoint(m.into(), e.into(), 1, own)
+}
+
+/// Whether the decimal `sci` (`{:e}` form) is exactly a midpoint of `own`.
+fn decimal_midpoint(sci: &str, own: Parts) -> bool {
     let (mantissa, exp) = sci
         .trim_start_matches('-')
         .split_once('e')
@@ -123,29 +140,19 @@ fn is_midpoint(sci: &str, (m, e, narrow_below): (u64, i32, bool)) -> bool {
     let (Ok(d), Ok(exp)) = (digits.parse::<u64>(), exp.parse::<i32>()) else {
         return false;
     };
-    // The decimal is d·10^q; a midpoint is k·2^p with k odd. A midpoint
-    // needs 5^|q| to divide d or k (both below 2^57): |q| ≤ 27 suffices, and
-    // keeps every product below 2^120.
+    // d·10^q = k·2^p needs 5^|q| to divide d or k (both below 2^57): |q| ≤ 27
+    // suffices, and keeps every product below 2^120.
     let q = exp - (digits.len() as i32 - 1);
     if d == 0 || q.unsigned_abs() > 27 {
         return false;
     }
     let five = 5u128.pow(q.unsigned_abs());
-    let below = if narrow_below {
-        (4 * m - 1, e - 2)
-    } else {
-        (2 * m - 1, e - 1)
-    };
-    [(2 * m + 1, e - 1), below].into_iter().any(|(k, p)| {
-        // d·5^q·2^q = k·2^p, or for q < 0: d = k·5^-q·2^(p-q).
-        let ((a, a2), (b, b2)) = if q >= 0 {
-            ((u128::from(d) * five, q), (u128::from(k), p))
-        } else {
-            ((u128::from(d), 0), (u128::from(k) * five, p - q))
-        };
-        let (za, zb) = (a.trailing_zeros(), b.trailing_zeros());
-        a >> za == b >> zb && i64::from(a2) + i64::from(za) == i64::from(b2) + i64::from(zb)
-    })
+    match q >= 0 {
+        // d·5^q·2^q = k·2^p
+        true => hits_midpoint(u128::from(d) * five, q.into(), 1, own),
+        // d·2^q = k·5^-q·2^p
+        false => hits_midpoint(d.into(), q.into(), five, own),
+    }
 }
 
 #[cfg(test)]
@@ -196,6 +203,13 @@ mod tests {
             (1e-5, "1e-05"),
             (0.1, "0.1"),
             (3.4028235e38, "3.4028235e+38"),
+            // As the server prints these float4 values.
+            (16777216.0, "1.6777216e+07"),
+            (1e-45, "1e-45"),
+            (7e-45, "7e-45"),
+            (1.17549435e-38, "1.1754944e-38"),
+            (0.3, "0.3"),
+            (-0.3, "-0.3"),
         ] {
             assert_eq!(float((f as f32).into(), true), text, "{f:e}");
         }

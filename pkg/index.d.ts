@@ -275,7 +275,7 @@ export declare class DatabaseError extends Error {
   column?: string;
   constraint?: string;
   dataType?: string;
-  /** The server's message alone (`message` adds the SQLSTATE and detail). */
+  /** The server's message (for a server error `message` is the same, as in node-postgres). */
   serverMessage?: string;
   /** For PartiallyConnectedError. */
   connected?: number;

@@ -82,6 +82,7 @@ for (const [name, transport] of Object.entries(transports)) {
         assert.ok(e instanceof ProgrammingError);
         assert.equal(e.name, 'ProgrammingError');
         assert.equal(e.code, '42601');
+        assert.equal(e.message, 'syntax error at or near "SELEC"');
         assert.equal(e.position, 1);
         assert.equal(e.severity, 'ERROR');
         return true;

@@ -43,7 +43,14 @@ pub fn start() {
 /// An edgepg error as a JavaScript `Error` with `kind`, `code`, `detail`,
 /// `hint`, `position`, … (the package turns it into its error class).
 pub(crate) fn error_to_js(e: &Error) -> JsValue {
-    let err = js_sys::Error::new(e.message());
+    // A server error's message is the server's, as node-postgres gives it
+    // (the SQLSTATE and detail have their own fields); wrapped ones keep
+    // their context ("connection to … failed: …").
+    let message = match e.db_error() {
+        Some(db) if e.message().starts_with(db.message.as_str()) => db.message.as_str(),
+        _ => e.message(),
+    };
+    let err = js_sys::Error::new(message);
     let set = |k: &str, v: JsValue| sys::set(&err, k, &v);
     set("kind", JsValue::from_str(&format!("{:?}", e.kind())));
     if let Some(db) = e.db_error() {

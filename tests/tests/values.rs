@@ -346,7 +346,7 @@ async fn float4_parameters_out_of_range_are_errors() {
     }
 }
 
-/// Named composite types (fields of user-defined types) and domains over them.
+/// Named composite types (fields of user-defined types) and user-defined range types.
 #[tokio::test]
 async fn named_composites_decode_as_the_server_prints_them() {
     let pool = pool().await;
@@ -354,7 +354,9 @@ async fn named_composites_decode_as_the_server_prints_them() {
     conn.batch_execute(
         "DROP TYPE IF EXISTS v_comp CASCADE; DROP TYPE IF EXISTS v_comp_mood CASCADE;
          CREATE TYPE v_comp_mood AS ENUM ('sad', 'so so');
-         CREATE TYPE v_comp AS (n int, t text, m v_comp_mood, ms v_comp_mood[], b box, p point[]);",
+         CREATE TYPE v_comp AS (n int, t text, m v_comp_mood, ms v_comp_mood[], b box, p point[]);
+         DROP TYPE IF EXISTS v_trange; CREATE TYPE v_trange AS RANGE (subtype = text);
+         DROP TYPE IF EXISTS v_frange; CREATE TYPE v_frange AS RANGE (subtype = float8);",
     )
     .await
     .unwrap();
@@ -363,6 +365,11 @@ async fn named_composites_decode_as_the_server_prints_them() {
         "row(NULL, '', NULL, '{}', NULL, NULL)::v_comp",
         "ARRAY[row(1, 'x', 'sad', NULL, NULL, NULL)::v_comp]",
         "row(2, 'y', 'sad', NULL, NULL, NULL)::v_comp::text::v_comp",
+        // Ranges of user-defined range types: bounds quoted as range_out does.
+        r#"'["a b","c""d\\e")'::v_trange"#,
+        "'[,\"\")'::v_trange",
+        "'[1.0,1e20)'::v_frange",
+        "'(-Infinity,-1.5e-7]'::v_frange",
     ] {
         let r = conn
             .query(&format!("SELECT {expr} AS v, format('%s', {expr}) AS t"), &[])
@@ -399,9 +406,11 @@ async fn named_composites_decode_as_the_server_prints_them() {
         .await
         .unwrap();
     assert!(back[0].get::<bool, _>("same"));
-    conn.batch_execute("DROP TYPE v_comp; DROP TYPE v_comp_mood")
-        .await
-        .unwrap();
+    conn.batch_execute(
+        "DROP TYPE v_comp; DROP TYPE v_comp_mood; DROP TYPE v_trange; DROP TYPE v_frange",
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

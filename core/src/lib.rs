@@ -57,4 +57,5 @@ pub use session::Session;
 pub use tokio_postgres::types::{FromSql, ToSql, Type};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions};
 pub use transport::{BoxSocket, Socket, Target, TlsRequest, Transport};
+pub use text_form::float4_value;
 pub use value::Value;

@@ -18,6 +18,7 @@ use postgres_types::{FromSql, Kind, Type};
 use crate::value::Value;
 
 pub(crate) use float::push_float;
+pub use float::float4_value;
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 

@@ -315,7 +315,7 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
         23 => Value::Int(wire::int4_from_sql(raw)?.into()),
         20 => Value::Int(wire::int8_from_sql(raw)?),
         26 => Value::Int(wire::oid_from_sql(raw)?.into()),
-        700 => Value::Float(wire::float4_from_sql(raw)?.into()),
+        700 => Value::Float(crate::text_form::float4_value(wire::float4_from_sql(raw)?)),
         701 => Value::Float(wire::float8_from_sql(raw)?),
         1700 => Value::Numeric(numeric_to_string(raw)?),
         17 => Value::Bytes(raw.to_vec()),

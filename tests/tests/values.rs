@@ -342,8 +342,29 @@ async fn float4_parameters_out_of_range_are_errors() {
             .await
             .unwrap_or_else(|e| panic!("{f:e}: {e}"));
         let got = r[0].values()[0].as_f64().unwrap();
-        assert_eq!(got.to_bits(), f64::from(f as f32).to_bits(), "{f:e}");
+        // The same float4, held as the number its text reads as.
+        assert_eq!((got as f32).to_bits(), (f as f32).to_bits(), "{f:e}");
+        assert_eq!(
+            got.to_bits(),
+            edgepg_tokio::float4_value(f as f32).to_bits(),
+            "{f:e}"
+        );
     }
+    // float4 values are the numbers their text reads as, as psycopg2 and
+    // node-postgres give them; typed reads keep the exact f32.
+    let r = pool
+        .query(
+            "SELECT 1.1::float4 AS a, ARRAY[0.1, -2.2]::float4[] AS b",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[0].value("a"), Some(&Value::Float(1.1)));
+    assert_eq!(
+        r[0].value("b"),
+        Some(&Value::Array(vec![Value::Float(0.1), Value::Float(-2.2)]))
+    );
+    assert_eq!(r[0].get::<f32, _>("a"), 1.1f32);
 }
 
 /// Named composite types (fields of user-defined types) and user-defined range types.

@@ -83,6 +83,23 @@ fn parts(f: f64, float4: bool) -> Parts {
 /// rounds ties up, so its digit count is only where the search starts.
 /// `float4` goes through the f64 routines (every f32 is an f64), which keeps
 /// the f32 parsing and printing code out of the binary.
+/// A `float4` as the number its text reads as (`1.1`, not the f32's exact
+/// 1.100000023841858), as drivers that parse the text form give it; this is
+/// how [`crate::Value::Float`] holds a `float4`.
+///
+/// ```
+/// assert_eq!(edgepg_core::float4_value(1.1), 1.1);
+/// assert_eq!(edgepg_core::float4_value(0.25), 0.25);
+/// assert!(edgepg_core::float4_value(f32::NAN).is_nan());
+/// ```
+pub fn float4_value(f: f32) -> f64 {
+    let wide = f64::from(f);
+    if !wide.is_finite() || wide == 0.0 {
+        return wide;
+    }
+    ryu(wide, true).parse().unwrap_or(wide)
+}
+
 fn ryu(f: f64, float4: bool) -> String {
     let own = parts(f, float4);
     let (start, max) = match float4 {

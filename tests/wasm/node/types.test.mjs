@@ -192,6 +192,9 @@ test('float4 parameters out of range are errors, as the server says for its own 
     [NaN, -Infinity, 1.5, 0])).rows[0];
   assert.ok(Number.isNaN(row.a));
   assert.deepEqual([row.b, row.c, row.d], [-Infinity, 1.5, 0]);
+  // float4 results are the numbers their text reads as, as node-postgres gives them.
+  const f4 = (await pool.query(`SELECT 1.1::float4 AS a, ARRAY[0.1, -2.2]::float4[] AS b, '3.4028235e38'::float4 AS m`)).rows[0];
+  assert.deepEqual(f4, { a: 1.1, b: [0.1, -2.2], m: 3.4028235e38 });
 });
 
 test('column names: __proto__ is an own property, duplicates keep the last value, any text is a key', async () => {

@@ -27,7 +27,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use edgepg_core::{Column, FromSql, Results, Row, RowSink, Type, Value};
+use edgepg_core::{float4_value, Column, FromSql, Results, Row, RowSink, Type, Value};
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -83,7 +83,7 @@ impl<'a> Raw<'a> {
             Type::INT4 => Raw::Number(f64::from(i32::from_be_bytes(be(raw)?))),
             Type::OID => Raw::Number(f64::from(u32::from_be_bytes(be(raw)?))),
             Type::INT8 => Raw::Int8(i64::from_be_bytes(be(raw)?)),
-            Type::FLOAT4 => Raw::Number(f64::from(f32::from_be_bytes(be(raw)?))),
+            Type::FLOAT4 => Raw::Number(float4_value(f32::from_be_bytes(be(raw)?))),
             Type::FLOAT8 => Raw::Number(f64::from_be_bytes(be(raw)?)),
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::CHAR | Type::UNKNOWN => {
                 Raw::Text(std::str::from_utf8(raw).ok()?)
@@ -368,7 +368,7 @@ impl Packet {
                                 f64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
                             }
                             (4, false) => f64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-                            (4, true) => f64::from(f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                            (4, true) => float4_value(f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
                             _ => {
                                 f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
                             }

@@ -17,8 +17,8 @@ use postgres_types::{FromSql, Kind, Type};
 
 use crate::value::Value;
 
-pub(crate) use float::push_float;
 pub use float::float4_value;
+pub(crate) use float::push_float;
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 

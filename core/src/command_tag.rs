@@ -796,7 +796,7 @@ mod tests {
         command_tag(sql, rows, false).into_owned()
     }
 
-    /// The audit: what the old guess said wrong, with the server's tags.
+    /// Statements a guess from the first word got wrong, with the server's tags.
     #[test]
     fn audit_rows() {
         let cases = [

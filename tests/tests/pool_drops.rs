@@ -71,7 +71,7 @@ async fn backend_pid(pool: &Pool) -> i32 {
     conn.backend_pid().await.unwrap()
 }
 
-/// G1: a `connect()` dropped while its connects hang gives their slots back
+/// A `connect()` dropped while its connects hang gives their slots back
 /// once they fail, so rule 7 (fail fast) and the top-up still work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connect_gives_its_slots_back() {
@@ -132,7 +132,7 @@ async fn dropped_connect_gives_its_slots_back() {
     pool.close().await;
 }
 
-/// G2: a checkout dropped while its liveness ping is in flight (ping_on_checkout,
+/// A checkout dropped while its liveness ping is in flight (ping_on_checkout,
 /// and the retry path of statements) gives its connection back, cleaned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_dropped_during_ping_returns_the_connection() {
@@ -181,7 +181,7 @@ async fn checkout_dropped_during_ping_returns_the_connection() {
     pool.close().await;
 }
 
-/// G12: the liveness ping counts against `acquire_timeout` (rule 4 bounds the
+/// The liveness ping counts against `acquire_timeout` (rule 4 bounds the
 /// whole checkout), and the connection it was sent on is not lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_counts_against_the_acquire_timeout() {
@@ -217,7 +217,7 @@ async fn ping_counts_against_the_acquire_timeout() {
     pool.close().await;
 }
 
-/// G13: `acquire_timeout(ZERO)` means "never wait for another caller to
+/// `acquire_timeout(ZERO)` means "never wait for another caller to
 /// release a connection", not "never wait for a connect": with capacity free
 /// (connects under way that nobody else waits for, or room below `max_size`)
 /// the checkout is served; `PoolFull` comes only when every connection, open
@@ -291,7 +291,7 @@ async fn zero_acquire_timeout_uses_free_capacity() {
     pool.close().await;
 }
 
-/// G3: `close()` ends LISTEN connections (Terminate), ends their streams, and
+/// `close()` ends LISTEN connections (Terminate), ends their streams, and
 /// `listen()` afterwards fails with `PoolClosed`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_ends_listen_connections() {
@@ -333,7 +333,7 @@ async fn close_ends_listen_connections() {
     admin.close().await;
 }
 
-/// G3: a listener waiting to reconnect stops when the pool closes.
+/// A listener waiting to reconnect stops when the pool closes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_stops_listen_reconnects() {
     let app = "edgepg_drops_listen_reconnect";

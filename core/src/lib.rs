@@ -24,6 +24,7 @@ mod connect;
 mod connection;
 mod copy;
 mod cursor;
+mod deserialize;
 mod error;
 mod execute;
 mod listen;

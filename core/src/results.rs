@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::command_tag::command_tag;
+use crate::deserialize::RowDeserializer;
 use crate::error::{Error, Result};
 use crate::row::Row;
 use crate::value::Value;
@@ -370,7 +371,10 @@ impl Results {
         Ok(())
     }
 
-    /// Every row deserialized into `T` (serde), columns matched by name.
+    /// Every row deserialized into `T` (serde): a struct or map by column
+    /// name, a tuple by position. Values follow the field types: `numeric`
+    /// into `f64` or `String`, `bytea` into `Vec<u8>`, json into any type,
+    /// text into a unit enum variant, NULL into `None`.
     ///
     /// ```no_run
     /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
@@ -384,7 +388,7 @@ impl Results {
         self.rows
             .iter()
             .map(|row| {
-                serde_json::from_value(row.to_json())
+                T::deserialize(RowDeserializer(row))
                     .map_err(|e| Error::interface(format!("cannot deserialize a row: {e}")))
             })
             .collect()

@@ -234,6 +234,93 @@ async fn rows_serialize_and_deserialize() {
         json,
         serde_json::json!({"id": 1, "name": "pen", "tags": ["a", "b"]})
     );
+
+    // Values follow the field types.
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(rename_all = "lowercase")]
+    enum Mood {
+        Happy,
+        Sad,
+    }
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Meta {
+        color: String,
+        size: u8,
+    }
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Wide {
+        price: f64,
+        exact: String,
+        count: i32,
+        small: u8,
+        data: Vec<u8>,
+        missing: Option<f64>,
+        present: Option<String>,
+        mood: Mood,
+        meta: Meta,
+        at: String,
+        id: uuid_string::Id,
+        nested: Vec<Vec<i32>>,
+    }
+    mod uuid_string {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        pub struct Id(pub String);
+    }
+    let r = session()
+        .query(
+            "SELECT 12.50::numeric AS price, 12.50::numeric AS exact, 7::numeric AS count, \
+             3::int2 AS small, '\\x00ff'::bytea AS data, NULL::numeric AS missing, \
+             'here'::text AS present, 'happy' AS mood, '{\"color\": \"red\", \"size\": 2}'::jsonb AS meta, \
+             '2024-01-02 03:04:05+00'::timestamptz AS at, \
+             'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS id, ARRAY[[1, 2], [3, 4]] AS nested",
+            &[],
+        )
+        .await
+        .unwrap();
+    let wide: Vec<Wide> = r.deserialize().unwrap();
+    assert_eq!(
+        wide,
+        vec![Wide {
+            price: 12.5,
+            exact: "12.50".into(),
+            count: 7,
+            small: 3,
+            data: vec![0, 255],
+            missing: None,
+            present: Some("here".into()),
+            mood: Mood::Happy,
+            meta: Meta {
+                color: "red".into(),
+                size: 2
+            },
+            at: "2024-01-02 03:04:05+00".into(),
+            id: uuid_string::Id("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into()),
+            nested: vec![vec![1, 2], vec![3, 4]],
+        }]
+    );
+    // Tuples by position; mismatches are clear errors.
+    let pairs: Vec<(i32, String)> = session()
+        .query("SELECT 1 AS a, 'x'::text AS b", &[])
+        .await
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert_eq!(pairs, vec![(1, "x".to_string())]);
+    let err = session()
+        .query("SELECT 'x'::text AS count", &[])
+        .await
+        .unwrap()
+        .deserialize::<Wide>()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Interface);
+    assert!(err.to_string().contains("cannot deserialize"), "{err}");
+    let err = session()
+        .query("SELECT 1.5::numeric AS small", &[])
+        .await
+        .unwrap()
+        .deserialize::<std::collections::HashMap<String, u8>>()
+        .unwrap_err();
+    assert!(err.to_string().contains("numeric 1.5"), "{err}");
 }
 
 #[tokio::test]

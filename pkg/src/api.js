@@ -560,6 +560,10 @@ export function webSocket(options) {
   if (options.WebSocket !== undefined && typeof options.WebSocket !== 'function') {
     throw interfaceError('webSocket: WebSocket must be a constructor');
   }
+  if (options.WebSocket === undefined && typeof globalThis.WebSocket !== 'function') {
+    throw interfaceError(
+      "webSocket: this runtime has no global WebSocket (Node 20): pass one, e.g. webSocket({ proxy, WebSocket }) with WebSocket from 'ws'");
+  }
   return { proxy: options.proxy, WebSocket: options.WebSocket };
 }
 

@@ -55,6 +55,10 @@ test('bad pool options', async () => {
     assert.throws(() => new Pool(options), InterfaceError, JSON.stringify(options));
   }
   assert.throws(() => webSocket({}), InterfaceError);
+  if (typeof globalThis.WebSocket !== 'function') {
+    // Node 20: no global WebSocket, and none passed: said at once, not at the first query.
+    assert.throws(() => webSocket({ proxy: 'ws://127.0.0.1:1/v1' }), (e) => e instanceof InterfaceError && /ws/.test(e.message));
+  }
   assert.throws(() => Session.fromEnv('x', 'not an object'), InterfaceError);
   // A bad proxy URL is reported on use, as a typed error.
   const p = new Pool({ connectionString: url, transport: webSocket({ proxy: 'http://nope', WebSocket: (await import('ws')).default }) });

@@ -7,7 +7,6 @@ use std::time::Duration;
 use futures_util::TryStreamExt;
 
 use edgepg_tests::PgServer;
-#[allow(unused_imports)]
 use edgepg_tokio::{Config, Error, ErrorKind, Pool, PoolStatus, Results, Row, Session, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

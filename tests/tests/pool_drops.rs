@@ -132,20 +132,26 @@ async fn dropped_connect_gives_its_slots_back() {
     pool.close().await;
 }
 
+/// A pool of one connection through `relay`, pinged on checkout, and its backend.
+async fn one_pinging_connection(relay: &Relay, acquire: Duration) -> (Pool, i32) {
+    let pool = Pool::builder(relay_url(relay, ""))
+        .min_size(1)
+        .max_size(1)
+        .ping_on_checkout(true)
+        .acquire_timeout(acquire)
+        .build()
+        .unwrap();
+    pool.connect().await.unwrap();
+    let pid = backend_pid(&pool).await;
+    (pool, pid)
+}
+
 /// A checkout dropped while its liveness ping is in flight (ping_on_checkout,
 /// and the retry path of statements) gives its connection back, cleaned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_dropped_during_ping_returns_the_connection() {
     let relay = Relay::start(PgServer::shared().socket_addr());
-    let pool = Pool::builder(relay_url(&relay, ""))
-        .min_size(1)
-        .max_size(1)
-        .ping_on_checkout(true)
-        .acquire_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    pool.connect().await.unwrap();
-    let pid = backend_pid(&pool).await;
+    let (pool, pid) = one_pinging_connection(&relay, Duration::from_secs(5)).await;
 
     for round in ["getconn", "query"] {
         relay.set_stalled(true);
@@ -187,15 +193,7 @@ async fn checkout_dropped_during_ping_returns_the_connection() {
 async fn ping_counts_against_the_acquire_timeout() {
     let relay = Relay::start(PgServer::shared().socket_addr());
     // No connect_timeout: the ping alone may take 2 s.
-    let pool = Pool::builder(relay_url(&relay, ""))
-        .min_size(1)
-        .max_size(1)
-        .ping_on_checkout(true)
-        .acquire_timeout(Duration::from_millis(400))
-        .build()
-        .unwrap();
-    pool.connect().await.unwrap();
-    let pid = backend_pid(&pool).await;
+    let (pool, pid) = one_pinging_connection(&relay, Duration::from_millis(400)).await;
     relay.set_stalled(true);
     let started = Instant::now();
     let err = pool.getconn().await.err().expect("the ping cannot answer");

@@ -217,6 +217,10 @@ export declare class Pool implements Queryable {
   end(): Promise<void>;
   readonly ended: boolean;
   status(): PoolStatus;
+  /** node-postgres' names: connections open or opening, idle ones, callers waiting. */
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
 }
 
 /** `queries`' Session: `new Session(url)` shares one pool per URL. */

@@ -481,6 +481,19 @@ export class Pool extends Queryable {
   status() {
     return this.#raw.status();
   }
+
+  /** node-postgres' counts: connections open or opening, idle, callers waiting. */
+  get totalCount() {
+    return this.status().size;
+  }
+
+  get idleCount() {
+    return this.status().idle;
+  }
+
+  get waitingCount() {
+    return this.status().waiting;
+  }
 }
 
 const sharedPools = new Map();

@@ -198,6 +198,11 @@ for (const [name, transport] of Object.entries(transports)) {
       assert.equal(pid1, pid2);
       await client.query('SET application_name = $$edgepg_js$$');
       assert.equal(pool.status().inUse, 1);
+      // node-postgres' counts.
+      assert.equal(pool.totalCount, pool.status().size);
+      assert.ok(pool.totalCount >= 1);
+      assert.equal(pool.idleCount, pool.totalCount - 1);
+      assert.equal(pool.waitingCount, 0);
       client.release();
       client.release();
       assert.equal(client.released, true);

@@ -400,3 +400,45 @@ fn dirty_connection_dropped_outside_a_runtime_is_counted_out() {
     assert_eq!((s.in_use, s.size, s.closed_dirty), (0, 0, 1), "{s:?}");
     drop(rt);
 }
+
+/// With `acquire_timeout(ZERO)` a statement does not pipeline behind another
+/// on a busy connection (that would be waiting): the pool is full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_acquire_timeout_does_not_pipeline() {
+    let pool = Pool::builder(PgServer::shared().url())
+        .max_size(1)
+        .acquire_timeout(Duration::ZERO)
+        .build()
+        .unwrap();
+    let busy = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.query("SELECT pg_sleep(0.5)", &[]).await })
+    };
+    wait_status(&pool, "the statement to run", Duration::from_secs(5), |s| {
+        s.in_use == 1
+    })
+    .await;
+    let started = Instant::now();
+    let err = pool.query("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PoolFull, "{err}");
+    assert!(started.elapsed() < Duration::from_millis(200));
+    busy.await.unwrap().unwrap();
+    // With a timeout, the same statement shares the busy connection.
+    let shared = Pool::builder(PgServer::shared().url())
+        .max_size(1)
+        .build()
+        .unwrap();
+    let (a, b) = tokio::join!(
+        shared.query("SELECT pg_sleep(0.2), 1 AS n", &[]),
+        shared.query("SELECT 2 AS n", &[])
+    );
+    assert_eq!(
+        (
+            a.unwrap()[0].get::<i32, _>("n"),
+            b.unwrap()[0].get::<i32, _>("n")
+        ),
+        (1, 2)
+    );
+    pool.close().await;
+    shared.close().await;
+}

@@ -122,7 +122,8 @@ impl<T: Transport> Builder<T> {
     /// `Duration::ZERO` never waits for another caller to give a connection
     /// back: it fails at once with `PoolFull` when every connection, open or
     /// opening, is taken, and otherwise is served by an idle connection, a
-    /// connect under way, or a new one below `max_size`. Default 30 s.
+    /// connect under way, or a new one below `max_size`; statements do not
+    /// pipeline onto busy connections then. Default 30 s.
     ///
     /// ```no_run
     /// # async fn f(builder: edgepg_core::Builder<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {

@@ -84,7 +84,13 @@ impl<T: Transport> Inner<T> {
             st.in_use += 1;
             return Some(self.pipeline(&mut st, conn));
         }
-        if st.open < self.options.max_size || !st.waiters.is_empty() || st.closed {
+        // With `acquire_timeout(ZERO)` nothing waits, not even behind a
+        // statement on a shared connection: the checkout fails with PoolFull.
+        if st.open < self.options.max_size
+            || !st.waiters.is_empty()
+            || st.closed
+            || self.options.acquire_timeout.is_zero()
+        {
             return None;
         }
         let depth = self.options.pipeline_depth;

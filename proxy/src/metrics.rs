@@ -141,7 +141,9 @@ pub struct Snapshot {
     pub bytes_client_to_server: u64,
     /// Payload bytes from servers to clients.
     pub bytes_server_to_client: u64,
-    /// Round trips: client flights the server answered (see [`Metrics::round_trip`]).
+    /// Round trips: client flights the server answered (server data arriving
+    /// after client data no server data had answered yet; a client that sends
+    /// its startup and password together, then a query, makes two).
     pub round_trips: u64,
 }
 

@@ -174,3 +174,48 @@ async fn terminated_backends_are_connection_lost_on_held_connections() {
     let r = pool.query("SELECT 1 AS one", &[]).await.unwrap();
     assert_eq!(r[0].get::<i32, _>("one"), 1);
 }
+
+/// §6: the server's fields are kept, and `Display` is one sentence.
+#[tokio::test]
+async fn server_fields_are_kept() {
+    let pool = Pool::new(PgServer::shared().url()).unwrap();
+    pool.execute(
+        "CREATE TABLE IF NOT EXISTS e_fields (id int PRIMARY KEY, name text NOT NULL)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let err = pool
+        .execute("INSERT INTO e_fields VALUES (1, NULL)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity);
+    assert_eq!(err.code(), Some("23502"));
+    assert_eq!(err.table(), Some("e_fields"));
+    assert_eq!(err.column(), Some("name"));
+    assert!(
+        err.detail().is_some_and(|d| d.contains("Failing row")),
+        "{err}"
+    );
+    assert!(
+        err.message().contains("null value in column \"name\""),
+        "{err}"
+    );
+    let err = pool
+        .query("SELECT nosuchcolumn FROM e_fields", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Programming);
+    assert_eq!(err.position(), Some(8));
+    let err = pool
+        .query(
+            "DO $$ BEGIN RAISE EXCEPTION 'x' USING HINT = 'try again'; END $$",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.hint(), Some("try again"));
+    let shown = err.to_string();
+    assert!(!shown.contains('\n') && shown.ends_with(')'), "{shown}");
+    pool.execute("DROP TABLE e_fields", &[]).await.unwrap();
+}

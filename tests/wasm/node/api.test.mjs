@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   Pool, Session, Results, DatabaseError, ProgrammingError, IntegrityError, DataError,
   InternalError, OperationalError, PoolClosedError, InterfaceError, TransactionRollbackError,
-  webSocket,
+  webSocket, PoolFullError, PoolTimeoutError,
 } from 'edgepg';
 import WebSocket from 'ws';
 import { env, url, proxy, tunnel, direct } from './helpers.mjs';
@@ -260,6 +260,42 @@ for (const [name, transport] of Object.entries(transports)) {
     });
   });
 }
+
+test('pool options: acquireTimeoutMillis 0 and bounded, idleTimeoutMillis, maxLifetimeMillis', async () => {
+  const full = new Pool({ connectionString: url, transport: direct(), max: 1, acquireTimeoutMillis: 0 });
+  const held = await full.connect();
+  await assert.rejects(full.query('SELECT 1'), PoolFullError);
+  held.release();
+  assert.equal((await full.query('SELECT 1 AS one')).rows[0].one, 1);
+  await full.end();
+
+  const slow = new Pool({ connectionString: url, transport: direct(), max: 1, acquireTimeoutMillis: 200 });
+  const busy = await slow.connect();
+  const started = Date.now();
+  await assert.rejects(slow.query('SELECT 1'), PoolTimeoutError);
+  assert.ok(Date.now() - started < 2000);
+  busy.release();
+  await slow.end();
+
+  const idle = new Pool({ connectionString: url, transport: direct(), max: 2, min: 0, idleTimeoutMillis: 200 });
+  await Promise.all([idle.query('SELECT pg_sleep(0.05)'), idle.query('SELECT pg_sleep(0.05)')]);
+  assert.equal(idle.status().size, 2);
+  const until = Date.now() + 10_000;
+  while (idle.status().size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(idle.status().size, 0, 'idle connections above min close after idleTimeoutMillis');
+  await idle.end();
+
+  const aging = new Pool({ connectionString: url, transport: direct(), max: 1, min: 1, maxLifetimeMillis: 200 });
+  const first = (await aging.query('SELECT pg_backend_pid() AS p')).rows[0].p;
+  let later = first;
+  const deadline = Date.now() + 10_000;
+  while (later === first && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    later = (await aging.query('SELECT pg_backend_pid() AS p')).rows[0].p;
+  }
+  assert.notEqual(later, first, 'the connection was recycled after maxLifetimeMillis');
+  await aging.end();
+});
 
 test('Session: shared pools per URL and fromEnv', async () => {
   const a = new Session({ connectionString: url, transport: tunnel() });

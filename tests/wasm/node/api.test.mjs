@@ -297,6 +297,31 @@ test('pool options: acquireTimeoutMillis 0 and bounded, idleTimeoutMillis, maxLi
   await aging.end();
 });
 
+test('a bare socket factory of Web streams, without startTls', async () => {
+  const net = await import('node:net');
+  const { Readable, Writable } = await import('node:stream');
+  const factory = (host, port) => new Promise((resolve, reject) => {
+    const s = net.connect(port, host);
+    s.once('connect', () => resolve({ readable: Readable.toWeb(s), writable: Writable.toWeb(s), close: () => s.destroy() }));
+    s.once('error', reject);
+  });
+  const withMode = (mode) => {
+    const u = new URL(url);
+    u.searchParams.set('sslmode', mode);
+    return u.toString();
+  };
+  for (const mode of ['disable', 'prefer']) {
+    const p = new Pool({ connectionString: withMode(mode), transport: factory });
+    const r = await p.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+    assert.equal(r.rows[0].ssl, false, mode);
+    await p.end();
+  }
+  // `require` cannot be met without startTls: a clear error, not plaintext.
+  const p = new Pool({ connectionString: withMode('require'), transport: factory });
+  await assert.rejects(p.query('SELECT 1'), DatabaseError);
+  await p.end();
+});
+
 test('Session: shared pools per URL and fromEnv', async () => {
   const a = new Session({ connectionString: url, transport: tunnel() });
   assert.equal((await a.query('SELECT 2 AS two')).rows[0].two, 2);

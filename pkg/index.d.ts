@@ -154,6 +154,8 @@ export declare class Results<R = Row> implements Iterable<R> {
 export interface QueryConfig {
   text: string;
   values?: readonly Param[];
+  /** node-postgres' `'array'`: rows as arrays of values in column order. */
+  rowMode?: 'array';
 }
 
 interface Queryable {

@@ -100,9 +100,10 @@ let u8 = null;
  * at `nptr` (f64 numbers), `lptr` (u32 string lengths) and `kptr` (u8 kinds) in
  * the wasm memory, which are freed once this returns. Never throws (it runs
  * inside the wasm): a failure is kept and fails the query (see `Results`).
+ * `arrays` asks for rows as arrays in column order (`rowMode: 'array'`).
  * Returns `[rows, status, count, columns, error, length]`.
  */
-function buildPacket(text, cells, columns, slot, count, length, nptr, lptr, kptr) {
+function buildPacket(text, cells, columns, slot, count, length, nptr, lptr, kptr, arrays) {
   try {
     if (columns !== undefined) slots[slot] = columnsOf(columns);
     const cols = slots[slot];
@@ -117,7 +118,7 @@ function buildPacket(text, cells, columns, slot, count, length, nptr, lptr, kptr
     let rows = null;
     let error = null;
     try {
-      rows = decodeRows(text, cells, cols, length, nptr >>> 3, (lptr >>> 2) + 1, kptr, tag);
+      rows = decodeRows(text, cells, cols, length, nptr >>> 3, (lptr >>> 2) + 1, kptr, tag, arrays);
     } catch (e) {
       error = e;
     }
@@ -127,8 +128,8 @@ function buildPacket(text, cells, columns, slot, count, length, nptr, lptr, kptr
   }
 }
 
-/** Builds the row objects of a packet (see packet.rs for its layout). */
-function decodeRows(text, cells, cols, length, n, t, k, pos) {
+/** Builds the rows of a packet (see packet.rs for its layout): objects, or arrays. */
+function decodeRows(text, cells, cols, length, n, t, k, pos, arrays) {
   const numbers = f64;
   const lengths = u32;
   const kinds = u8;
@@ -137,11 +138,11 @@ function decodeRows(text, cells, cols, length, n, t, k, pos) {
   const rows = new Array(length);
   if (length === 0) return rows;
   if (cols.make === undefined) cols.make = rowMaker(names);
-  const make = cols.make;
+  const make = arrays ? null : cols.make;
   const values = make === null ? null : new Array(width).fill(null);
   let j = 0;
   for (let i = 0; i < length; i++) {
-    const row = make === null ? {} : null;
+    const row = arrays ? new Array(width) : make === null ? {} : null;
     for (let c = 0; c < width; c++, k++) {
       let v;
       switch (kinds[k]) {
@@ -167,6 +168,8 @@ function decodeRows(text, cells, cols, length, n, t, k, pos) {
       }
       if (make !== null) {
         values[c] = v;
+      } else if (arrays) {
+        row[c] = v;
       } else if (proto && names[c] === '__proto__') {
         Object.defineProperty(row, '__proto__', { value: v, enumerable: true, writable: true, configurable: true });
       } else {
@@ -313,9 +316,12 @@ class Queryable {
   query(sql, params) {
     let text = sql;
     let values = params;
+    let arrays = false;
     if (sql !== null && typeof sql === 'object' && !Array.isArray(sql) && 'text' in sql) {
       text = sql.text;
       values = sql.values ?? params;
+      // node-postgres' rowMode: 'array' gives rows as arrays in column order.
+      arrays = sql.rowMode === 'array';
     }
     // One promise per query (no async wrappers): this is the hot path.
     let pending;
@@ -323,7 +329,8 @@ class Queryable {
       const raw = this._raw();
       const packed = Array.isArray(values) && values.length > 0 && values.length <= 65535 &&
         typeof raw.queryPacked === 'function' ? pack(values) : null;
-      pending = packed === null ? raw.query(text, values) : raw.queryPacked(text, values, packed[0], packed[1]);
+      pending = packed === null ? raw.query(text, values, arrays)
+        : raw.queryPacked(text, values, packed[0], packed[1], arrays);
     } catch (e) {
       return Promise.reject(toError(e));
     }

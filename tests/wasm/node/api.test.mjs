@@ -253,6 +253,25 @@ for (const [name, transport] of Object.entries(transports)) {
       await pool.query(`DROP TABLE ${t}`);
     });
 
+    test("rowMode: 'array' gives rows as arrays in column order, duplicates kept", async () => {
+      const q = { text: 'SELECT 1 AS a, $1::text AS a, NULL AS "1", 2.5::float8 AS b', values: ['x'], rowMode: 'array' };
+      const r = await pool.query(q);
+      assert.deepEqual(r.rows, [[1, 'x', null, 2.5]]);
+      assert.deepEqual(r.fields.map((f) => f.name), ['a', 'a', '1', 'b']);
+      // Without parameters, on a checked-out client and in a transaction too.
+      const client = await pool.connect();
+      try {
+        assert.deepEqual((await client.query({ text: 'SELECT 1, 2', rowMode: 'array' })).rows, [[1, 2]]);
+      } finally {
+        client.release();
+      }
+      await pool.transaction(async (tx) => {
+        assert.deepEqual((await tx.query({ text: 'SELECT $1::int, 3', values: [4], rowMode: 'array' })).rows, [[4, 3]]);
+      });
+      // The same shape as objects again afterwards.
+      assert.deepEqual((await pool.query('SELECT 1 AS a, 2 AS b')).rows, [{ a: 1, b: 2 }]);
+    });
+
     test('concurrent queries share the pool', async () => {
       const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.query('SELECT $1::int AS i, pg_sleep(0.005)', [i])));
       assert.deepEqual(rs.map((r) => r.rows[0].i), Array.from({ length: 40 }, (_, i) => i));

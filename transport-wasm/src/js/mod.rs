@@ -280,9 +280,16 @@ impl WasmPool {
     /// aborts when it lazily deoptimizes a JS function that inlined a call to
     /// a wasm function returning exactly one `externref` (see
     /// `tests/wasm/node/exports.test.mjs`).
-    pub fn query(&self, sql: JsValue, params: JsValue) -> Result<Promise, JsValue> {
+    ///
+    /// `arrays`: rows as arrays in column order (`rowMode: 'array'`).
+    pub fn query(
+        &self,
+        sql: JsValue,
+        params: JsValue,
+        arrays: Option<bool>,
+    ) -> Result<Promise, JsValue> {
         let (sql, values) = prepare(&sql, &params, self.max_param_bytes)?;
-        Ok(self.run(sql, values))
+        Ok(self.run(sql, values, arrays.unwrap_or(false)))
     }
 
     /// [`WasmPool::query`] with the parameters classified by the package
@@ -297,6 +304,7 @@ impl WasmPool {
         params: JsValue,
         text: JsValue,
         layout: &[f64],
+        arrays: Option<bool>,
     ) -> Result<Promise, JsValue> {
         let sql = string_arg(&sql, "the query text", self.max_param_bytes)?;
         let values = match params::convert_packed(&text, layout, &params, self.max_param_bytes)
@@ -305,15 +313,15 @@ impl WasmPool {
             Some(values) => values,
             None => params::convert_all(&params, self.max_param_bytes).map_err(interface)?,
         };
-        Ok(self.run(sql, values))
+        Ok(self.run(sql, values, arrays.unwrap_or(false)))
     }
 
-    fn run(&self, sql: String, values: Vec<params::Param>) -> Promise {
+    fn run(&self, sql: String, values: Vec<params::Param>, arrays: bool) -> Promise {
         let pool = self.pool.clone();
         let types = self.types;
         future_to_promise(async move {
             let refs = refs(&values);
-            let mut rows = Packet::new(types);
+            let mut rows = Packet::new(types, arrays);
             let results = pool
                 .query_into(&sql, &refs, &mut rows)
                 .await
@@ -455,15 +463,21 @@ fn finished() -> JsValue {
 
 #[wasm_bindgen]
 impl WasmTransaction {
-    /// Runs a statement in the transaction: resolves to a packet.
-    pub fn query(&self, sql: JsValue, params: JsValue) -> Result<Promise, JsValue> {
+    /// Runs a statement in the transaction: resolves to a packet (rows as
+    /// arrays with `arrays`).
+    pub fn query(
+        &self,
+        sql: JsValue,
+        params: JsValue,
+        arrays: Option<bool>,
+    ) -> Result<Promise, JsValue> {
         let (sql, values) = prepare(&sql, &params, self.max_param_bytes)?;
         let tx = self.tx.clone();
         let types = self.types;
         Ok(future_to_promise(async move {
             let mut guard = tx.lock().await;
             let tx = guard.as_mut().ok_or_else(finished)?;
-            let mut rows = Packet::new(types);
+            let mut rows = Packet::new(types, arrays.unwrap_or(false));
             let results = tx
                 .query_into(&sql, &refs(&values), &mut rows)
                 .await
@@ -532,8 +546,14 @@ pub struct WasmClient {
 
 #[wasm_bindgen]
 impl WasmClient {
-    /// Runs a statement on this connection: resolves to a packet.
-    pub fn query(&self, sql: JsValue, params: JsValue) -> Result<Promise, JsValue> {
+    /// Runs a statement on this connection: resolves to a packet (rows as
+    /// arrays with `arrays`).
+    pub fn query(
+        &self,
+        sql: JsValue,
+        params: JsValue,
+        arrays: Option<bool>,
+    ) -> Result<Promise, JsValue> {
         let (sql, values) = prepare(&sql, &params, self.max_param_bytes)?;
         let conn = self.conn.clone();
         let types = self.types;
@@ -542,7 +562,7 @@ impl WasmClient {
             let conn = guard
                 .as_mut()
                 .ok_or_else(|| interface("the client was released"))?;
-            let mut rows = Packet::new(types);
+            let mut rows = Packet::new(types, arrays.unwrap_or(false));
             let results = conn
                 .query_into(&sql, &refs(&values), &mut rows)
                 .await

@@ -256,12 +256,15 @@ pub(crate) struct Packet {
     lengths: Vec<u32>,
     cells: Option<Array>,
     rows: usize,
+    /// Rows as arrays in column order (node-postgres' `rowMode: 'array'`).
+    arrays: bool,
 }
 
 impl Packet {
-    pub(crate) fn new(types: Types) -> Packet {
+    pub(crate) fn new(types: Types, arrays: bool) -> Packet {
         let mut p = Packet {
             types,
+            arrays,
             kinds: Vec::new(),
             numbers: Vec::new(),
             text: String::new(),
@@ -276,7 +279,7 @@ impl Packet {
 
     /// The packet of buffered `results` (see the module documentation).
     pub(crate) fn of(results: &Results, types: Types) -> Result<JsValue, JsValue> {
-        let mut p = Packet::new(types);
+        let mut p = Packet::new(types, false);
         for row in results.iter() {
             p.push_row(row);
         }
@@ -410,6 +413,7 @@ impl Packet {
             mut lengths,
             cells,
             rows,
+            arrays,
             ..
         } = self;
         // The tag goes first in `text`.
@@ -433,6 +437,7 @@ impl Packet {
                 numbers.as_ptr() as u32,
                 lengths.as_ptr() as u32,
                 kinds.as_ptr() as u32,
+                arrays,
             )),
             None => Err(JsValue::from_str(
                 "edgepg: internal error: bindRows was not called",
@@ -447,8 +452,9 @@ extern "C" {
     type RowsFn;
 
     /// `build.call(this, text, cells, columns, slot, count, rows, numbers,
-    /// lengths, kinds)`: the last three are addresses in the wasm memory of
-    /// the f64 numbers, u32 lengths and u8 kinds.
+    /// lengths, kinds, arrays)`: `numbers`, `lengths` and `kinds` are
+    /// addresses in the wasm memory of the f64 numbers, u32 lengths and u8
+    /// kinds; `arrays` asks for rows as arrays.
     #[wasm_bindgen(method, js_name = call)]
     #[allow(clippy::too_many_arguments)]
     fn call_rows(
@@ -463,6 +469,7 @@ extern "C" {
         numbers: u32,
         lengths: u32,
         kinds: u32,
+        arrays: bool,
     ) -> JsValue;
 }
 
@@ -481,7 +488,7 @@ pub fn bind_rows(build: js_sys::Function) -> Result<JsValue, JsValue> {
 impl RowSink for Packet {
     fn reset(&mut self) {
         if self.rows > 0 || self.lengths.len() > 1 || self.cells.is_some() {
-            *self = Packet::new(self.types);
+            *self = Packet::new(self.types, self.arrays);
         }
     }
 

@@ -160,7 +160,8 @@ async fn binary_frames_are_relayed_and_closing_either_side_closes_the_other() {
     drop(ws);
     // The client hangs up: the tunnel (and its TCP side) goes away.
     let mut ws = open(&proxy, &echo.to_string()).await;
-    assert_eq!(proxy.metric("edgepg_proxy_connections_active"), 1);
+    // Counted by the tunnel's task, which may start just after the upgrade answer.
+    proxy.wait_metric("edgepg_proxy_connections_active", 1, Duration::from_secs(5));
     ws.close(None).await.unwrap();
     drop(ws);
     proxy.wait_idle(Duration::from_secs(5));

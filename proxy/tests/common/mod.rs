@@ -124,6 +124,22 @@ impl ProxyProcess {
         ))
     }
 
+    /// Waits until `sample` reads `value`.
+    pub fn wait_metric(&self, sample: &str, value: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let now = self.metric(sample);
+            if now == value {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{sample} is {now}, not {value}, after {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until `edgepg_proxy_connections_active` and the open sockets are 0.
     pub fn wait_idle(&self, within: Duration) {
         let deadline = Instant::now() + within;

@@ -8,6 +8,25 @@ use edgepg_tests::{PgServer, Relay};
 use edgepg_tokio::{ErrorKind, Pool, PoolStatus};
 use futures_util::StreamExt;
 
+/// Closes `pool` and checks that the LISTEN stream `events` ends (or says
+/// `PoolClosed`) soon after.
+async fn close_ends_the_stream<S>(pool: &Pool, events: &mut S)
+where
+    S: futures_util::Stream<Item = edgepg_tokio::Result<edgepg_tokio::Notification>> + Unpin,
+{
+    tokio::time::timeout(Duration::from_secs(10), pool.close())
+        .await
+        .expect("close() finishes");
+    let end = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the stream ends after close()");
+    assert!(
+        end.as_ref()
+            .is_none_or(|r| r.as_ref().is_err_and(|e| e.kind() == ErrorKind::PoolClosed)),
+        "{end:?}"
+    );
+}
+
 /// A URL to the shared server through `relay` (`extra` is appended to the query string).
 fn relay_url(relay: &Relay, extra: &str) -> String {
     format!(
@@ -310,17 +329,7 @@ async fn close_ends_listen_connections() {
     assert_eq!(n.payload, "hi");
     assert!(backends(&admin, app).await >= 1);
 
-    tokio::time::timeout(Duration::from_secs(10), pool.close())
-        .await
-        .expect("close() finishes");
-    let end = tokio::time::timeout(Duration::from_secs(5), events.next())
-        .await
-        .expect("the stream ends after close()");
-    assert!(
-        end.as_ref()
-            .is_none_or(|r| r.as_ref().is_err_and(|e| e.kind() == ErrorKind::PoolClosed)),
-        "{end:?}"
-    );
+    close_ends_the_stream(&pool, &mut events).await;
     wait_backends(&admin, app, 0, Duration::from_secs(5)).await;
     let err = pool
         .listen("drops_close")
@@ -353,17 +362,7 @@ async fn close_stops_listen_reconnects() {
         .unwrap();
     wait_backends(&admin, app, 0, Duration::from_secs(5)).await;
     // The listener now waits `reconnect` before it connects again.
-    tokio::time::timeout(Duration::from_secs(10), pool.close())
-        .await
-        .expect("close() finishes");
-    let end = tokio::time::timeout(Duration::from_secs(5), events.next())
-        .await
-        .expect("the stream ends after close()");
-    assert!(
-        end.as_ref()
-            .is_none_or(|r| r.as_ref().is_err_and(|e| e.kind() == ErrorKind::PoolClosed)),
-        "{end:?}"
-    );
+    close_ends_the_stream(&pool, &mut events).await;
     // Nothing reconnects: watch for a few reconnect intervals.
     let started = Instant::now();
     while started.elapsed() < 4 * reconnect {

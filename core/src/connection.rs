@@ -11,6 +11,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, Statement};
 
+use crate::command_tag::transaction_control;
 use crate::error::{Error, ErrorKind, Result};
 use crate::execute::declared_type;
 use crate::results::{Column, Results};
@@ -149,7 +150,9 @@ pub(crate) struct Connection {
     pub(crate) busy: bool,
     /// The current statement reached the point where it may have run on the server (rule 6).
     pub(crate) sent: bool,
-    /// An explicit transaction is open on this connection.
+    /// An explicit transaction may be open: set when SQL that opens or ends
+    /// one is sent, cleared when a COMMIT or ROLLBACK succeeds (see
+    /// [`Connection::exclusive`]).
     pub(crate) in_transaction: bool,
     /// Runtime clock when the connection was opened.
     pub(crate) created_at: std::time::Duration,
@@ -445,58 +448,44 @@ impl Connection {
         collect_rows(stream, Some(columns), key, sink).await
     }
 
-    /// Runs one statement and buffers its rows.
-    /// Runs one statement and buffers its rows.
-    pub(crate) async fn query(
+    /// Runs a statement on a connection this caller holds alone, its rows
+    /// buffered or handed to `sink`, tracking `busy` (rule 10), `sent` (rule 6)
+    /// and the transaction its SQL opens or ends (rule 10).
+    pub(crate) async fn exclusive(
         &mut self,
         sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Results> {
-        self.exclusive(sql, None, params, None)
-            .await
-            .map(|(r, _)| r)
-    }
-
-    /// Runs one statement, handing its rows to `sink` as they arrive.
-    pub(crate) async fn query_into(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-        sink: &mut dyn RowSink,
-    ) -> Result<Results> {
-        self.exclusive(sql, None, params, Some(sink))
-            .await
-            .map(|(r, _)| r)
-    }
-
-    /// Runs one statement and returns the number of rows it affected.
-    pub(crate) async fn execute(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64> {
-        self.exclusive(sql, None, params, None)
-            .await
-            .map(|(_, n)| n)
-    }
-
-    /// Runs a statement on a connection this caller holds alone, tracking `busy`
-    /// (rule 10) and `sent` (rule 6) on the connection.
-    async fn exclusive(
-        &mut self,
-        sql: &str,
-        types: Option<&[Type]>,
         params: &[&(dyn ToSql + Sync)],
         mut sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
+        let control = self.transaction_starting(sql);
         self.busy = true;
         let mut sent = false;
         let result = self
-            .run(sql, types, params, &mut sent, reborrow(&mut sink))
+            .run(sql, None, params, &mut sent, reborrow(&mut sink))
             .await;
         self.sent = sent;
         self.busy = false;
+        self.transaction_finished(control, result.is_ok());
         result
+    }
+
+    /// SQL that opens or ends a transaction (BEGIN, COMMIT, a script holding
+    /// them) marks the connection as in one while it runs, so that a caller
+    /// dropping it midway leaves a connection the pool rolls back (rule 10).
+    fn transaction_starting(&mut self, sql: &str) -> Option<bool> {
+        let control = transaction_control(sql);
+        if control.is_some() {
+            self.in_transaction = true;
+        }
+        control
+    }
+
+    /// A COMMIT or ROLLBACK (the last transaction control of the SQL) that
+    /// succeeded leaves no transaction open.
+    fn transaction_finished(&mut self, control: Option<bool>, ok: bool) {
+        if control == Some(false) && ok {
+            self.in_transaction = false;
+        }
     }
 
     /// Runs one statement; other statements may be in flight on this connection
@@ -652,10 +641,12 @@ impl Connection {
 
     /// Runs SQL text with the simple protocol (several statements allowed, no parameters).
     pub(crate) async fn batch(&mut self, sql: &str) -> Result<()> {
+        let control = self.transaction_starting(sql);
         self.busy = true;
         self.sent = !sql.is_empty();
         let result = self.client.batch_execute(sql).await.map_err(Error::from_pg);
         self.busy = false;
+        self.transaction_finished(control, result.is_ok());
         result
     }
 

@@ -133,9 +133,7 @@ impl<T: Transport> Pool<T> {
         let declare = format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}");
         if let Err(e) = conn.execute(&declare, params).await {
             // Settle the connection before answering, so the caller sees a quiet pool.
-            if conn.batch_execute("ROLLBACK").await.is_ok() {
-                conn.conn().in_transaction = false;
-            }
+            let _ = conn.batch_execute("ROLLBACK").await;
             return Err(e);
         }
         let state = State {
@@ -155,7 +153,6 @@ impl<T: Transport> Pool<T> {
                 let rows = conn.query(&st.fetch, &[]).await?;
                 if rows.is_empty() {
                     conn.batch_execute(&st.close).await?;
-                    conn.conn().in_transaction = false;
                     return Ok(None);
                 }
                 st.buffered.extend(rows);

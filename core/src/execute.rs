@@ -416,12 +416,13 @@ impl<T: Transport> Pool<T> {
         let conn = guard.conn();
         let mut results = Vec::with_capacity(statements.len());
         for statement in &statements {
-            match conn.query(statement.sql(), &statement.param_refs()).await {
-                Ok(r) => results.push(r),
+            match conn
+                .exclusive(statement.sql(), &statement.param_refs(), None)
+                .await
+            {
+                Ok((r, _)) => results.push(r),
                 Err(e) => {
-                    if conn.batch("ROLLBACK").await.is_ok() {
-                        conn.in_transaction = false;
-                    }
+                    let _ = conn.batch("ROLLBACK").await;
                     collect_notices(sink, conn);
                     return Err(lost(e));
                 }
@@ -430,7 +431,6 @@ impl<T: Transport> Pool<T> {
         let committed = conn.batch("COMMIT").await;
         collect_notices(sink, conn);
         committed.map_err(lost)?;
-        conn.in_transaction = false;
         Ok(results)
     }
 
@@ -486,8 +486,7 @@ impl<T: Transport> Pool<T> {
                 .acquire_pinging(retried || self.inner.options.ping_on_checkout)
                 .await?;
             let conn = guard.conn();
-            // Marked before BEGIN is sent, so a drop mid-BEGIN still rolls back (rule 10).
-            conn.in_transaction = true;
+            // A drop mid-BEGIN leaves the connection marked in a transaction (rule 10).
             match conn.batch(begin).await {
                 Ok(()) => {
                     collect_notices(sink, conn);

@@ -148,6 +148,7 @@ impl<T: Transport> Transaction<T> {
         self
     }
 
+    /// A statement's outcome: a failure dooms the transaction.
     fn note<R>(&mut self, r: Result<R>) -> Result<R> {
         if r.is_err() {
             self.failed = true;
@@ -158,6 +159,14 @@ impl<T: Transport> Transaction<T> {
 
     fn collect_notices(&mut self) {
         collect_notices(self.notices.as_deref(), self.conn.conn());
+    }
+
+    /// Transaction control SQL (its notices collected, its failure not a
+    /// statement's).
+    async fn control(&mut self, sql: &str) -> Result<()> {
+        let r = self.conn.batch_execute(sql).await;
+        self.collect_notices();
+        r
     }
 
     /// Runs a statement inside the transaction and buffers its rows.
@@ -242,9 +251,7 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn rollback_to(&mut self, name: &str) -> Result<()> {
         let sql = format!("ROLLBACK TO SAVEPOINT {}", quote_qualified_single(name)?);
-        let r = self.conn.batch_execute(&sql).await;
-        self.collect_notices();
-        r?;
+        self.control(&sql).await?;
         self.failed = false;
         Ok(())
     }
@@ -278,18 +285,13 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn commit(mut self) -> Result<()> {
         if self.failed {
-            self.conn.batch_execute("ROLLBACK").await?;
-            self.conn.conn().in_transaction = false;
+            self.control("ROLLBACK").await?;
             return Err(Error::new(
                 ErrorKind::TransactionRollback,
                 "the transaction was rolled back because a statement in it failed",
             ));
         }
-        let r = self.conn.batch_execute("COMMIT").await;
-        self.collect_notices();
-        r?;
-        self.conn.conn().in_transaction = false;
-        Ok(())
+        self.control("COMMIT").await
     }
 
     /// Rolls back.
@@ -302,10 +304,6 @@ impl<T: Transport> Transaction<T> {
     /// # Ok(()) }
     /// ```
     pub async fn rollback(mut self) -> Result<()> {
-        let r = self.conn.batch_execute("ROLLBACK").await;
-        self.collect_notices();
-        r?;
-        self.conn.conn().in_transaction = false;
-        Ok(())
+        self.control("ROLLBACK").await
     }
 }

@@ -67,15 +67,7 @@ impl<T: Transport> PooledConnection<T> {
     /// # Ok(()) }
     /// ```
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
-        if let Some((prefix, last)) = script_parts(sql, None, params) {
-            return Box::pin(self.script(prefix, last, None))
-                .await
-                .map(|(r, _)| r);
-        }
-        let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
-        let outcome = within(&rt, limit, self.conn().query(sql, params)).await;
-        self.track_transaction(sql);
-        self.timed(outcome, limit).await
+        self.statement(sql, params, None).await.map(|(r, _)| r)
     }
 
     /// Runs a statement on this connection and hands its rows to `rows` as
@@ -96,15 +88,9 @@ impl<T: Transport> PooledConnection<T> {
         params: &[&(dyn ToSql + Sync)],
         rows: &mut dyn RowSink,
     ) -> Result<Results> {
-        if let Some((prefix, last)) = script_parts(sql, None, params) {
-            return Box::pin(self.script(prefix, last, Some(rows)))
-                .await
-                .map(|(r, _)| r);
-        }
-        let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
-        let outcome = within(&rt, limit, self.conn().query_into(sql, params, rows)).await;
-        self.track_transaction(sql);
-        self.timed(outcome, limit).await
+        self.statement(sql, params, Some(rows))
+            .await
+            .map(|(r, _)| r)
     }
 
     /// Runs a statement on this connection and returns the rows affected.
@@ -117,14 +103,22 @@ impl<T: Transport> PooledConnection<T> {
     /// # Ok(()) }
     /// ```
     pub async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.statement(sql, params, None).await.map(|(_, n)| n)
+    }
+
+    /// One statement (or a script of them), with the query timeout.
+    async fn statement(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        rows: Option<&mut (dyn RowSink + '_)>,
+    ) -> Result<(Results, u64)> {
         if let Some((prefix, last)) = script_parts(sql, None, params) {
-            return Box::pin(self.script(prefix, last, None))
-                .await
-                .map(|(_, n)| n);
+            // Boxed: `script` runs its last statement through here.
+            return Box::pin(self.script(prefix, last, rows)).await;
         }
         let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
-        let outcome = within(&rt, limit, self.conn().execute(sql, params)).await;
-        self.track_transaction(sql);
+        let outcome = within(&rt, limit, self.conn().exclusive(sql, params, rows)).await;
         self.timed(outcome, limit).await
     }
 
@@ -147,31 +141,18 @@ impl<T: Transport> PooledConnection<T> {
             } else {
                 self.batch_execute(prefix).await?;
             }
-            let results = match rows {
-                Some(sink) => self.query_into(last, &[], sink).await?,
-                None => self.query(last, &[]).await?,
-            };
+            let last = self.statement(last, &[], rows).await?;
             if atomic {
                 self.batch_execute("COMMIT").await?;
             }
-            Ok(results)
+            Ok(last)
         };
-        let results: Result<Results> = run.await;
-        if results.is_err() && atomic && self.conn().in_transaction {
+        let result: Result<(Results, u64)> = run.await;
+        if result.is_err() && atomic && self.conn().in_transaction {
             // The script's error is the one to report.
             let _ = self.batch_execute("ROLLBACK").await;
         }
-        let results = results?;
-        let n = results.count();
-        Ok((results, n))
-    }
-
-    /// Follows BEGIN / COMMIT / ROLLBACK sent as SQL, so that a connection
-    /// returned with a transaction open is rolled back (rule 10).
-    fn track_transaction(&mut self, sql: &str) {
-        if let Some(open) = transaction_control(sql) {
-            self.conn().in_transaction = open;
-        }
+        result
     }
 
     /// Runs one or more statements without parameters (simple protocol).
@@ -186,7 +167,6 @@ impl<T: Transport> PooledConnection<T> {
     pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
         let (rt, limit) = (self.pool.rt.clone(), self.pool.options.query_timeout);
         let outcome = within(&rt, limit, self.conn().batch(sql)).await;
-        self.track_transaction(sql);
         self.timed(outcome, limit).await
     }
 

@@ -742,11 +742,13 @@ impl<T: Transport> Inner<T> {
             }
             conn.busy = false;
         }
-        if conn.in_transaction {
-            match timeout(&self.rt, limit, conn.batch("ROLLBACK")).await {
-                Some(Ok(())) => conn.in_transaction = false,
-                _ => return None,
-            }
+        if conn.in_transaction
+            && !matches!(
+                timeout(&self.rt, limit, conn.batch("ROLLBACK")).await,
+                Some(Ok(()))
+            )
+        {
+            return None;
         }
         Some(())
     }

@@ -93,11 +93,10 @@ pub(crate) struct State {
     /// Connections shared by in-flight independent statements.
     pipelines: Vec<pipeline::Pipeline>,
     next_pipeline: u64,
-    /// How to stop each LISTEN connection (outside the capacity) when the pool closes (rule 12).
-    listeners: Vec<(u64, oneshot::Sender<()>)>,
+    /// The running LISTEN connections (outside the capacity), each with how to
+    /// stop it when the pool closes (rule 12); `close()` waits for them to go.
+    listeners: Vec<(u64, Option<oneshot::Sender<()>>)>,
     next_listener: u64,
-    /// Listeners still running; `close()` waits for them to send Terminate.
-    listening: usize,
     counters: PoolStatus,
 }
 
@@ -284,20 +283,19 @@ impl<T: Transport> Pool<T> {
     /// ```
     pub async fn close(&self) {
         let inner = &self.inner;
-        let (idle, waiters, listeners) = {
+        let (idle, waiters) = {
             let mut st = inner.lock();
             st.closed = true;
             let idle = std::mem::take(&mut st.idle);
             st.open -= idle.len();
             st.counters.closed_by_close += idle.len() as u64;
-            let listeners = std::mem::take(&mut st.listeners);
-            (idle, std::mem::take(&mut st.waiters), listeners)
+            for stop in st.listeners.iter_mut().filter_map(|(_, stop)| stop.take()) {
+                let _ = stop.send(());
+            }
+            (idle, std::mem::take(&mut st.waiters))
         };
         for w in waiters {
             let _ = w.tx.send(Err(pool_closed()));
-        }
-        for (_, stop) in listeners {
-            let _ = stop.send(());
         }
         let closing = idle.into_iter().map(|c| close_gracefully(&inner.rt, c));
         futures_util::future::join_all(closing).await;
@@ -307,7 +305,7 @@ impl<T: Transport> Pool<T> {
         while inner.rt.now().saturating_sub(start) < Duration::from_secs(30) {
             let busy = {
                 let st = inner.lock();
-                st.in_use + st.connecting + st.listening
+                st.in_use + st.connecting + st.listeners.len()
             };
             if busy == 0 {
                 break;
@@ -574,8 +572,7 @@ impl<T: Transport> Inner<T> {
         let (tx, rx) = oneshot::channel();
         let id = st.next_listener;
         st.next_listener += 1;
-        st.listeners.push((id, tx));
-        st.listening += 1;
+        st.listeners.push((id, Some(tx)));
         Ok((id, rx))
     }
 
@@ -583,7 +580,6 @@ impl<T: Transport> Inner<T> {
     pub(crate) fn listener_gone(&self, id: u64) {
         let mut st = self.lock();
         st.listeners.retain(|(i, _)| *i != id);
-        st.listening -= 1;
     }
 
     /// Opens one connection and runs `setsession` on it (rule 9).

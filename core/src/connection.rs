@@ -11,12 +11,12 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, Statement};
 
-use crate::command_tag::transaction_control;
 use crate::error::{Error, ErrorKind, Result};
 use crate::execute::declared_type;
 use crate::results::{Column, Results};
 use crate::row::{reborrow, Row, RowSink};
 use crate::runtime::Runtime;
+use crate::sql_text::transaction_control;
 use crate::transport::{Socket, Target};
 
 /// How many server notices a connection keeps (SPEC §5).

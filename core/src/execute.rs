@@ -153,7 +153,7 @@ pub(crate) fn script_parts<'a>(
     if !params.is_empty() || types.is_some() || !sql.contains(';') {
         return None;
     }
-    crate::command_tag::split_last_statement(sql)
+    crate::sql_text::split_last_statement(sql)
 }
 
 /// Rule 6: retry only when the statement cannot have taken effect.

@@ -36,6 +36,7 @@ mod results;
 mod row;
 mod runtime;
 mod session;
+mod sql_text;
 mod text_form;
 mod transaction;
 mod transport;

@@ -10,6 +10,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, Result};
 use crate::execute::probe_type;
+use crate::sql_text::{Lexer, Token};
 use crate::value::Value;
 
 /// Renders `sql` with `params` interpolated as literals.
@@ -83,130 +84,35 @@ pub(crate) fn quote_literal(text: &str) -> std::result::Result<String, String> {
     }
 }
 
+/// `sql` with each `$n` outside quotes, comments and dollar quotes replaced
+/// by `literals[n - 1]`.
 fn substitute(sql: &str, literals: &[String]) -> Result<String> {
-    let bytes = sql.as_bytes();
     let mut out =
         String::with_capacity(sql.len() + literals.iter().map(String::len).sum::<usize>());
-    let mut i = 0;
     let mut copied = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\'' => {
-                // E'…' strings honour backslash escapes.
-                let escapes = i > 0
-                    && matches!(bytes[i - 1], b'e' | b'E')
-                    && (i < 2 || !is_ident(bytes[i - 2]));
-                i = skip_quoted(bytes, i, b'\'', escapes);
-            }
-            b'"' => i = skip_quoted(bytes, i, b'"', false),
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                i = bytes[i..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(bytes.len(), |p| i + p + 1);
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i),
-            b'$' => {
-                let prev_ident = i > 0 && is_ident(bytes[i - 1]);
-                let digits = bytes[i + 1..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_digit())
-                    .count();
-                if digits > 0 && !prev_ident {
-                    let n: usize = sql[i + 1..i + 1 + digits].parse().map_err(|_| {
-                        Error::interface(format!("placeholder at byte {i} is out of range"))
-                    })?;
-                    let lit = n
-                        .checked_sub(1)
-                        .and_then(|k| literals.get(k))
-                        .ok_or_else(|| {
-                            Error::interface(format!(
-                                "placeholder ${n} has no parameter ({} given)",
-                                literals.len()
-                            ))
-                        })?;
-                    out.push_str(&sql[copied..i]);
-                    out.push_str(lit);
-                    i += 1 + digits;
-                    copied = i;
-                } else if let Some(end) = dollar_quote_end(sql, i, prev_ident) {
-                    i = end;
-                } else {
-                    i += 1;
-                }
-            }
-            _ => i += 1,
-        }
+    for token in Lexer::new(sql) {
+        let Token::Param(param) = token else {
+            continue;
+        };
+        let at = param.as_ptr() as usize - sql.as_ptr() as usize;
+        let n: usize = param[1..]
+            .parse()
+            .map_err(|_| Error::interface(format!("placeholder at byte {at} is out of range")))?;
+        let lit = n
+            .checked_sub(1)
+            .and_then(|k| literals.get(k))
+            .ok_or_else(|| {
+                Error::interface(format!(
+                    "placeholder ${n} has no parameter ({} given)",
+                    literals.len()
+                ))
+            })?;
+        out.push_str(&sql[copied..at]);
+        out.push_str(lit);
+        copied = at + param.len();
     }
     out.push_str(&sql[copied..]);
     Ok(out)
-}
-
-fn is_ident(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
-}
-
-fn skip_quoted(bytes: &[u8], start: usize, quote: u8, escapes: bool) -> usize {
-    let mut i = start + 1;
-    while i < bytes.len() {
-        if escapes && bytes[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if bytes[i] == quote {
-            if bytes.get(i + 1) == Some(&quote) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i += 1;
-    }
-    bytes.len()
-}
-
-fn skip_block_comment(bytes: &[u8], start: usize) -> usize {
-    let mut depth = 0;
-    let mut i = start;
-    while i + 1 < bytes.len() {
-        if bytes[i] == b'/' && bytes[i + 1] == b'*' {
-            depth += 1;
-            i += 2;
-        } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
-            depth -= 1;
-            i += 2;
-            if depth == 0 {
-                return i;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    bytes.len()
-}
-
-/// If a dollar quote (`$$` or `$tag$`) opens at `start`, the index after its close.
-fn dollar_quote_end(sql: &str, start: usize, prev_ident: bool) -> Option<usize> {
-    if prev_ident {
-        return None;
-    }
-    let rest = &sql[start + 1..];
-    let tag_len = rest.find('$')?;
-    let tag = &rest[..tag_len];
-    if !tag
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
-        || tag.starts_with(|c: char| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let delimiter = &sql[start..start + tag_len + 2];
-    let body = start + delimiter.len();
-    Some(
-        sql[body..]
-            .find(delimiter)
-            .map_or(sql.len(), |p| body + p + delimiter.len()),
-    )
 }
 
 #[cfg(test)]

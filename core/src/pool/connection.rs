@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio_postgres::types::ToSql;
 
-use crate::command_tag::transaction_control;
 use crate::connection::Connection;
 use crate::error::Result;
 use crate::execute::script_parts;
@@ -14,6 +13,7 @@ use crate::pool::Inner;
 use crate::results::Results;
 use crate::row::RowSink;
 use crate::runtime::Runtime;
+use crate::sql_text::transaction_control;
 use crate::transport::Transport;
 
 /// A connection checked out of a [`crate::Pool`] (momoko's `getconn`).

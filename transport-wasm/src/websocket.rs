@@ -29,6 +29,10 @@ const MAX_PENDING: usize = 1 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Endpoint {
     url: String,
+    /// `wss://`, or a proxy on this machine: the bytes to it are not
+    /// readable on the network, which satisfies `sslmode=require` the way
+    /// Neon's driver treats it over WebSockets.
+    private: bool,
 }
 
 impl Endpoint {
@@ -62,6 +66,13 @@ impl Endpoint {
                 return Err(bad("invalid port"));
             }
         }
+        let host = port.map_or(authority, |p| &authority[..authority.len() - p.len() - 1]);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let private = scheme == "wss"
+            || host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.to_canonical().is_loopback());
         let tail = if tail.is_empty() || tail.starts_with('?') {
             format!("/v1{tail}")
         } else {
@@ -69,27 +80,13 @@ impl Endpoint {
         };
         Ok(Endpoint {
             url: format!("{scheme}://{authority}{tail}"),
+            private,
         })
     }
 
-    /// True for a `wss://` proxy, or one on this machine: the bytes to it are
-    /// not readable on the network, which satisfies `sslmode=require` the way
-    /// Neon's driver treats it over WebSockets.
+    /// See [`Endpoint::private`].
     pub(crate) fn is_private(&self) -> bool {
-        if self.url.starts_with("wss://") {
-            return true;
-        }
-        let rest = &self.url["ws://".len()..];
-        let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-        let host = match authority.rsplit_once(':') {
-            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => authority,
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.to_canonical().is_loopback())
+        self.private
     }
 
     /// The URL of a tunnel to `host:port`.

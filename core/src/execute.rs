@@ -595,8 +595,13 @@ pub(crate) fn declared_type(param: &(dyn ToSql + Sync)) -> Type {
     }
 }
 
+/// OID 0: the server infers the parameter's type. Made once (`Type::new`
+/// allocates) and shared.
 fn unspecified_type() -> Type {
-    Type::new("unspecified".into(), 0, Kind::Pseudo, "pg_catalog".into())
+    static UNSPECIFIED: std::sync::OnceLock<Type> = std::sync::OnceLock::new();
+    UNSPECIFIED
+        .get_or_init(|| Type::new("unspecified".into(), 0, Kind::Pseudo, "pg_catalog".into()))
+        .clone()
 }
 
 /// The first type a parameter encodes to in binary; "unspecified" (OID 0) when none.

@@ -54,6 +54,9 @@ struct Shared {
     unusable: std::sync::atomic::AtomicBool,
     notices: Mutex<VecDeque<String>>,
     listener: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
+    /// Why the driver ended, when it ended with an error (a server error such
+    /// as 57P01, or an I/O error): what a pool reports for a dead idle connection.
+    ended_with: Mutex<Option<Error>>,
 }
 
 /// The SQL text (shared with the Results), a prepared statement, its result
@@ -154,6 +157,8 @@ pub(crate) struct Connection {
     /// one is sent, cleared when a COMMIT or ROLLBACK succeeds (see
     /// [`Connection::exclusive`]).
     pub(crate) in_transaction: bool,
+    /// The server process ID, once asked for.
+    pub(crate) backend_pid: Option<i32>,
     /// Runtime clock when the connection was opened.
     pub(crate) created_at: std::time::Duration,
     /// Runtime clock when the connection was last returned to the pool.
@@ -211,6 +216,10 @@ impl Connection {
                                 .terminated_by_server
                                 .store(true, std::sync::atomic::Ordering::SeqCst);
                         }
+                        *driver_shared
+                            .ended_with
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner()) = Some(Error::from_pg(e));
                         break;
                     }
                 }
@@ -230,6 +239,7 @@ impl Connection {
             busy: false,
             sent: false,
             in_transaction: false,
+            backend_pid: None,
             created_at: std::time::Duration::ZERO,
             idle_since: std::time::Duration::ZERO,
         }
@@ -246,6 +256,15 @@ impl Connection {
     /// True once the socket or the driver has ended.
     pub(crate) fn is_closed(&self) -> bool {
         self.shared.unusable.load(Ordering::SeqCst) || self.client.is_closed()
+    }
+
+    /// The error the connection ended with, if it ended with one.
+    pub(crate) fn ended_with(&self) -> Option<Error> {
+        self.shared
+            .ended_with
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Marks the connection as one not to use again (the pool discards it).

@@ -149,6 +149,9 @@ pub struct DbErrorFields {
     pub constraint: Option<String>,
     /// Data type involved.
     pub datatype: Option<String>,
+    /// Where it happened (`COPY items, line 3, column price: "x"`, a PL/pgSQL
+    /// call stack).
+    pub where_: Option<String>,
 }
 
 struct Inner {
@@ -270,6 +273,7 @@ impl Error {
                 column: db.column().map(str::to_string),
                 constraint: db.constraint().map(str::to_string),
                 datatype: db.datatype().map(str::to_string),
+                where_: db.where_().map(str::to_string),
             };
             let message = match &fields.detail {
                 Some(detail) => {

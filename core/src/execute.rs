@@ -235,6 +235,19 @@ impl<T: Transport> Pool<T> {
             .map(|(r, _)| r)
     }
 
+    /// Runs a script of statements without parameters on one connection and
+    /// returns the results of each (see [`PooledConnection::query_script`]).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let all = pool.query_script("CREATE TEMP TABLE t (n int); INSERT INTO t VALUES (1); SELECT n FROM t").await?;
+    /// assert_eq!(all.iter().map(|r| r.status()).collect::<Vec<_>>(), ["CREATE TABLE", "INSERT 0 1", "SELECT 1"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_script(&self, sql: &str) -> Result<Vec<Results>> {
+        self.getconn().await?.query_script(sql).await
+    }
+
     /// Runs a statement and returns the number of rows it affected.
     ///
     /// ```no_run

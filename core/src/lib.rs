@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cancel;
 mod command_tag;
 mod config;
 mod connect;
@@ -43,6 +44,7 @@ mod transport;
 mod value;
 
 pub use async_trait::async_trait;
+pub use cancel::CancelHandle;
 pub use config::{Config, Host, IntoConfig, PipelineConnect, SslMode, TargetSessionAttrs};
 pub use connection::Notification;
 pub use copy::CopyIn;

@@ -103,3 +103,12 @@ pub type BoxStream<'a, T> = Pin<Box<dyn futures_util::Stream<Item = T> + Send + 
 /// ```
 #[cfg(target_arch = "wasm32")]
 pub type BoxStream<'a, T> = Pin<Box<dyn futures_util::Stream<Item = T> + 'a>>;
+
+/// A shared callback taking `&A`: `Send + Sync` on native targets, local on
+/// wasm32 (where it may hold a JavaScript function).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type SharedFn<A> = std::sync::Arc<dyn Fn(&A) + Send + Sync>;
+
+/// A shared callback taking `&A` (wasm32: local, may hold JavaScript values).
+#[cfg(target_arch = "wasm32")]
+pub(crate) type SharedFn<A> = std::sync::Arc<dyn Fn(&A)>;

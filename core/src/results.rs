@@ -26,6 +26,9 @@ pub struct Column {
     name: String,
     type_name: String,
     type_oid: u32,
+    table_oid: Option<u32>,
+    column_id: Option<i16>,
+    type_modifier: i32,
 }
 
 impl Column {
@@ -34,6 +37,9 @@ impl Column {
             name: c.name().to_string(),
             type_name: c.type_().name().to_string(),
             type_oid: c.type_().oid(),
+            table_oid: c.table_oid(),
+            column_id: c.column_id(),
+            type_modifier: c.type_modifier(),
         }
     }
 
@@ -72,6 +78,44 @@ impl Column {
     /// ```
     pub fn type_oid(&self) -> u32 {
         self.type_oid
+    }
+
+    /// The OID of the table the column comes from, if it is a plain table column.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT relname, 1 AS one FROM pg_class LIMIT 1", &[]).await?;
+    /// assert_eq!(r.columns()[0].table_oid(), Some(1259)); // pg_class
+    /// assert_eq!(r.columns()[1].table_oid(), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn table_oid(&self) -> Option<u32> {
+        self.table_oid
+    }
+
+    /// The column's attribute number in its table (`pg_attribute.attnum`), if it is a table column.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT oid, relname FROM pg_class LIMIT 1", &[]).await?;
+    /// assert_eq!(r.columns()[1].column_id(), Some(2));
+    /// # Ok(()) }
+    /// ```
+    pub fn column_id(&self) -> Option<i16> {
+        self.column_id
+    }
+
+    /// The type modifier (`atttypmod`): `varchar(10)` is 14, `numeric(10, 2)`
+    /// is 655366; -1 when the type has none.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT 'x'::varchar(10) AS v, 1 AS n", &[]).await?;
+    /// assert_eq!((r.columns()[0].type_modifier(), r.columns()[1].type_modifier()), (14, -1));
+    /// # Ok(()) }
+    /// ```
+    pub fn type_modifier(&self) -> i32 {
+        self.type_modifier
     }
 }
 

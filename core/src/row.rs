@@ -214,6 +214,23 @@ impl Row {
         })
     }
 
+    /// The value of a column as PostgreSQL's output function prints it (what a
+    /// text-format query returns: `t`, `{1,2}`, `\\x0102`, jsonb's own
+    /// spacing), or `None` for NULL. timestamptz values print in UTC (`+00`),
+    /// whatever the session's time zone.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT true, ARRAY['a b', NULL], NULL::int", &[]).await?;
+    /// assert_eq!(r[0].text(0)?.as_deref(), Some("t"));
+    /// assert_eq!(r[0].text(1)?.as_deref(), Some(r#"{"a b",NULL}"#));
+    /// assert_eq!(r[0].text(2)?, None);
+    /// # Ok(()) }
+    /// ```
+    pub fn text<I: ColumnIndex>(&self, idx: I) -> Result<Option<String>> {
+        Ok(self.try_get::<Option<TextOutput>, I>(idx)?.map(|t| t.0))
+    }
+
     /// The dynamic value of a column, or `None` if there is no such column.
     ///
     /// ```no_run
@@ -304,5 +321,21 @@ impl serde::Serialize for Row {
             map.serialize_entry(c.name(), v)?;
         }
         map.end()
+    }
+}
+
+/// A value read as its text output ([`Row::text`]).
+struct TextOutput(String);
+
+impl<'a> FromSql<'a> for TextOutput {
+    fn from_sql(
+        ty: &postgres_types::Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<TextOutput, Box<dyn std::error::Error + Sync + Send>> {
+        crate::text_form::text_output(ty, raw).map(TextOutput)
+    }
+
+    fn accepts(_: &postgres_types::Type) -> bool {
+        true
     }
 }

@@ -233,6 +233,14 @@ fn first_token(statement: &str) -> Option<Token<'_>> {
         .filter(|t| !(*t == Token::Other && statement.as_bytes()[lex.pos - 1] == b';'))
 }
 
+/// The statements of a script, each with its `;` (empty ones and comments
+/// alone left out).
+pub(crate) fn split_statements(sql: &str) -> Vec<&str> {
+    statements(sql)
+        .filter(|s| first_token(s).is_some())
+        .collect()
+}
+
 /// A script of several statements split before its last one:
 /// `(everything up to the last statement's start, the last statement)`, or
 /// `None` for a single statement (a trailing `;` and comments do not count).

@@ -8,6 +8,7 @@
 
 mod float;
 mod geometry;
+mod output;
 mod search;
 
 use std::cell::Cell;
@@ -19,6 +20,7 @@ use crate::value::Value;
 
 pub use float::float4_value;
 pub(crate) use float::push_float;
+pub(crate) use output::text_output;
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 

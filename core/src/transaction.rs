@@ -205,6 +205,36 @@ impl<T: Transport> Transaction<T> {
         self.note(r)
     }
 
+    /// Runs a script of statements without parameters inside the transaction
+    /// and returns the results of each.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut tx = pool.begin().await?;
+    /// let all = tx.query_script("SELECT 1; SELECT 2").await?;
+    /// assert_eq!(all.len(), 2);
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_script(&mut self, sql: &str) -> Result<Vec<Results>> {
+        let r = self.conn.query_script(sql).await;
+        self.note(r)
+    }
+
+    /// The connection this transaction runs on (to cancel its statements,
+    /// read its notices or process ID).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut tx = pool.begin().await?;
+    /// let pid = tx.connection().backend_pid().await?;
+    /// assert!(pid > 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn connection(&mut self) -> &mut PooledConnection<T> {
+        &mut self.conn
+    }
+
     /// Runs a statement inside the transaction and returns the rows affected.
     ///
     /// ```no_run

@@ -1,8 +1,15 @@
-// The JavaScript API of edgepg (SPEC §9) over the wasm module. Each entry
-// point (node.js, workerd.js, browser.js) loads the module, calls `bind`,
-// and re-exports this file.
+// The JavaScript API of edgepg (SPEC §9) over the wasm module, shaped as
+// node-postgres 8.x (`Pool`, `Client`, `PoolClient`, QueryConfig, callbacks,
+// events, `Cursor`) so that tools written for `pg` run on it unchanged.
+// Each entry point (node.js, workerd.js, browser.js) loads the module, calls
+// `bind`, and re-exports exports.js.
 
-import { toError, interfaceError } from './errors.js';
+import { toError, interfaceError, abortError } from './errors.js';
+import { Results, bindResults } from './results.js';
+import { overriddenTypes, globalParsers, parsersFrom } from './types.js';
+import { Emitter } from './events.js';
+import { Cursor, wrapsCursor, adoptCursor, iterate } from './cursor.js';
+import { copyFromStream, copyToStream } from './copy.js';
 
 let wasm = null;
 let defaultTransport = () => undefined;
@@ -10,9 +17,8 @@ let defaultTransport = () => undefined;
 /** Called once by the entry point with the initialised wasm bindings. */
 export function bind(bindings, options = {}) {
   wasm = bindings;
-  memory = wasm.bindRows(buildPacket);
+  bindResults(bindings, options);
   if (options.defaultTransport) defaultTransport = options.defaultTransport;
-  if (options.codegen) codegen = true;
 }
 
 async function call(f) {
@@ -31,6 +37,13 @@ function callSync(f) {
   }
 }
 
+/** `promise` to a node-style `callback(err, value)` when one is given (then undefined). */
+function nodeback(promise, callback) {
+  if (typeof callback !== 'function') return promise;
+  promise.then((v) => callback(null, v), (e) => callback(e));
+  return undefined;
+}
+
 /** `pool.sql\`…${v}…\`` → ['…$1…', [v]]. */
 function template(strings, values) {
   if (!Array.isArray(strings) || !Array.isArray(strings.raw)) {
@@ -41,221 +54,25 @@ function template(strings, values) {
   return [text, values];
 }
 
-function rethrow(e) {
-  throw toError(e);
+/** node-postgres' escapeIdentifier: `"name"` with inner quotes doubled. */
+export function escapeIdentifier(str) {
+  return '"' + String(str).replace(/"/g, '""') + '"';
 }
 
-/**
- * Column descriptors by slot: the wasm side numbers the shapes of results it
- * has seen (one per prepared statement and connection) and sends a shape's
- * description only when it (re)assigns its slot (transport-wasm/src/js/packet.rs).
- */
-const slots = [];
-
-/**
- * Whether rows may be built by a function generated per shape of result
- * (`new Function`: object literals are many times faster than adding the
- * properties one by one). Only where code generation is surely allowed
- * (Node, Deno, Bun): workerd and pages with a CSP forbid it.
- */
-let codegen = false;
-
-/** A function making a row of `names` from an array of values, or null. */
-function rowMaker(names) {
-  if (!codegen || names.length > 1000) return null;
-  // JSON string literals are JavaScript string literals; `__proto__` is computed,
-  // so that it is an own property and not the prototype.
-  const fields = names.map((n, i) => (n === '__proto__' ? '["__proto__"]' : JSON.stringify(n)) + ': v[' + i + ']');
-  try {
-    return new Function('v', 'return {' + fields.join(', ') + '};');
-  } catch {
-    return null;
+/** node-postgres' escapeLiteral: `'text'` with quotes doubled; ` E'…'` when it has backslashes. */
+export function escapeLiteral(str) {
+  const s = String(str);
+  let backslash = false;
+  let out = "'";
+  for (const c of s) {
+    if (c === "'") out += "''";
+    else if (c === '\\') {
+      out += '\\\\';
+      backslash = true;
+    } else out += c;
   }
-}
-
-/** `{ names, oids, types, proto }` of a `name\0oid\0type\0…` string. */
-function columnsOf(key) {
-  const parts = key.split('\0');
-  const names = [];
-  const oids = [];
-  const types = [];
-  for (let i = 0; i + 2 < parts.length; i += 3) {
-    names.push(parts[i]);
-    oids.push(Number(parts[i + 1]));
-    types.push(parts[i + 2]);
-  }
-  return { names, oids, types, proto: names.includes('__proto__'), make: undefined };
-}
-
-/** The wasm memory, and views of it (remade when it grows). */
-let memory = null;
-let memBuffer = null;
-let f64 = null;
-let u32 = null;
-let u8 = null;
-
-/**
- * Called by the wasm when a statement completes (transport-wasm/src/js/packet.rs,
- * `Packet::finish`): builds its rows from the text, the cells and the vectors
- * at `nptr` (f64 numbers), `lptr` (u32 string lengths) and `kptr` (u8 kinds) in
- * the wasm memory, which are freed once this returns. Never throws (it runs
- * inside the wasm): a failure is kept and fails the query (see `Results`).
- * `arrays` asks for rows as arrays in column order (`rowMode: 'array'`).
- * Returns `[rows, status, count, columns, error, length]`.
- */
-function buildPacket(text, cells, columns, slot, count, length, nptr, lptr, kptr, arrays) {
-  try {
-    if (columns !== undefined) slots[slot] = columnsOf(columns);
-    const cols = slots[slot];
-    const b = memory.buffer;
-    if (b !== memBuffer) {
-      memBuffer = b;
-      f64 = new Float64Array(b);
-      u32 = new Uint32Array(b);
-      u8 = new Uint8Array(b);
-    }
-    const tag = u32[lptr >>> 2];
-    let rows = null;
-    let error = null;
-    try {
-      rows = decodeRows(text, cells, cols, length, nptr >>> 3, (lptr >>> 2) + 1, kptr, tag, arrays);
-    } catch (e) {
-      error = e;
-    }
-    return [rows, text.slice(0, tag), count, cols, error, length];
-  } catch (e) {
-    return [null, '', 0, columnsOf(''), e, 0];
-  }
-}
-
-/** Builds the rows of a packet (see packet.rs for its layout): objects, or arrays. */
-function decodeRows(text, cells, cols, length, n, t, k, pos, arrays) {
-  const numbers = f64;
-  const lengths = u32;
-  const kinds = u8;
-  const { names, proto } = cols;
-  const width = names.length;
-  const rows = new Array(length);
-  if (length === 0) return rows;
-  if (cols.make === undefined) cols.make = rowMaker(names);
-  const make = arrays ? null : cols.make;
-  const values = make === null ? null : new Array(width).fill(null);
-  let j = 0;
-  for (let i = 0; i < length; i++) {
-    const row = arrays ? new Array(width) : make === null ? {} : null;
-    for (let c = 0; c < width; c++, k++) {
-      let v;
-      switch (kinds[k]) {
-        case 1: v = null; break;
-        case 2: v = true; break;
-        case 3: v = false; break;
-        case 4: v = numbers[n++]; break;
-        case 5: v = new Date(numbers[n++]); break;
-        case 6: {
-          const end = pos + lengths[t++];
-          v = text.slice(pos, end);
-          pos = end;
-          break;
-        }
-        case 7: throw cells[j];
-        case 8: {
-          const end = n + 1 + numbers[n];
-          v = [];
-          for (n++; n < end; n++) v.push(numbers[n]);
-          break;
-        }
-        default: v = cells[j++];
-      }
-      if (make !== null) {
-        values[c] = v;
-      } else if (arrays) {
-        row[c] = v;
-      } else if (proto && names[c] === '__proto__') {
-        Object.defineProperty(row, '__proto__', { value: v, enumerable: true, writable: true, configurable: true });
-      } else {
-        row[names[c]] = v;
-      }
-    }
-    rows[i] = make === null ? row : make(values);
-  }
-  return rows;
-}
-
-/**
- * The results of one statement: rows (plain objects), fields, the command
- * tag, the count. `free()` drops everything.
- */
-export class Results {
-  #cols;
-  #rows;
-  #fields = null;
-  #freed = false;
-
-  constructor(packet, sql) {
-    // A value that cannot be converted (a RangeError naming its column) fails
-    // the query itself.
-    if (packet[4] !== null) throw packet[4];
-    this.#rows = packet[0];
-    this.#cols = packet[3];
-    /** The command tag, e.g. `SELECT 3`, `INSERT 0 1`. */
-    this.status = packet[1];
-    /** Rows returned, or rows affected by INSERT/UPDATE/DELETE. */
-    this.count = packet[2];
-    /** The number of rows. */
-    this.length = packet[5];
-    /** The SQL text. */
-    this.query = sql;
-  }
-
-  #check() {
-    if (this.#freed) throw interfaceError('these results were freed');
-  }
-
-  /** `[{ name, dataTypeID, dataType }]`. */
-  get fields() {
-    this.#check();
-    if (this.#fields === null) {
-      const { names, oids, types } = this.#cols;
-      this.#fields = names.map((name, i) => ({ name, dataTypeID: oids[i], dataType: types[i] }));
-    }
-    return this.#fields;
-  }
-
-  /** node-postgres' name for `count`. */
-  get rowCount() {
-    return this.count;
-  }
-
-  /** Every row as an object keyed by column name. */
-  get rows() {
-    this.#check();
-    return this.#rows;
-  }
-
-  /** Row `i`, or undefined. */
-  get(i) {
-    return this.rows[i];
-  }
-
-  /** `{}` for no rows, the row for one, an InterfaceError for more (queries' as_dict). */
-  asDict() {
-    const rows = this.rows;
-    if (rows.length === 0) return {};
-    if (rows.length === 1) return rows[0];
-    throw interfaceError(`asDict() needs at most one row, but the results have ${rows.length}`);
-  }
-
-  [Symbol.iterator]() {
-    return this.rows[Symbol.iterator]();
-  }
-
-  /** Drops the rows now (garbage collection does the same). */
-  free() {
-    if (this.#freed) return;
-    this.#freed = true;
-    this.#rows = null;
-    this.#fields = null;
-  }
+  out += "'";
+  return backslash ? ' E' + out : out;
 }
 
 /**
@@ -311,30 +128,179 @@ function pack(params) {
   return [text, layout];
 }
 
-class Queryable {
-  /** Runs `sql` with `params` ($1, $2, …). */
-  query(sql, params) {
-    let text = sql;
-    let values = params;
-    let arrays = false;
-    if (sql !== null && typeof sql === 'object' && !Array.isArray(sql) && 'text' in sql) {
-      text = sql.text;
-      values = sql.values ?? params;
-      // node-postgres' rowMode: 'array' gives rows as arrays in column order.
-      arrays = sql.rowMode === 'array';
+/** Settles when `signal` aborts; `[promise, detach]`. */
+function abortPromise(signal) {
+  let detach = () => {};
+  const promise = new Promise((resolve) => {
+    const onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    detach = () => signal.removeEventListener('abort', onAbort);
+  });
+  return [promise, detach];
+}
+
+/**
+ * Reads the arguments of `query()`: `(text | config, values?, callback | options?)`.
+ * Returns `{ text, values, arrays, parsers, signal, callback }`.
+ */
+function queryArgs(a, b, c, poolTypes) {
+  let text = a;
+  let values = b;
+  let callback;
+  let options;
+  if (typeof b === 'function') {
+    callback = b;
+    values = undefined;
+  } else if (typeof c === 'function') {
+    callback = c;
+  } else if (c !== undefined && c !== null) {
+    options = c;
+  }
+  let rowMode;
+  let types;
+  let signal;
+  let name;
+  if (a !== null && typeof a === 'object' && !Array.isArray(a)) {
+    text = a.text;
+    if (values === undefined) values = a.values;
+    rowMode = a.rowMode;
+    types = a.types;
+    signal = a.signal;
+    name = a.name;
+    if (callback === undefined && typeof a.callback === 'function') callback = a.callback;
+  }
+  if (options !== undefined) {
+    if (typeof options !== 'object') throw interfaceError('query(text, values, options): options must be an object or a callback');
+    rowMode = options.rowMode ?? rowMode;
+    types = options.types ?? types;
+    signal = options.signal ?? signal;
+  }
+  if (typeof text !== 'string') {
+    throw interfaceError(`the query text must be a string, not ${text === null ? 'null' : typeof text}`);
+  }
+  if (name !== undefined && typeof name !== 'string') throw interfaceError('a statement name must be a string');
+  if (values !== undefined && values !== null && !Array.isArray(values)) {
+    throw interfaceError('query values must be an array');
+  }
+  if (rowMode !== undefined && rowMode !== null && rowMode !== 'array') {
+    throw interfaceError("rowMode must be 'array' (or absent, for objects)");
+  }
+  if (signal !== undefined && signal !== null &&
+      (typeof signal !== 'object' || typeof signal.addEventListener !== 'function' || !('aborted' in signal))) {
+    throw interfaceError('signal must be an AbortSignal');
+  }
+  types ??= poolTypes;
+  if (types !== undefined && types !== null && typeof types.getTypeParser !== 'function') {
+    throw interfaceError('types must have a getTypeParser(oid, format) function');
+  }
+  return {
+    text,
+    values: values ?? [],
+    arrays: rowMode === 'array',
+    parsers: types ? parsersFrom(types) : null,
+    signal: signal ?? null,
+    callback,
+  };
+}
+
+/**
+ * Runs a statement (or a script of them) on `raw` (WasmPool, WasmClient or
+ * WasmTransaction): resolves to Results, or to an array of them for a
+ * script of several statements (as node-postgres does).
+ */
+function runOn(raw, q) {
+  const { text, values, arrays, signal } = q;
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  const global = q.parsers === null ? overriddenTypes() : null;
+  const parsers = q.parsers ?? (global !== null ? globalParsers : null);
+  const flags = (arrays ? 1 : 0) | (q.parsers !== null ? 2 : 0);
+  let abort;
+  let detach = null;
+  if (signal) [abort, detach] = abortPromise(signal);
+  let pending;
+  let script = false;
+  try {
+    if (values.length === 0 && text.includes(';')) {
+      script = true;
+      pending = raw.queryScript(text, flags, global ?? undefined, abort);
+    } else {
+      const packed = values.length > 0 && values.length <= 65535 && typeof raw.queryPacked === 'function'
+        ? pack(values) : null;
+      pending = packed === null ? raw.query(text, values, flags, global ?? undefined, abort)
+        : raw.queryPacked(text, values, packed[0], packed[1], flags, global ?? undefined, abort);
     }
-    // One promise per query (no async wrappers): this is the hot path.
-    let pending;
+  } catch (e) {
+    detach?.();
+    return Promise.reject(toError(e));
+  }
+  return pending.then((out) => {
+    detach?.();
+    if (!script) return new Results(out, text, arrays, parsers);
+    const all = out.map((p) => new Results(p, text, arrays, parsers));
+    return all.length === 1 ? all[0] : all;
+  }, (e) => {
+    detach?.();
+    if (signal?.aborted) {
+      const err = abortError(signal);
+      if (e?.kind !== 'Aborted') err.serverError = toError(e);
+      throw err;
+    }
+    throw toError(e);
+  });
+}
+
+/** What every object that runs statements has: query, sql. */
+class Queryable extends Emitter {
+  /**
+   * Runs a statement: `query(text, values?)`, `query({ text, values, rowMode,
+   * types, name, signal })`, `query(text, values, { signal, rowMode, types })`,
+   * with a node-style callback as the last argument, or a submittable
+   * (`Cursor`, pg-query-stream) on a client.
+   */
+  query(a, b, c) {
+    if (a instanceof Cursor || wrapsCursor(a)) return this._submit(a);
+    if (a !== null && typeof a === 'object' && typeof a.submit === 'function') {
+      throw interfaceError(
+        "edgepg runs Cursor and pg-query-stream submittables; other submit(connection) ones need node-postgres' Connection, which edgepg does not have");
+    }
+    let q;
     try {
-      const raw = this._raw();
-      const packed = Array.isArray(values) && values.length > 0 && values.length <= 65535 &&
-        typeof raw.queryPacked === 'function' ? pack(values) : null;
-      pending = packed === null ? raw.query(text, values, arrays)
-        : raw.queryPacked(text, values, packed[0], packed[1], arrays);
+      q = queryArgs(a, b, c, this._types());
     } catch (e) {
-      return Promise.reject(toError(e));
+      const cb = typeof c === 'function' ? c : typeof b === 'function' ? b : undefined;
+      if (cb) {
+        queueMicrotask(() => cb(e));
+        return undefined;
+      }
+      return Promise.reject(e);
     }
-    return pending.then((packet) => new Results(packet, text), rethrow);
+    return nodeback(this._run(q), q.callback);
+  }
+
+  _types() {
+    return undefined;
+  }
+
+  _run(q) {
+    return runOn(this._raw(), q);
+  }
+
+  _submit() {
+    throw interfaceError('a Cursor needs a client: const client = await pool.connect(); client.query(new Cursor(…))');
+  }
+
+  /** The object a Cursor runs its statements through. */
+  _cursorHost() {
+    return {
+      query: (text, values, conf) => this._run({
+        text,
+        values: values ?? [],
+        arrays: conf?.rowMode === 'array',
+        parsers: conf?.types ? parsersFrom(conf.types) : this._types() ? parsersFrom(this._types()) : null,
+        signal: null,
+      }),
+      inTransaction: this.inTransaction,
+    };
   }
 
   /** Tagged template: sql`SELECT ${a}, ${b}` sends $1, $2. */
@@ -352,12 +318,31 @@ class Queryable {
 /** A transaction, handed to the callback of `transaction()`. */
 export class Transaction extends Queryable {
   #raw;
-  constructor(raw) {
+  #types;
+  constructor(raw, types) {
     super();
     this.#raw = raw;
+    this.#types = types;
   }
   _raw() {
     return this.#raw;
+  }
+  _types() {
+    return this.#types;
+  }
+  get inTransaction() {
+    return true;
+  }
+  _submit(cursor) {
+    if (cursor instanceof Cursor) {
+      cursor._attach(this._cursorHost());
+      return cursor;
+    }
+    return adoptCursor(cursor, this._cursorHost());
+  }
+  /** `for await (const row of tx.cursor(sql, params, { batchSize }))`. */
+  cursor(sql, params, options) {
+    return iterate(async () => ({ host: this._cursorHost(), release: () => {} }), sql, params, options);
   }
   /** Creates a savepoint. */
   savepoint(name) {
@@ -369,23 +354,141 @@ export class Transaction extends Queryable {
   }
 }
 
-/** A checked-out connection (`pool.connect()`); give it back with `release()`. */
-export class PoolClient extends Queryable {
-  #raw;
-  constructor(raw) {
-    super();
+/** `SEVERITY: message` → node-postgres' notice shape. */
+function notice(text) {
+  const i = text.indexOf(': ');
+  const severity = i > 0 ? text.slice(0, i) : 'NOTICE';
+  return { name: 'notice', severity, message: i > 0 ? text.slice(i + 2) : text };
+}
+
+/** A connection held by JavaScript: `PoolClient` and `Client`. */
+class Connected extends Queryable {
+  #raw = null;
+  #notifying = false;
+
+  _hold(raw) {
     this.#raw = raw;
+    if (this.listenerCount('notification') > 0) this._listening('notification');
   }
+
   _raw() {
+    if (this.#raw === null) throw interfaceError('the client is not connected: call client.connect() first');
     return this.#raw;
   }
-  /** Returns the connection to the pool (idempotent). */
-  release() {
-    this.#raw.release();
+
+  _run(q) {
+    let raw;
+    try {
+      raw = this._raw();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const done = runOn(raw, q);
+    if (this.listenerCount('notice') === 0) return done;
+    const report = () => {
+      for (const n of raw.takeNotices()) this.emit('notice', notice(n));
+    };
+    return done.then((r) => {
+      report();
+      return r;
+    }, (e) => {
+      report();
+      throw e;
+    });
   }
+
+  /** Subscribes to the connection's NOTIFY messages once someone listens. */
+  _listening(event) {
+    if (event !== 'notification' || this.#notifying || this.#raw === null) return;
+    this.#notifying = true;
+    const deliver = (channel, payload, processId) => {
+      this.emit('notification', { name: 'notification', channel, payload, processId });
+    };
+    this.#raw.onNotification(deliver).catch((e) => this.emit('error', toError(e)));
+  }
+
+  _submit(cursor) {
+    this._raw();
+    if (cursor instanceof Cursor) {
+      cursor._attach(this._cursorHost());
+      return cursor;
+    }
+    return adoptCursor(cursor, this._cursorHost());
+  }
+
+  _cursorHost() {
+    const host = super._cursorHost();
+    const raw = this.#raw;
+    Object.defineProperty(host, 'inTransaction', { get: () => raw.inTransaction });
+    return host;
+  }
+
+  /** The server process ID of this connection (node-postgres' `processID`). */
+  get processID() {
+    return this.#raw?.processID ?? null;
+  }
+
+  /** True while a transaction opened with BEGIN is open on this connection. */
+  get inTransaction() {
+    return this.#raw?.inTransaction ?? false;
+  }
+
+  /** `for await (const row of client.cursor(sql, params, { batchSize }))`. */
+  cursor(sql, params, options) {
+    return iterate(async () => ({ host: this._cursorHost(), release: () => {} }), sql, params, options);
+  }
+
+  /** node-postgres' escapeIdentifier. */
+  escapeIdentifier(str) {
+    return escapeIdentifier(str);
+  }
+
+  /** node-postgres' escapeLiteral. */
+  escapeLiteral(str) {
+    return escapeLiteral(str);
+  }
+
+  _drop(discard) {
+    const raw = this.#raw;
+    this.#raw = null;
+    if (raw === null) return false;
+    if (discard) raw.discard();
+    else raw.release();
+    return true;
+  }
+}
+
+/** A checked-out connection (`pool.connect()`); give it back with `release()`. */
+export class PoolClient extends Connected {
+  #pool;
+  #released = false;
+  #types;
+
+  constructor(raw, pool, types) {
+    super();
+    this.#pool = pool;
+    this.#types = types;
+    this._hold(raw);
+  }
+
+  _types() {
+    return this.#types;
+  }
+
+  /**
+   * Returns the connection to the pool (idempotent); `release(err)` with a
+   * truthy `err` closes it instead, as node-postgres does.
+   */
+  release(err) {
+    if (this.#released) return;
+    this.#released = true;
+    this._drop(Boolean(err));
+    this.#pool?._released(err, this);
+  }
+
   /** True once released. */
   get released() {
-    return this.#raw.released;
+    return this.#released;
   }
 }
 
@@ -397,25 +500,55 @@ function poolOptions(options) {
   }
   const o = { ...options };
   if (o.transport === undefined) o.transport = defaultTransport();
-  return o;
+  // node-postgres' `types` (an object with getTypeParser) is applied in JavaScript.
+  let pgTypes;
+  if (o.types !== null && typeof o.types === 'object' && typeof o.types.getTypeParser === 'function') {
+    pgTypes = o.types;
+    delete o.types;
+  }
+  if (o.connectionTimeoutMillis === 0) delete o.connectionTimeoutMillis; // pg: 0 = no timeout
+  return [o, pgTypes];
 }
 
+/** How many process IDs a pool remembers to tell new connections (`connect` events). */
+const SEEN_PIDS = 4096;
+
 /**
- * A pool of connections (SPEC §4, §9).
+ * A pool of connections (SPEC §4, §9), with node-postgres' Pool API and events
+ * (`connect`, `acquire`, `release`, `remove`, `error`).
  *
  *   const pool = new Pool({ connectionString, transport, max, min, types });
  */
 export class Pool extends Queryable {
   #raw;
+  #types;
+  #seen = new Set();
 
   constructor(options) {
     super();
-    const o = poolOptions(options);
+    const [o, pgTypes] = poolOptions(options);
+    this.#types = pgTypes;
+    this.options = { ...options };
+    o.onEvent = (kind, error, idle) => this.#event(kind, error, idle);
     this.#raw = callSync(() => new wasm.WasmPool(o));
+  }
+
+  #event(kind, error, idle) {
+    if (kind !== 'close') return;
+    if (error !== undefined && idle) this.emit('error', toError(error), undefined);
+    this.emit('remove', undefined);
   }
 
   _raw() {
     return this.#raw;
+  }
+
+  _types() {
+    return this.#types;
+  }
+
+  _released(err, client) {
+    this.emit('release', err, client);
   }
 
   /**
@@ -440,7 +573,7 @@ export class Pool extends Queryable {
     const raw = await call(() => this.#raw.begin());
     let result;
     try {
-      result = await fn(new Transaction(raw));
+      result = await fn(new Transaction(raw, this.#types));
     } catch (e) {
       try {
         await raw.rollback();
@@ -453,9 +586,89 @@ export class Pool extends Queryable {
     return result;
   }
 
-  /** Checks out a connection: `const c = await pool.connect(); …; c.release()`. */
-  async connect() {
-    return new PoolClient(await call(() => this.#raw.checkout()));
+  /**
+   * Checks out a connection: `const c = await pool.connect(); …; c.release()`,
+   * or `pool.connect((err, client, release) => …)`. `{ signal }` aborts the wait.
+   */
+  connect(callback) {
+    const signal = callback !== null && typeof callback === 'object' ? callback.signal : undefined;
+    const promise = this.#checkout(signal);
+    if (typeof callback !== 'function') return promise;
+    promise.then((client) => callback(null, client, (err) => client.release(err)), (e) => callback(e));
+    return undefined;
+  }
+
+  async #checkout(signal) {
+    if (signal?.aborted) throw abortError(signal);
+    let abort;
+    let detach = null;
+    if (signal) [abort, detach] = abortPromise(signal);
+    let raw;
+    try {
+      raw = await this.#raw.checkout(abort);
+    } catch (e) {
+      if (signal?.aborted) throw abortError(signal);
+      throw toError(e);
+    } finally {
+      detach?.();
+    }
+    const client = new PoolClient(raw, this, this.#types);
+    const pid = client.processID;
+    if (!this.#seen.has(pid)) {
+      if (this.#seen.size >= SEEN_PIDS) this.#seen.delete(this.#seen.values().next().value);
+      this.#seen.add(pid);
+      this.emit('connect', client);
+    }
+    this.emit('acquire', client);
+    return client;
+  }
+
+  /** `for await (const row of pool.cursor(sql, params, { batchSize }))` on one connection. */
+  cursor(sql, params, options) {
+    return iterate(async () => {
+      const client = await this.connect();
+      return { host: client._cursorHost(), release: (err) => client.release(err) };
+    }, sql, params, options);
+  }
+
+  /**
+   * LISTENs on `channel` on a dedicated connection, calling `onNotify({ channel,
+   * payload, processId })` for each NOTIFY (it LISTENs again after a
+   * reconnect); resolves once listening, to `{ unlisten() }`. A callback that
+   * throws is reported as the pool's `error` event.
+   */
+  async listen(channel, onNotify) {
+    if (typeof onNotify !== 'function') throw interfaceError('listen(channel, onNotify) needs a callback');
+    const deliver = (ch, payload, processId) => {
+      try {
+        const r = onNotify({ name: 'notification', channel: ch, payload, processId });
+        if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
+          r.then(undefined, (e) => this.emit('error', e));
+        }
+      } catch (e) {
+        this.emit('error', e);
+      }
+    };
+    const raw = await call(() => this.#raw.listen(channel, deliver, (e) => this.emit('error', toError(e))));
+    return {
+      channel,
+      unlisten: () => call(() => raw.unlisten()),
+    };
+  }
+
+  /** NOTIFY `channel` with `payload` (`SELECT pg_notify($1, $2)`). */
+  async notify(channel, payload = '') {
+    await this.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  /** `COPY … FROM STDIN` as a WritableStream of Uint8Array (or string) chunks. */
+  copyFrom(sql) {
+    return copyFromStream(() => call(() => this.#raw.copyIn(sql)));
+  }
+
+  /** `COPY … TO STDOUT` as a ReadableStream of Uint8Array chunks. */
+  copyTo(sql) {
+    return copyToStream(() => call(() => this.#raw.copyOut(sql)));
   }
 
   /** Opens `min` connections now (otherwise they open on first use). */
@@ -475,8 +688,9 @@ export class Pool extends Queryable {
   }
 
   /** Closes every connection; later calls fail with PoolClosedError. */
-  end() {
-    return call(() => this.#raw.end());
+  end(callback) {
+    this.ending = true;
+    return nodeback(call(() => this.#raw.end()), callback);
   }
 
   /** True after `end()`. */
@@ -500,6 +714,58 @@ export class Pool extends Queryable {
 
   get waitingCount() {
     return this.status().waiting;
+  }
+}
+
+/**
+ * node-postgres' Client: one connection, `await client.connect()`, queries,
+ * `await client.end()`. Events: `error`, `notice`, `notification`, `end`.
+ */
+export class Client extends Connected {
+  #pool;
+  #types;
+  #connecting = null;
+  #ended = false;
+
+  constructor(options) {
+    super();
+    const [o, pgTypes] = poolOptions(options);
+    this.#types = pgTypes;
+    Object.assign(o, { max: 1, min: 0, acquireTimeoutMillis: o.connectionTimeoutMillis });
+    o.onEvent = (kind, error) => {
+      if (kind === 'close' && error !== undefined && !this.#ended) this.emit('error', toError(error));
+    };
+    this.#pool = callSync(() => new wasm.WasmPool(o));
+  }
+
+  _types() {
+    return this.#types;
+  }
+
+  /** Connects (once); `connect(callback)` for node-style callers. */
+  connect(callback) {
+    if (this.#connecting === null) {
+      this.#connecting = this.#ended
+        ? Promise.reject(interfaceError('the client was ended; create a new Client'))
+        : call(() => this.#pool.checkout()).then((raw) => {
+          this._hold(raw);
+        });
+    } else if (callback === undefined) {
+      return Promise.reject(interfaceError('Client has already been connected. You cannot reuse a client.'));
+    }
+    return nodeback(this.#connecting, callback);
+  }
+
+  /** Closes the connection; emits `end`. */
+  end(callback) {
+    const done = (async () => {
+      if (this.#ended) return;
+      this.#ended = true;
+      this._drop(false);
+      await call(() => this.#pool.end());
+      this.emit('end');
+    })();
+    return nodeback(done, callback);
   }
 }
 
@@ -545,6 +811,10 @@ export class Session extends Queryable {
     return this.#pool._raw();
   }
 
+  _types() {
+    return this.#pool._types();
+  }
+
   /** The pool behind this session. */
   get pool() {
     return this.#pool;
@@ -554,8 +824,16 @@ export class Session extends Queryable {
     return this.#pool.transaction(fn);
   }
 
-  connect() {
-    return this.#pool.connect();
+  connect(callback) {
+    return this.#pool.connect(callback);
+  }
+
+  cursor(sql, params, options) {
+    return this.#pool.cursor(sql, params, options);
+  }
+
+  listen(channel, onNotify) {
+    return this.#pool.listen(channel, onNotify);
   }
 
   callproc(name, params) {
@@ -566,8 +844,8 @@ export class Session extends Queryable {
     return this.#pool.mogrify(sql, params);
   }
 
-  end() {
-    return this.#pool.end();
+  end(callback) {
+    return this.#pool.end(callback);
   }
 }
 

@@ -10,6 +10,7 @@ await init({ module_or_path: new URL('../wasm/edgepg_bg.wasm', import.meta.url) 
 bind(bindings);
 
 export * from './exports.js';
+export { default } from './exports.js';
 
 /** Available on Node, Deno and Bun only (the `node` export condition). */
 export function nodeSocket() {

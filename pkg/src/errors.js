@@ -3,7 +3,7 @@
 
 const FIELDS = [
   'kind', 'code', 'severity', 'detail', 'hint', 'position', 'schema', 'table',
-  'column', 'constraint', 'dataType', 'serverMessage', 'connected', 'failed',
+  'column', 'constraint', 'dataType', 'where', 'serverMessage', 'connected', 'failed',
 ];
 
 export class DatabaseError extends Error {
@@ -82,6 +82,18 @@ export function toError(e) {
   if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) {
     return new InternalError(`edgepg: the WebAssembly instance failed: ${e.message}`, { cause: e });
   }
+  return e;
+}
+
+/**
+ * What an aborted call rejects with: named `AbortError` (as `fetch` rejects),
+ * the signal's reason as its `cause`.
+ */
+export function abortError(signal) {
+  const reason = signal?.reason;
+  const e = new Error('the query was aborted', reason === undefined ? undefined : { cause: reason });
+  e.name = 'AbortError';
+  e.code = 'ABORT_ERR';
   return e;
 }
 

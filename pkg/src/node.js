@@ -11,6 +11,7 @@ initSync({ module: readFileSync(new URL('../wasm/edgepg_bg.wasm', import.meta.ur
 bind(bindings, { defaultTransport: () => nodeSocket(), codegen: true });
 
 export * from './exports.js';
+export { default } from './exports.js';
 export { nodeSocket };
 
 /** Available on Cloudflare Workers only (the `workerd` export condition). */

@@ -11,6 +11,7 @@ initSync({ module: wasmModule });
 bind(bindings, { defaultTransport: () => cloudflareSocket() });
 
 export * from './exports.js';
+export { default } from './exports.js';
 export { cloudflareSocket };
 
 /** Available on Node, Deno and Bun only (the `node` export condition). */

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::platform::{MaybeSend, MaybeSync};
+use crate::pool::hooks::{EventHook, PoolEvent};
 use crate::pool::{Inner, Pool, State};
 use crate::transport::Transport;
 
@@ -23,6 +25,7 @@ pub(crate) struct Options {
     pub statement_cache_size: usize,
     pub query_timeout: Option<Duration>,
     pub pipeline_depth: usize,
+    pub on_event: Option<EventHook>,
 }
 
 impl Default for Options {
@@ -40,6 +43,7 @@ impl Default for Options {
             statement_cache_size: 100,
             query_timeout: None,
             pipeline_depth: usize::MAX,
+            on_event: None,
         }
     }
 }
@@ -279,6 +283,27 @@ impl<T: Transport> Builder<T> {
     /// ```
     pub fn pipeline_depth(mut self, depth: usize) -> Self {
         self.options.pipeline_depth = depth.max(1);
+        self
+    }
+
+    /// Calls `f` when a connection opens or closes (see [`PoolEvent`]): for
+    /// logging, metrics, or reporting a connection that died while idle. It
+    /// runs on the pool's tasks and must not block.
+    ///
+    /// ```no_run
+    /// # fn f<T: edgepg_core::Transport>(transport: T) -> edgepg_core::Result<()> {
+    /// use edgepg_core::pool::PoolEvent;
+    /// let pool = edgepg_core::Pool::builder_with("postgresql://app@db/shop", transport)
+    ///     .on_event(|e| {
+    ///         if let PoolEvent::Closed { error: Some(err), idle: true } = e {
+    ///             eprintln!("an idle connection died: {err}");
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_event(mut self, f: impl Fn(&PoolEvent) + MaybeSend + MaybeSync + 'static) -> Self {
+        self.options.on_event = Some(EventHook::new(f));
         self
     }
 

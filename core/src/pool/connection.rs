@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use tokio_postgres::types::ToSql;
 
-use crate::connection::Connection;
+use crate::cancel::CancelHandle;
+use crate::connection::{Connection, Notification};
 use crate::error::Result;
 use crate::execute::script_parts;
+use crate::platform::BoxStream;
 use crate::pool::Inner;
 use crate::results::Results;
 use crate::row::RowSink;
@@ -219,6 +221,127 @@ impl<T: Transport> PooledConnection<T> {
         self.conn_ref().notices()
     }
 
+    /// Runs a script of statements without parameters and returns the results
+    /// of each, in order (node-postgres' multi-statement query). Like the
+    /// simple protocol, the script is all or nothing unless it controls
+    /// transactions itself or runs in an open one.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut conn = pool.getconn().await?;
+    /// let all = conn.query_script("SELECT 1 AS a; SELECT 2 AS b, 3 AS c").await?;
+    /// assert_eq!((all.len(), all[1].columns().len()), (2, 2));
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_script(&mut self, sql: &str) -> Result<Vec<Results>> {
+        let statements = crate::sql_text::split_statements(sql);
+        if statements.len() <= 1 {
+            return Ok(vec![self.query(sql, &[]).await?]);
+        }
+        let atomic = !self.conn().in_transaction && transaction_control(sql).is_none();
+        let run = async {
+            if atomic {
+                self.batch_execute("BEGIN").await?;
+            }
+            let mut all = Vec::with_capacity(statements.len());
+            for statement in &statements {
+                all.push(self.query(statement, &[]).await?);
+            }
+            if atomic {
+                self.batch_execute("COMMIT").await?;
+            }
+            Ok(all)
+        };
+        let result: Result<Vec<Results>> = run.await;
+        if result.is_err() && atomic && self.conn().in_transaction {
+            // The script's error is the one to report.
+            let _ = self.batch_execute("ROLLBACK").await;
+        }
+        result
+    }
+
+    /// True while an explicit transaction may be open on this connection
+    /// (after BEGIN, until COMMIT or ROLLBACK succeeds).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut conn = pool.getconn().await?;
+    /// conn.batch_execute("BEGIN").await?;
+    /// assert!(conn.in_transaction());
+    /// conn.batch_execute("COMMIT").await?;
+    /// assert!(!conn.in_transaction());
+    /// # Ok(()) }
+    /// ```
+    pub fn in_transaction(&self) -> bool {
+        self.conn_ref().in_transaction
+    }
+
+    /// A handle that cancels the statement this connection runs (see [`CancelHandle`]).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let conn = pool.getconn().await?;
+    /// let cancel = conn.cancel_handle();
+    /// # drop(cancel);
+    /// # Ok(()) }
+    /// ```
+    pub fn cancel_handle(&self) -> CancelHandle<T> {
+        let conn = self.conn_ref();
+        CancelHandle::new(
+            self.pool.transport.clone(),
+            conn.target().clone(),
+            conn.client().cancel_token(),
+        )
+    }
+
+    /// The NOTIFY messages this connection receives from now on (after a
+    /// `LISTEN` of yours), until it goes back to the pool. A second call
+    /// takes them over from the first.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use futures_util::StreamExt;
+    /// let mut conn = pool.getconn().await?;
+    /// let mut events = conn.notifications();
+    /// conn.batch_execute("LISTEN jobs; NOTIFY jobs, 'go'").await?;
+    /// assert_eq!(events.next().await.expect("open").payload, "go");
+    /// # Ok(()) }
+    /// ```
+    pub fn notifications(&mut self) -> BoxStream<'static, Notification> {
+        let (tx, rx) = futures_channel::mpsc::unbounded();
+        self.conn_ref().set_listener(Some(tx));
+        Box::pin(rx)
+    }
+
+    /// Closes this connection instead of returning it to the pool
+    /// (node-postgres' `release(err)`); the pool opens another when needed.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let conn = pool.getconn().await?;
+    /// conn.discard();
+    /// assert_eq!(pool.status().size, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn discard(mut self) {
+        self.conn().mark_unusable();
+    }
+
+    /// Removes and returns the notices received on this connection so far
+    /// (`SEVERITY: message`), oldest first: for callers that report each once.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut conn = pool.getconn().await?;
+    /// conn.batch_execute("DO $$ BEGIN RAISE NOTICE 'once'; END $$").await?;
+    /// assert_eq!(conn.take_notices(), ["NOTICE: once"]);
+    /// assert!(conn.take_notices().is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn take_notices(&mut self) -> Vec<String> {
+        self.conn_ref().take_notices()
+    }
+
     /// The server process ID of this connection.
     ///
     /// ```no_run
@@ -230,10 +353,16 @@ impl<T: Transport> PooledConnection<T> {
     /// # Ok(()) }
     /// ```
     pub async fn backend_pid(&mut self) -> Result<i32> {
+        if let Some(pid) = self.conn_ref().backend_pid {
+            return Ok(pid);
+        }
         let r = self.query("SELECT pg_backend_pid()", &[]).await?;
-        r.get(0)
+        let pid = r
+            .get(0)
             .map(|row| row.try_get::<i32, _>(0))
-            .unwrap_or_else(|| Err(crate::Error::interface("no pid")))
+            .unwrap_or_else(|| Err(crate::Error::interface("no pid")))?;
+        self.conn().backend_pid = Some(pid);
+        Ok(pid)
     }
 }
 
@@ -253,6 +382,8 @@ async fn within<R: Runtime, F: Future>(
 impl<T: Transport> Drop for PooledConnection<T> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
+            // Notifications were this caller's (see `notifications`).
+            conn.set_listener(None);
             self.pool.release(conn);
         }
     }

@@ -5,7 +5,8 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::pool::{Inner, OnDrop};
+use crate::error::{Error, ErrorKind};
+use crate::pool::{Inner, OnDrop, PoolEvent};
 use crate::runtime::Runtime;
 use crate::transport::Transport;
 
@@ -89,6 +90,19 @@ fn upkeep<T: Transport>(weak: &Weak<Inner<T>>) -> bool {
         }
     }
     drop(st);
-    drop(retired);
+    for conn in retired {
+        // A connection that broke while idle is reported with why (node-postgres'
+        // pool `error` event); the others were closed by the pool's own rules.
+        let error = conn.is_closed().then(|| {
+            conn.ended_with().unwrap_or_else(|| {
+                Error::new(
+                    ErrorKind::ConnectionLost,
+                    "an idle connection was closed by the server or the network",
+                )
+            })
+        });
+        drop(conn);
+        inner.fire(PoolEvent::Closed { error, idle: true });
+    }
     true
 }

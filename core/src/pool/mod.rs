@@ -6,6 +6,7 @@
 
 mod builder;
 mod connection;
+mod hooks;
 mod maintain;
 mod pipeline;
 mod status;
@@ -19,6 +20,7 @@ use futures_channel::oneshot;
 pub use builder::Builder;
 pub(crate) use builder::Options;
 pub use connection::PooledConnection;
+pub use hooks::PoolEvent;
 pub use status::PoolStatus;
 
 use crate::config::{Config, IntoConfig};
@@ -297,8 +299,15 @@ impl<T: Transport> Pool<T> {
         for w in waiters {
             let _ = w.tx.send(Err(pool_closed()));
         }
+        let closed = idle.len();
         let closing = idle.into_iter().map(|c| close_gracefully(&inner.rt, c));
         futures_util::future::join_all(closing).await;
+        for _ in 0..closed {
+            inner.fire(PoolEvent::Closed {
+                error: None,
+                idle: true,
+            });
+        }
         // Connections in use are closed as they come back, and listeners as they
         // see the stop signal; wait for them (bounded).
         let start = inner.rt.now();
@@ -541,7 +550,11 @@ impl<T: Transport> Inner<T> {
             let result = inner.open_connection().await;
             slot.disarm();
             let outcome = report.map(|tx| (tx, result.as_ref().map(|_| ()).map_err(Clone::clone)));
+            let ok = result.is_ok();
             inner.opened(result);
+            if ok {
+                inner.fire(PoolEvent::Opened);
+            }
             if let Some((tx, outcome)) = outcome {
                 let _ = tx.send(outcome);
             }
@@ -778,8 +791,20 @@ impl<T: Transport> Inner<T> {
                 }
                 self.replenish(&mut st);
                 drop(st);
+                let error = other
+                    .as_ref()
+                    .filter(|c| c.is_closed())
+                    .and_then(Connection::ended_with);
                 drop(other);
+                self.fire(PoolEvent::Closed { error, idle: false });
             }
+        }
+    }
+
+    /// Tells the `on_event` callback, if any (never call with the lock held).
+    pub(crate) fn fire(&self, event: PoolEvent) {
+        if let Some(hook) = &self.options.on_event {
+            hook.fire(&event);
         }
     }
 

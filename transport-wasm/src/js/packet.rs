@@ -209,7 +209,8 @@ fn slot_of(columns: &Arc<[Column]>) -> (u32, Option<String>) {
     })
 }
 
-/// `name \0 oid \0 type \0` for each column.
+/// `name \0 oid \0 type \0 table \0 column \0 modifier \0` for each
+/// column (table and column 0 when it is not a table's).
 fn describe(columns: &[Column]) -> String {
     let mut out = String::new();
     for c in columns {
@@ -218,6 +219,16 @@ fn describe(columns: &[Column]) -> String {
         push_u32(&mut out, c.type_oid());
         out.push('\0');
         out.push_str(c.type_name());
+        out.push('\0');
+        push_u32(&mut out, c.table_oid().unwrap_or(0));
+        out.push('\0');
+        push_u32(&mut out, c.column_id().map_or(0, |n| n.max(0) as u32));
+        out.push('\0');
+        let modifier = c.type_modifier();
+        if modifier < 0 {
+            out.push('-');
+        }
+        push_u32(&mut out, modifier.unsigned_abs());
         out.push('\0');
     }
     out
@@ -256,15 +267,63 @@ pub(crate) struct Packet {
     lengths: Vec<u32>,
     cells: Option<Array>,
     rows: usize,
+    mode: Mode,
+}
+
+/// Which columns come as PostgreSQL's text output (for the package's type
+/// parsers: node-postgres' `types.getTypeParser` and `setTypeParser`).
+#[derive(Clone, Default)]
+pub(crate) enum TextColumns {
+    /// None: values as `types` maps them.
+    #[default]
+    None,
+    /// Every column.
+    All,
+    /// Columns of these type OIDs.
+    Oids(std::rc::Rc<[u32]>),
+}
+
+/// How a statement's rows are shaped for JavaScript.
+#[derive(Clone, Default)]
+pub(crate) struct Mode {
     /// Rows as arrays in column order (node-postgres' `rowMode: 'array'`).
-    arrays: bool,
+    pub arrays: bool,
+    pub text: TextColumns,
+}
+
+impl Mode {
+    /// `flags`: 1 rows as arrays, 2 every column as text; `text_oids`: the
+    /// types whose columns come as text.
+    pub(crate) fn new(flags: Option<u32>, text_oids: Option<Vec<u32>>) -> Mode {
+        let flags = flags.unwrap_or(0);
+        let text = if flags & 2 != 0 {
+            TextColumns::All
+        } else {
+            match text_oids {
+                Some(oids) if !oids.is_empty() => TextColumns::Oids(oids.into()),
+                _ => TextColumns::None,
+            }
+        };
+        Mode {
+            arrays: flags & 1 != 0,
+            text,
+        }
+    }
+
+    fn text(&self, oid: u32) -> bool {
+        match &self.text {
+            TextColumns::None => false,
+            TextColumns::All => true,
+            TextColumns::Oids(oids) => oids.contains(&oid),
+        }
+    }
 }
 
 impl Packet {
-    pub(crate) fn new(types: Types, arrays: bool) -> Packet {
+    pub(crate) fn new(types: Types, mode: Mode) -> Packet {
         let mut p = Packet {
             types,
-            arrays,
+            mode,
             kinds: Vec::new(),
             numbers: Vec::new(),
             text: String::new(),
@@ -278,8 +337,8 @@ impl Packet {
     }
 
     /// The packet of buffered `results` (see the module documentation).
-    pub(crate) fn of(results: &Results, types: Types) -> Result<JsValue, JsValue> {
-        let mut p = Packet::new(types, false);
+    pub(crate) fn of(results: &Results, types: Types, mode: Mode) -> Result<JsValue, JsValue> {
+        let mut p = Packet::new(types, mode);
         for row in results.iter() {
             p.push_row(row);
         }
@@ -299,6 +358,17 @@ impl Packet {
         self.rows += 1;
         let types = self.types;
         for (i, column) in row.columns().iter().enumerate() {
+            if self.mode.text(column.type_oid()) {
+                match row.text(i) {
+                    Ok(Some(s)) => {
+                        push_text(&mut self.text, &mut self.lengths, &s);
+                        self.kinds.push(6);
+                    }
+                    Ok(None) => self.kinds.push(1),
+                    Err(e) => self.js_cell(Err(super::error_to_js(&e))),
+                }
+                continue;
+            }
             let value = match raw_value(row, i) {
                 Raw::Null => {
                     self.kinds.push(1);
@@ -413,7 +483,7 @@ impl Packet {
             mut lengths,
             cells,
             rows,
-            arrays,
+            mode,
             ..
         } = self;
         // The tag goes first in `text`.
@@ -437,7 +507,7 @@ impl Packet {
                 numbers.as_ptr() as u32,
                 lengths.as_ptr() as u32,
                 kinds.as_ptr() as u32,
-                arrays,
+                mode.arrays,
             )),
             None => Err(JsValue::from_str(
                 "edgepg: internal error: bindRows was not called",
@@ -488,7 +558,7 @@ pub fn bind_rows(build: js_sys::Function) -> Result<JsValue, JsValue> {
 impl RowSink for Packet {
     fn reset(&mut self) {
         if self.rows > 0 || self.lengths.len() > 1 || self.cells.is_some() {
-            *self = Packet::new(self.types, self.arrays);
+            *self = Packet::new(self.types, std::mem::take(&mut self.mode));
         }
     }
 

@@ -113,11 +113,21 @@ export type Param =
   | readonly Param[]
   | { readonly [key: string]: unknown };
 
-/** A result column. */
+/** A result column, as node-postgres describes it. */
 export interface Field {
   name: string;
+  /** OID of the table the column comes from (0 when it is not a table column). */
+  tableID: number;
+  /** The column's attribute number in that table (0 when none). */
+  columnID: number;
   /** The type OID. */
   dataTypeID: number;
+  /** `pg_type.typlen` of built-in types (4 for int4, -1 for varlena); -1 for types it does not know. */
+  dataTypeSize: number;
+  /** The type modifier (`varchar(10)` → 14), -1 when none. */
+  dataTypeModifier: number;
+  /** Always 'text': type parsers receive PostgreSQL's text form. */
+  format: 'text';
   /** The type name (`int4`, `text`, `_int8`, …). */
   dataType: string;
 }
@@ -128,15 +138,21 @@ export type Row = Record<string, any>;
 /** The results of one statement. Iterable over its rows. */
 export declare class Results<R = Row> implements Iterable<R> {
   private constructor();
-  /** Every row, as an object keyed by column name. */
+  /** Every row, as an object keyed by column name (arrays with `rowMode: 'array'`). */
   readonly rows: R[];
   readonly fields: Field[];
   /** The command tag: `SELECT 3`, `INSERT 0 1`, … */
   readonly status: string;
+  /** node-postgres' command: the tag's first word ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'COPY', 'CREATE', …). */
+  readonly command: string | null;
   /** Rows returned, or rows affected by INSERT / UPDATE / DELETE. */
   readonly count: number;
-  /** node-postgres' name for `count`. */
-  readonly rowCount: number;
+  /** node-postgres' rowCount: the tag's count, null for commands without one (CREATE, SET, …). */
+  readonly rowCount: number | null;
+  /** The inserted row's OID from an INSERT tag (0 nowadays); null otherwise. */
+  readonly oid: number | null;
+  /** Whether rows are arrays (`rowMode: 'array'`). */
+  readonly rowAsArray: boolean;
   /** The number of rows. */
   readonly length: number;
   /** The SQL text. */
@@ -150,38 +166,150 @@ export declare class Results<R = Row> implements Iterable<R> {
   [Symbol.iterator](): Iterator<R>;
 }
 
+/** A text parser: PostgreSQL's text form of a value → the value. */
+export type TypeParser = (text: string) => any;
+
+/** node-postgres' per-query or per-pool type overrides. */
+export interface CustomTypesConfig {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): TypeParser;
+}
+
 /** A statement as node-postgres writes it. */
 export interface QueryConfig {
   text: string;
   values?: readonly Param[];
   /** node-postgres' `'array'`: rows as arrays of values in column order. */
   rowMode?: 'array';
+  /** Parsers for the result columns (they receive PostgreSQL's text form). */
+  types?: CustomTypesConfig;
+  /** A prepared statement's name (edgepg prepares and caches every statement by its text). */
+  name?: string;
+  /** Aborts the statement: it is cancelled on the server and the call rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/** Options of one call: `query(text, values, { signal })`. */
+export interface QueryOptions {
+  signal?: AbortSignal;
+  rowMode?: 'array';
+  types?: CustomTypesConfig;
+}
+
+/** node-style callback of `query`. */
+export type QueryCallback<R = Row> = (err: Error | null, result: Results<R>) => void;
+
+/** A notification (LISTEN / NOTIFY). */
+export interface Notification {
+  name: 'notification';
+  channel: string;
+  payload: string;
+  /** PID of the notifying backend. */
+  processId: number;
+}
+
+/** A server notice (`RAISE NOTICE`). */
+export interface Notice {
+  name: 'notice';
+  severity: string;
+  message: string;
+}
+
+/** node:events' common methods, in every runtime. */
+export declare class Emitter {
+  on(event: string, listener: (...args: any[]) => void): this;
+  addListener(event: string, listener: (...args: any[]) => void): this;
+  once(event: string, listener: (...args: any[]) => void): this;
+  off(event: string, listener: (...args: any[]) => void): this;
+  removeListener(event: string, listener: (...args: any[]) => void): this;
+  removeAllListeners(event?: string): this;
+  listenerCount(event: string): number;
+  listeners(event: string): Function[];
+  emit(event: string, ...args: any[]): boolean;
 }
 
 interface Queryable {
-  query<R = Row>(sql: string | QueryConfig, params?: readonly Param[]): Promise<Results<R>>;
+  query<R = Row>(sql: string | QueryConfig, params?: readonly Param[], options?: QueryOptions): Promise<Results<R>>;
+  query<R = Row>(sql: string | QueryConfig, callback: QueryCallback<R>): void;
+  query<R = Row>(sql: string | QueryConfig, params: readonly Param[], callback: QueryCallback<R>): void;
   /** Tagged template: sql`SELECT * FROM t WHERE id = ${id}` sends `$1`. */
   sql<R = Row>(strings: TemplateStringsArray, ...values: Param[]): Promise<Results<R>>;
 }
 
+/** pg-cursor's Cursor: `const c = client.query(new Cursor(text, values)); await c.read(100); await c.close();`. */
+export declare class Cursor<R = Row> extends Emitter {
+  constructor(text: string, values?: readonly Param[], config?: { rowMode?: 'array'; types?: CustomTypesConfig });
+  readonly text: string;
+  readonly values: readonly Param[];
+  readonly state: 'initialized' | 'idle' | 'busy' | 'done' | 'closed' | 'error';
+  /** Up to `rows` more rows; `[]` once all were read. */
+  read(rows: number): Promise<R[]>;
+  read(rows: number, callback: (err: Error | null, rows: R[], result?: Results<R>) => void): void;
+  /** Closes the cursor (and the transaction it opened). */
+  close(): Promise<void>;
+  close(callback: (err?: Error | null) => void): void;
+}
+
+/** Options of `cursor()` iteration. */
+export interface CursorOptions {
+  /** Rows fetched per round trip (default 100). */
+  batchSize?: number;
+  rowMode?: 'array';
+  types?: CustomTypesConfig;
+}
+
 /** The transaction handed to `transaction(async (tx) => …)`. */
-export declare class Transaction implements Queryable {
+export declare class Transaction extends Emitter implements Queryable {
   private constructor();
-  query<R = Row>(sql: string | QueryConfig, params?: readonly Param[]): Promise<Results<R>>;
+  query<R = Row>(sql: string | QueryConfig, params?: readonly Param[], options?: QueryOptions): Promise<Results<R>>;
+  query<R = Row>(sql: string | QueryConfig, callback: QueryCallback<R>): void;
+  query<R = Row>(sql: string | QueryConfig, params: readonly Param[], callback: QueryCallback<R>): void;
+  query<C extends Cursor<any>>(cursor: C): C;
   sql<R = Row>(strings: TemplateStringsArray, ...values: Param[]): Promise<Results<R>>;
+  /** `for await (const row of tx.cursor(sql, params, { batchSize }))`. */
+  cursor<R = Row>(sql: string, params?: readonly Param[], options?: CursorOptions): AsyncGenerator<R, void, undefined>;
   savepoint(name: string): Promise<void>;
   /** Rolls back to a savepoint; the transaction is usable again. */
   rollbackTo(name: string): Promise<void>;
 }
 
-/** A checked-out connection: `const c = await pool.connect(); try { … } finally { c.release(); }`. */
-export declare class PoolClient implements Queryable {
-  private constructor();
-  query<R = Row>(sql: string | QueryConfig, params?: readonly Param[]): Promise<Results<R>>;
+/** What a held connection has: `PoolClient` and `Client`. Events: `error`, `end`, `notice`, `notification`. */
+declare class Connected extends Emitter implements Queryable {
+  query<R = Row>(sql: string | QueryConfig, params?: readonly Param[], options?: QueryOptions): Promise<Results<R>>;
+  query<R = Row>(sql: string | QueryConfig, callback: QueryCallback<R>): void;
+  query<R = Row>(sql: string | QueryConfig, params: readonly Param[], callback: QueryCallback<R>): void;
+  /** Submittables: a Cursor, or a pg-query-stream QueryStream. */
+  query<S extends { submit: Function } | Cursor<any>>(submittable: S): S;
   sql<R = Row>(strings: TemplateStringsArray, ...values: Param[]): Promise<Results<R>>;
-  /** Returns the connection to the pool (idempotent). */
-  release(): void;
+  /** The server process ID of the connection. */
+  readonly processID: number | null;
+  /** True while a transaction opened with BEGIN is open. */
+  readonly inTransaction: boolean;
+  /** `for await (const row of client.cursor(sql, params, { batchSize }))`. */
+  cursor<R = Row>(sql: string, params?: readonly Param[], options?: CursorOptions): AsyncGenerator<R, void, undefined>;
+  escapeIdentifier(str: string): string;
+  escapeLiteral(str: string): string;
+  on(event: 'notification', listener: (n: Notification) => void): this;
+  on(event: 'notice', listener: (n: Notice) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: 'end', listener: () => void): this;
+  on(event: string, listener: (...args: any[]) => void): this;
+}
+
+/** A checked-out connection: `const c = await pool.connect(); try { … } finally { c.release(); }`. */
+export declare class PoolClient extends Connected {
+  private constructor();
+  /** Returns the connection to the pool (idempotent); with a truthy `err`, closes it instead. */
+  release(err?: unknown): void;
   readonly released: boolean;
+}
+
+/** node-postgres' Client: one connection. */
+export declare class Client extends Connected {
+  constructor(options?: PoolOptions | string);
+  connect(): Promise<void>;
+  connect(callback: (err: Error | null) => void): void;
+  end(): Promise<void>;
+  end(callback: (err: Error | null) => void): void;
 }
 
 /** `transaction([...])` statements: SQL, or [SQL, params]. */
@@ -198,17 +326,46 @@ export interface PoolStatus {
   closed: boolean;
 }
 
-/** A pool of connections. No I/O until the first query. */
-export declare class Pool implements Queryable {
-  constructor(options?: PoolOptions | string);
-  query<R = Row>(sql: string | QueryConfig, params?: readonly Param[]): Promise<Results<R>>;
+/** A running `pool.listen()`. */
+export interface Listener {
+  readonly channel: string;
+  /** Stops listening and closes its connection. */
+  unlisten(): Promise<void>;
+}
+
+/** A COPY FROM STDIN stream; `rowCount` is set once it is closed. */
+export interface CopyFromStream extends WritableStream<Uint8Array | string> {
+  rowCount: number | null;
+}
+
+/**
+ * A pool of connections. No I/O until the first query. Events: `connect`
+ * (a connection's first checkout), `acquire`, `release`, `remove`, `error`
+ * (an idle connection died; never fatal).
+ */
+export declare class Pool extends Emitter implements Queryable {
+  constructor(options?: (PoolOptions & { types?: TypeOptions | CustomTypesConfig }) | string);
+  query<R = Row>(sql: string | QueryConfig, params?: readonly Param[], options?: QueryOptions): Promise<Results<R>>;
+  query<R = Row>(sql: string | QueryConfig, callback: QueryCallback<R>): void;
+  query<R = Row>(sql: string | QueryConfig, params: readonly Param[], callback: QueryCallback<R>): void;
   sql<R = Row>(strings: TemplateStringsArray, ...values: Param[]): Promise<Results<R>>;
   /** BEGIN, `fn(tx)`, COMMIT; rolled back (and rethrown) when `fn` throws. */
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Runs the statements in one transaction and returns their results. */
   transaction(statements: readonly TransactionStatement[]): Promise<Results[]>;
   /** Checks out a connection; give it back with `release()`. */
-  connect(): Promise<PoolClient>;
+  connect(options?: { signal?: AbortSignal }): Promise<PoolClient>;
+  connect(callback: (err: Error | null, client: PoolClient, release: (err?: unknown) => void) => void): void;
+  /** `for await (const row of pool.cursor(sql, params, { batchSize }))`, on one connection, released on break or error. */
+  cursor<R = Row>(sql: string, params?: readonly Param[], options?: CursorOptions): AsyncGenerator<R, void, undefined>;
+  /** LISTEN on a dedicated connection (re-LISTENed after reconnects). */
+  listen(channel: string, onNotify: (n: Notification) => unknown): Promise<Listener>;
+  /** `SELECT pg_notify(channel, payload)`. */
+  notify(channel: string, payload?: string): Promise<void>;
+  /** `COPY … FROM STDIN` as a WritableStream. */
+  copyFrom(sql: string): CopyFromStream;
+  /** `COPY … TO STDOUT` as a ReadableStream. */
+  copyTo(sql: string): ReadableStream<Uint8Array>;
   /** Opens `min` connections now. */
   open(): Promise<void>;
   /** `SELECT * FROM name($1, …)`, the name quoted as an identifier. */
@@ -217,6 +374,7 @@ export declare class Pool implements Queryable {
   mogrify(sql: string, params?: readonly Param[]): string;
   /** Closes every connection; later calls fail with PoolClosedError. */
   end(): Promise<void>;
+  end(callback: (err: Error | null) => void): void;
   readonly ended: boolean;
   status(): PoolStatus;
   /** node-postgres' names: connections open or opening, idle ones, callers waiting. */
@@ -226,20 +384,37 @@ export declare class Pool implements Queryable {
 }
 
 /** `queries`' Session: `new Session(url)` shares one pool per URL. */
-export declare class Session implements Queryable {
+export declare class Session extends Emitter implements Queryable {
   constructor(options: PoolOptions | string | Pool);
   /** PGSQL_<NAME> (or PGSQL for a null name) from an env object; when unset, PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE…. */
   static fromEnv(name: string | undefined, env?: Record<string, unknown>, options?: Omit<PoolOptions, 'connectionString'>): Session;
   readonly pool: Pool;
-  query<R = Row>(sql: string | QueryConfig, params?: readonly Param[]): Promise<Results<R>>;
+  query<R = Row>(sql: string | QueryConfig, params?: readonly Param[], options?: QueryOptions): Promise<Results<R>>;
+  query<R = Row>(sql: string | QueryConfig, callback: QueryCallback<R>): void;
+  query<R = Row>(sql: string | QueryConfig, params: readonly Param[], callback: QueryCallback<R>): void;
   sql<R = Row>(strings: TemplateStringsArray, ...values: Param[]): Promise<Results<R>>;
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   transaction(statements: readonly TransactionStatement[]): Promise<Results[]>;
   connect(): Promise<PoolClient>;
+  cursor<R = Row>(sql: string, params?: readonly Param[], options?: CursorOptions): AsyncGenerator<R, void, undefined>;
+  listen(channel: string, onNotify: (n: Notification) => unknown): Promise<Listener>;
   callproc<R = Row>(name: string, params?: readonly Param[]): Promise<Results<R>>;
   mogrify(sql: string, params?: readonly Param[]): string;
   end(): Promise<void>;
 }
+
+/** node-postgres' `types` (pg-types). Parsers receive PostgreSQL's text form. */
+export declare const types: {
+  readonly builtins: Readonly<Record<string, number>>;
+  setTypeParser(oid: number, parser: TypeParser): void;
+  setTypeParser(oid: number, format: 'text' | 'binary', parser: TypeParser): void;
+  getTypeParser(oid: number, format?: 'text' | 'binary'): TypeParser;
+};
+
+/** `"name"`, inner quotes doubled (node-postgres). */
+export declare function escapeIdentifier(str: string): string;
+/** `'text'`, quotes doubled; ` E'…'` when it has backslashes (node-postgres). */
+export declare function escapeLiteral(str: string): string;
 
 /** Through a WebSocket proxy: `webSocket({ proxy: 'wss://proxy.example/v1', WebSocket })`. */
 export declare function webSocket(options: { proxy: string; WebSocket?: WebSocketConstructor } | string): WebSocketTransport;
@@ -281,6 +456,8 @@ export declare class DatabaseError extends Error {
   column?: string;
   constraint?: string;
   dataType?: string;
+  /** Where it happened (`COPY t, line 3, column n: "x"`, a PL/pgSQL stack). */
+  where?: string;
   /** The server's message (for a server error `message` is the same, as in node-postgres). */
   serverMessage?: string;
   /** For PartiallyConnectedError. */
@@ -302,3 +479,20 @@ export declare class PoolTimeoutError extends OperationalError {}
 export declare class PoolClosedError extends OperationalError {}
 export declare class DatabaseNotAvailableError extends OperationalError {}
 export declare class PartiallyConnectedError extends OperationalError {}
+
+declare const pg: {
+  Pool: typeof Pool;
+  Client: typeof Client;
+  Session: typeof Session;
+  Results: typeof Results;
+  Transaction: typeof Transaction;
+  PoolClient: typeof PoolClient;
+  Cursor: typeof Cursor;
+  types: typeof types;
+  escapeIdentifier: typeof escapeIdentifier;
+  escapeLiteral: typeof escapeLiteral;
+  webSocket: typeof webSocket;
+  DatabaseError: typeof DatabaseError;
+};
+/** `import pg from 'edgepg'`, as with node-postgres. */
+export default pg;

@@ -57,6 +57,8 @@ struct Shared {
     /// Why the driver ended, when it ended with an error (a server error such
     /// as 57P01, or an I/O error): what a pool reports for a dead idle connection.
     ended_with: Mutex<Option<Error>>,
+    /// Told when the driver ends (see [`Connection::ended`]).
+    end_watchers: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
 /// The SQL text (shared with the Results), a prepared statement, its result
@@ -226,6 +228,17 @@ impl Connection {
             }
             driver_shared.unusable.store(true, Ordering::SeqCst);
             drop(messages);
+            // After the connection is gone (the client reads as closed), so a
+            // watcher added after this finds it ended.
+            let watchers = std::mem::take(
+                &mut *driver_shared
+                    .end_watchers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
+            for w in watchers {
+                let _ = w.send(());
+            }
             drop(done_tx);
         }));
         Connection {
@@ -256,6 +269,33 @@ impl Connection {
     /// True once the socket or the driver has ended.
     pub(crate) fn is_closed(&self) -> bool {
         self.shared.unusable.load(Ordering::SeqCst) || self.client.is_closed()
+    }
+
+    /// Resolves when the connection's driver ends (at once if it has), with
+    /// the error it ended with, if any.
+    pub(crate) fn ended(&self) -> impl std::future::Future<Output = Option<Error>> + 'static {
+        let (tx, rx) = oneshot::channel();
+        let shared = self.shared.clone();
+        {
+            let mut watchers = shared
+                .end_watchers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            // Watchers whose waiter went away need no telling.
+            watchers.retain(|w| !w.is_canceled());
+            watchers.push(tx);
+        }
+        let ended_already = self.shared.unusable.load(Ordering::SeqCst) && self.client.is_closed();
+        async move {
+            if !ended_already {
+                let _ = rx.await;
+            }
+            shared
+                .ended_with
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        }
     }
 
     /// The error the connection ended with, if it ended with one.

@@ -365,10 +365,12 @@ function notice(text) {
 class Connected extends Queryable {
   #raw = null;
   #notifying = false;
+  #watching = false;
 
   _hold(raw) {
     this.#raw = raw;
     if (this.listenerCount('notification') > 0) this._listening('notification');
+    if (this.listenerCount('error') > 0 || this.listenerCount('end') > 0) this._watch();
   }
 
   _raw() {
@@ -397,14 +399,30 @@ class Connected extends Queryable {
     });
   }
 
-  /** Subscribes to the connection's NOTIFY messages once someone listens. */
+  /**
+   * Subscribes to what the connection tells once someone listens: its NOTIFY
+   * messages, its end (node-postgres' client `error` when it dies).
+   */
   _listening(event) {
+    if (event === 'error' || event === 'end') this._watch();
     if (event !== 'notification' || this.#notifying || this.#raw === null) return;
     this.#notifying = true;
     const deliver = (channel, payload, processId) => {
       this.emit('notification', { name: 'notification', channel, payload, processId });
     };
     this.#raw.onNotification(deliver).catch((e) => this.emit('error', toError(e)));
+  }
+
+  /** Emits `error` (when it died of one) and `end` if the connection ends while held. */
+  _watch() {
+    if (this.#watching || this.#raw === null) return;
+    this.#watching = true;
+    const raw = this.#raw;
+    raw.onClosed((error) => {
+      if (this.#raw !== raw) return;
+      if (error !== undefined) this.emit('error', toError(error));
+      this.emit('end');
+    });
   }
 
   _submit(cursor) {
@@ -732,9 +750,6 @@ export class Client extends Connected {
     const [o, pgTypes] = poolOptions(options);
     this.#types = pgTypes;
     Object.assign(o, { max: 1, min: 0, acquireTimeoutMillis: o.connectionTimeoutMillis });
-    o.onEvent = (kind, error) => {
-      if (kind === 'close' && error !== undefined && !this.#ended) this.emit('error', toError(error));
-    };
     this.#pool = callSync(() => new wasm.WasmPool(o));
   }
 
@@ -749,6 +764,7 @@ export class Client extends Connected {
         ? Promise.reject(interfaceError('the client was ended; create a new Client'))
         : call(() => this.#pool.checkout()).then((raw) => {
           this._hold(raw);
+          this._watch();
         });
     } else if (callback === undefined) {
       return Promise.reject(interfaceError('Client has already been connected. You cannot reuse a client.'));

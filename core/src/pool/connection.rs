@@ -313,6 +313,23 @@ impl<T: Transport> PooledConnection<T> {
         Box::pin(rx)
     }
 
+    /// Resolves when this connection ends (the server or the network closed
+    /// it, or it was closed), with the error it ended with, if any: how a
+    /// holder learns that an idle checked-out connection died.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let conn = pool.getconn().await?;
+    /// // Waits as long as the connection lives.
+    /// if let Some(e) = conn.closed().await {
+    ///     eprintln!("the connection died: {e}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn closed(&self) -> impl Future<Output = Option<crate::Error>> + 'static {
+        self.conn_ref().ended()
+    }
+
     /// Closes this connection instead of returning it to the pool
     /// (node-postgres' `release(err)`); the pool opens another when needed.
     ///

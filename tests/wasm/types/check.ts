@@ -3,7 +3,9 @@
 import WebSocket from 'ws';
 import {
   Pool, Session, Results, webSocket, nodeSocket, DatabaseError, IntegrityError, type PoolOptions,
+  Client, Cursor, types, escapeIdentifier, type Field, type Notification,
 } from 'edgepg';
+import pg from 'edgepg';
 
 interface User {
   id: number;
@@ -44,6 +46,41 @@ async function main(): Promise<void> {
     if (e instanceof IntegrityError) console.log(e.constraint, e.detail);
     else if (e instanceof DatabaseError) console.log(e.code, e.hint, e.position, e.kind);
   }
+  // node-postgres' shape.
+  const f: Field = r.fields[0];
+  const meta: number = f.tableID + f.columnID + f.dataTypeID + f.dataTypeSize + f.dataTypeModifier;
+  const command: string | null = r.command;
+  const affected: number | null = r.rowCount;
+  const arrays = await pool.query({ text: 'SELECT 1 AS a', rowMode: 'array', types: { getTypeParser: types.getTypeParser } });
+  const asArray: boolean = arrays.rowAsArray;
+  pool.query('SELECT $1::int AS n', [1], (err, res) => console.log(err?.message, res.rows));
+  const ac = new AbortController();
+  await pool.query('SELECT pg_sleep(1)', [], { signal: ac.signal }).catch((e: Error) => e.name === 'AbortError');
+  types.setTypeParser(20, (text) => Number.parseInt(text, 10));
+  pool.on('error', (err: Error) => console.log(err.message));
+  pool.on('connect', () => undefined);
+  const c2 = await pool.connect();
+  c2.on('notification', (msg: Notification) => console.log(msg.channel, msg.payload, msg.processId));
+  const cursor = c2.query(new Cursor<{ n: number }>('SELECT generate_series(1, 10) AS n', [], { rowMode: undefined }));
+  const batch: { n: number }[] = await cursor.read(5);
+  await cursor.close();
+  const pid: number | null = c2.processID;
+  c2.release(new Error('broken'));
+  for await (const row of pool.cursor<{ n: number }>('SELECT 1 AS n', [], { batchSize: 100 })) console.log(row.n);
+  const listener = await pool.listen('jobs', (msg) => console.log(msg.payload));
+  await pool.notify('jobs', 'go');
+  await listener.unlisten();
+  const writer = pool.copyFrom('COPY users (name) FROM STDIN').getWriter();
+  await writer.write('ann\n');
+  await writer.close();
+  const reader = pool.copyTo('COPY users TO STDOUT').getReader();
+  const chunk = await reader.read();
+  const single = new Client('postgresql://app@localhost/app');
+  await single.connect();
+  await single.end();
+  const viaDefault = new pg.Pool({ max: 1 });
+  await viaDefault.end();
+  console.log(meta, command, affected, asArray, batch.length, pid, chunk.done, escapeIdentifier('a"b'));
   console.log(n, status, fields, big, total, all.length, pool.status().inUse);
   await pool.end();
 }

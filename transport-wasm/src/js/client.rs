@@ -24,6 +24,8 @@ fn released() -> JsValue {
 #[wasm_bindgen]
 pub struct WasmClient {
     conn: Held<PooledConnection>,
+    /// Dropped on release: ends the `on_closed` watch.
+    watching: std::cell::RefCell<Option<futures_channel::oneshot::Sender<()>>>,
     pid: i32,
     types: Types,
     max_param_bytes: usize,
@@ -33,6 +35,7 @@ impl WasmClient {
     pub(crate) fn new(conn: PooledConnection, pid: i32, types: Types, max: usize) -> WasmClient {
         WasmClient {
             conn: Rc::new(Mutex::new(Some(conn))),
+            watching: Default::default(),
             pid,
             types,
             max_param_bytes: max,
@@ -154,6 +157,33 @@ impl WasmClient {
         }))
     }
 
+    /// Calls `callback(error)` once if the connection ends while this client
+    /// holds it (the server or the network closed it); `error` is why, or
+    /// undefined. Nothing is called after `release()`.
+    #[wasm_bindgen(js_name = onClosed)]
+    pub fn on_closed(&self, callback: js_sys::Function) -> Result<(), JsValue> {
+        let Some(guard) = self.conn.try_lock() else {
+            return Err(interface("onClosed: a statement is running"));
+        };
+        let Some(conn) = guard.as_ref() else {
+            return Err(released());
+        };
+        let ended = conn.closed();
+        let (tx, rx) = futures_channel::oneshot::channel::<()>();
+        self.watching.borrow_mut().replace(tx);
+        drop(guard);
+        wasm_bindgen_futures::spawn_local(async move {
+            match futures_util::future::select(std::pin::pin!(ended), rx).await {
+                futures_util::future::Either::Left((error, _)) => {
+                    let error = error.as_ref().map_or(JsValue::UNDEFINED, error_to_js);
+                    let _ = callback.call1(&JsValue::UNDEFINED, &error);
+                }
+                futures_util::future::Either::Right(_) => {}
+            }
+        });
+        Ok(())
+    }
+
     /// Returns the connection to the pool (idempotent). A statement still
     /// running is cancelled first (rule 10).
     pub fn release(&self) {
@@ -167,6 +197,8 @@ impl WasmClient {
     }
 
     fn give_back(&self, discard: bool) {
+        // Stop watching for the connection's end (see `on_closed`).
+        self.watching.borrow_mut().take();
         let end = move |conn: Option<PooledConnection>| {
             if let Some(conn) = conn {
                 if discard {

@@ -13,6 +13,7 @@ use tokio_postgres::{AsyncMessage, Client, Statement};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::execute::declared_type;
+use crate::on_drop::OnDrop;
 use crate::results::{Column, Results};
 use crate::row::{reborrow, Row, RowSink};
 use crate::runtime::Runtime;
@@ -473,8 +474,8 @@ impl Connection {
     }
 
     /// Forgets this caller's claim to prepare `sql` if it is dropped midway.
-    fn preparing<'a>(&'a self, sql: &'a str) -> crate::pool::OnDrop<impl FnOnce() + 'a> {
-        crate::pool::OnDrop::new(move || {
+    fn preparing<'a>(&'a self, sql: &'a str) -> OnDrop<impl FnOnce() + 'a> {
+        OnDrop::new(move || {
             self.cache().pending.remove(sql);
         })
     }

@@ -30,6 +30,7 @@ mod error;
 mod execute;
 mod listen;
 mod mogrify;
+mod on_drop;
 mod pipelined_password;
 mod platform;
 pub mod pool;

@@ -9,7 +9,8 @@ use futures_util::StreamExt;
 use crate::connection::{Connection, Notification};
 use crate::error::Result;
 use crate::platform::BoxStream;
-use crate::pool::{pool_closed, Inner, OnDrop, Pool};
+use crate::on_drop::OnDrop;
+use crate::pool::{pool_closed, Inner, Pool};
 use crate::runtime::{timeout, Runtime};
 use crate::transport::Transport;
 

@@ -27,6 +27,7 @@ use crate::config::{Config, IntoConfig};
 use crate::connect::{close_gracefully, connect};
 use crate::connection::{CacheStats, Connection};
 use crate::error::{Error, ErrorKind, Result};
+use crate::on_drop::OnDrop;
 use crate::runtime::{timeout, Runtime};
 use crate::transport::Transport;
 use std::sync::atomic::Ordering;
@@ -811,28 +812,6 @@ impl<T: Transport> Inner<T> {
     fn remove_waiter(&self, id: u64) {
         let mut st = self.lock();
         st.waiters.retain(|w| w.id != id);
-    }
-}
-
-/// Runs a closure when dropped unless disarmed: keeps the books right when a
-/// spawned task is cancelled at an await point (rule 11).
-pub(crate) struct OnDrop<F: FnOnce()>(Option<F>);
-
-impl<F: FnOnce()> OnDrop<F> {
-    pub(crate) fn new(f: F) -> Self {
-        OnDrop(Some(f))
-    }
-
-    pub(crate) fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl<F: FnOnce()> Drop for OnDrop<F> {
-    fn drop(&mut self) {
-        if let Some(f) = self.0.take() {
-            f();
-        }
     }
 }
 

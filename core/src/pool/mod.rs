@@ -9,6 +9,7 @@ mod connection;
 mod hooks;
 mod maintain;
 mod pipeline;
+mod statements;
 mod status;
 
 use std::collections::VecDeque;
@@ -879,7 +880,7 @@ pub(crate) fn pool_closed() -> Error {
 }
 
 impl State {
-    pub(crate) fn counters_mut(&mut self) -> &mut PoolStatus {
-        &mut self.counters
+    pub(crate) fn counters_retry(&mut self) {
+        self.counters.retries += 1;
     }
 }

@@ -46,7 +46,7 @@ mod value;
 
 pub use async_trait::async_trait;
 pub use cancel::CancelHandle;
-pub use config::{Config, Host, IntoConfig, PipelineConnect, SslMode, TargetSessionAttrs};
+pub use config::{Config, Host, IntoConfig, PipelineConnect, TargetSessionAttrs};
 pub use connection::Notification;
 pub use copy::CopyIn;
 pub use cursor::Cursor;
@@ -61,5 +61,5 @@ pub use session::Session;
 pub use text_form::float4_value;
 pub use tokio_postgres::types::{FromSql, ToSql, Type};
 pub use transaction::{IsolationLevel, Statement, Transaction, TransactionOptions};
-pub use transport::{BoxSocket, Socket, Target, TlsRequest, Transport};
+pub use transport::{BoxSocket, Socket, SslMode, Target, TlsRequest, Transport};
 pub use value::Value;

@@ -439,7 +439,7 @@ impl<'a> FromSql<'a> for TextOutput {
         ty: &postgres_types::Type,
         raw: &'a [u8],
     ) -> std::result::Result<TextOutput, Box<dyn std::error::Error + Sync + Send>> {
-        crate::text_form::text_output(ty, raw).map(TextOutput)
+        crate::value::text_form::text_output(ty, raw).map(TextOutput)
     }
 
     fn accepts(_: &postgres_types::Type) -> bool {

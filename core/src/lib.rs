@@ -9,6 +9,26 @@
 //! Applications use a transport crate, e.g. `edgepg_tokio`, which re-exports
 //! this API with the transport filled in.
 //!
+//! # Layers
+//!
+//! Each file imports only from its own layer or those below it, with no
+//! cycle among files (a directory module counts with its submodules);
+//! `tests/tests/layers.rs` checks it. From the ground up:
+//!
+//! 1. **ground**: `platform`, `runtime`, `error`, `on_drop`, `sql_text`, `command_tag`
+//! 2. **values**: `value` (with `value/text_form/`), `row` (and `Column`), `deserialize`, `results`
+//! 3. **wire**: `transport` (`Target`, `SslMode`), `config`
+//! 4. **connection**: `param_types`, `pipelined_password`, `connection`, `connect`, `cancel`, `mogrify`
+//! 5. **pool**: `pool/` (checkout, pipelining, `PooledConnection`, the statement methods of `Pool`)
+//! 6. **user-facing**: `transaction`, `cursor`, `listen`, `copy`, `session`
+//!
+//! One query, from the API to the socket: `Session::query` (`session.rs`)
+//! → `Pool::run_statement` (`pool/statements.rs`: the retry rule, the query
+//! timeout) leases a connection (`pool/pipeline.rs`, `pool/mod.rs`) →
+//! `Connection::run` (`connection.rs`: the statement cache, tokio-postgres'
+//! client) → the connection's driver task writes to the [`Socket`] that
+//! `connect.rs` opened through [`Transport::connect`].
+//!
 //! ```
 //! use edgepg_core::{Config, ErrorKind};
 //! let config = Config::parse("postgresql://app@db.internal/shop")?;

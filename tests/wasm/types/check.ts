@@ -62,6 +62,9 @@ async function main(): Promise<void> {
   const c2 = await pool.connect();
   c2.on('notification', (msg: Notification) => console.log(msg.channel, msg.payload, msg.processId));
   const cursor = c2.query(new Cursor<{ n: number }>('SELECT generate_series(1, 10) AS n', [], { rowMode: undefined }));
+  cursor.on('row', (row, result) => result.addRow(row));
+  cursor.on('end', (result) => console.log(result.rows.length, result.command));
+  c2.on('notice', (n) => console.log(n.code, n.detail ?? '', n.line ?? 0));
   const batch: { n: number }[] = await cursor.read(5);
   await cursor.close();
   const pid: number | null = c2.processID;

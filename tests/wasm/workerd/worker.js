@@ -1,6 +1,9 @@
 // A Worker that uses the npm package: GET /?transport=socket|websocket
 // answers with query results, over cloudflare:sockets or the WebSocket tunnel.
-import { Pool, Session, webSocket, cloudflareSocket, DatabaseError } from 'edgepg';
+import * as edgepg from 'edgepg';
+import { scenarios } from 'reach/scenarios.mjs';
+
+const { Pool, Session, webSocket, cloudflareSocket, DatabaseError } = edgepg;
 
 export default {
   async fetch(request, env, ctx) {
@@ -8,6 +11,7 @@ export default {
     if (url.pathname === '/ready') return new Response('ok');
     const via = url.searchParams.get('transport') ?? 'socket';
     if (via === 'tls') return tls(env, ctx);
+    if (url.pathname === '/reach') return reach(request, url.searchParams.get('name'), via, env);
     const transport = via === 'websocket' ? webSocket({ proxy: env.PROXY }) : cloudflareSocket();
     // Sockets belong to the request that opened them: one pool per request.
     const pool = new Pool({ connectionString: env.DATABASE_URL, transport, max: 2 });
@@ -44,5 +48,18 @@ async function tls(env, ctx) {
     return Response.json({ failed: String(e), name: e?.name }, { status: 500 });
   } finally {
     ctx.waitUntil(pool.end());
+  }
+}
+
+// GET /reach?name=…&transport=… runs one of tests/wasm/reach/scenarios.mjs.
+async function reach(request, name, via, env) {
+  const run = scenarios[name];
+  if (run === undefined) return Response.json({ failed: `no scenario ${name}` }, { status: 404 });
+  const transport = via === 'websocket' ? webSocket({ proxy: env.PROXY }) : cloudflareSocket();
+  try {
+    const rows = Number(new URL(request.url).searchParams.get('rows') ?? 1_000_000);
+    return Response.json(await run(edgepg, { connectionString: env.DATABASE_URL, transport }, { rows }));
+  } catch (e) {
+    return Response.json({ failed: String(e), stack: e?.stack }, { status: 500 });
   }
 }

@@ -28,23 +28,55 @@ impl SslMode {
     }
 }
 
-/// libpq's `target_session_attrs`.
+/// libpq's `target_session_attrs` (all the values of libpq 14 and later):
+/// which kind of server a connection must land on. Hosts are tried in order
+/// (shuffled first with `load_balance_hosts=random`); a server of the wrong
+/// kind is skipped like an unreachable one, and when none fits the connect
+/// fails with an [`Operational`](crate::ErrorKind::Operational) error naming
+/// the last server and what it was (the pool reports it as
+/// [`DatabaseNotAvailable`](crate::ErrorKind::DatabaseNotAvailable) and tries
+/// again every `reconnect_interval`).
+///
+/// The kind is checked once per connection, right after login, with
+/// `SELECT pg_is_in_recovery(), current_setting('transaction_read_only')`.
+/// Every new connection of a [`Pool`](crate::Pool) is checked afresh, so after
+/// a failover (a standby promoted) the pool finds the new primary on its next
+/// connect. A pooled connection opened with `read-write` or `primary` that
+/// gets `read_only_sql_transaction` (SQLSTATE 25006) back from a statement —
+/// its server was demoted or turned read-only under it — is discarded with
+/// every idle connection to the same server, never reused.
 ///
 /// ```
 /// use edgepg_core::{Config, TargetSessionAttrs};
 /// let config = Config::parse("postgresql://db1,db2/shop?target_session_attrs=read-write")?;
 /// assert_eq!(config.get_target_session_attrs(), TargetSessionAttrs::ReadWrite);
+/// let replica = Config::parse("host=primary,standby target_session_attrs=prefer-standby")?;
+/// assert_eq!(replica.get_target_session_attrs(), TargetSessionAttrs::PreferStandby);
+/// assert!(Config::parse("target_session_attrs=master").is_err());
 /// # Ok::<(), edgepg_core::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum TargetSessionAttrs {
-    /// Any server will do.
+    /// `any` (the default): the first server that accepts the login, unchecked.
     #[default]
     Any,
-    /// The server must accept writes (`transaction_read_only` off).
+    /// `read-write`: the server must accept writes (`transaction_read_only`
+    /// off, so neither a standby nor a server with `default_transaction_read_only` on).
     ReadWrite,
-    /// The server must be read-only (a standby, or `default_transaction_read_only` on).
+    /// `read-only`: the server must not accept writes (a standby, or
+    /// `default_transaction_read_only` on).
     ReadOnly,
+    /// `primary`: the server must not be in recovery (`pg_is_in_recovery()`
+    /// false), whatever its `default_transaction_read_only`.
+    Primary,
+    /// `standby`: the server must be in recovery (a hot standby).
+    Standby,
+    /// `prefer-standby`: a standby if any host is one; else, in a second pass
+    /// over the hosts, any server. For read replicas: reads go to the standby
+    /// and fall back to the primary while no standby can be reached. A pool
+    /// keeps the connections it opened on the primary until they close
+    /// (`max_lifetime` bounds how long).
+    PreferStandby,
 }
 
 impl TargetSessionAttrs {
@@ -53,20 +85,89 @@ impl TargetSessionAttrs {
             "any" => TargetSessionAttrs::Any,
             "read-write" => TargetSessionAttrs::ReadWrite,
             "read-only" => TargetSessionAttrs::ReadOnly,
+            "primary" => TargetSessionAttrs::Primary,
+            "standby" => TargetSessionAttrs::Standby,
+            "prefer-standby" => TargetSessionAttrs::PreferStandby,
             other => {
                 return Err(Error::interface(format!(
-                    "invalid target_session_attrs {}: expected any, read-write or read-only",
+                    "invalid target_session_attrs {}: expected any, read-write, read-only, primary, standby or prefer-standby",
                     shown(other)
                 )))
             }
         })
     }
 
-    fn as_str(self) -> &'static str {
+    /// The libpq spelling, e.g. `"prefer-standby"`.
+    ///
+    /// ```
+    /// use edgepg_core::TargetSessionAttrs;
+    /// assert_eq!(TargetSessionAttrs::ReadWrite.as_str(), "read-write");
+    /// ```
+    pub fn as_str(self) -> &'static str {
         match self {
             TargetSessionAttrs::Any => "any",
             TargetSessionAttrs::ReadWrite => "read-write",
             TargetSessionAttrs::ReadOnly => "read-only",
+            TargetSessionAttrs::Primary => "primary",
+            TargetSessionAttrs::Standby => "standby",
+            TargetSessionAttrs::PreferStandby => "prefer-standby",
+        }
+    }
+
+    /// True when a server in recovery (`in_recovery`) whose transactions are
+    /// read-only or not (`read_only`) is acceptable; `prefer-standby` accepts
+    /// only a standby here (its second pass uses `any`).
+    pub(crate) fn accepts(self, in_recovery: bool, read_only: bool) -> bool {
+        match self {
+            TargetSessionAttrs::Any => true,
+            TargetSessionAttrs::ReadWrite => !read_only,
+            TargetSessionAttrs::ReadOnly => read_only,
+            TargetSessionAttrs::Primary => !in_recovery,
+            TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby => in_recovery,
+        }
+    }
+
+    /// True for the values that promise a server accepting writes.
+    pub(crate) fn wants_writable(self) -> bool {
+        matches!(
+            self,
+            TargetSessionAttrs::ReadWrite | TargetSessionAttrs::Primary
+        )
+    }
+}
+
+/// libpq 16's `load_balance_hosts`: the order in which the hosts of a
+/// multi-host configuration are tried.
+///
+/// With `random`, every connect shuffles the host list first, so a pool's
+/// connections spread over all the servers that fit `target_session_attrs`
+/// (e.g. several standbys with `prefer-standby`).
+///
+/// ```
+/// use edgepg_core::{Config, LoadBalanceHosts};
+/// let config = Config::parse("postgresql://r1,r2,r3/shop?load_balance_hosts=random")?;
+/// assert_eq!(config.get_load_balance_hosts(), LoadBalanceHosts::Random);
+/// assert_eq!(Config::new().get_load_balance_hosts(), LoadBalanceHosts::Disable);
+/// # Ok::<(), edgepg_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LoadBalanceHosts {
+    /// `disable` (the default): the hosts in the order given.
+    #[default]
+    Disable,
+    /// `random`: a fresh random order for every connect.
+    Random,
+}
+
+impl LoadBalanceHosts {
+    fn parse(s: &str) -> Result<LoadBalanceHosts> {
+        match s {
+            "disable" => Ok(LoadBalanceHosts::Disable),
+            "random" => Ok(LoadBalanceHosts::Random),
+            other => Err(Error::interface(format!(
+                "invalid load_balance_hosts {}: expected disable or random",
+                shown(other)
+            ))),
         }
     }
 }
@@ -127,6 +228,42 @@ pub enum Host {
 
 /// How to reach and log in to PostgreSQL.
 ///
+/// # Several hosts, failover and replicas
+///
+/// A list of hosts (`postgresql://db1:5432,db2:5432/shop` or
+/// `host=db1,db2 port=5432,5432`) is tried in order, or in a random order
+/// with `load_balance_hosts=random` ([`LoadBalanceHosts`]). Which server is
+/// good enough is `target_session_attrs` ([`TargetSessionAttrs`]), with the
+/// values of libpq 14+:
+///
+/// | value | accepts | what a [`Pool`](crate::Pool) does with it |
+/// |---|---|---|
+/// | `any` (default) | the first server that lets us log in | nothing more |
+/// | `read-write` | `transaction_read_only` off | every new connection re-checks; a connection that gets SQLSTATE 25006 (its server went read-only or was demoted) is discarded with the idle ones to that server |
+/// | `read-only` | `transaction_read_only` on | every new connection re-checks |
+/// | `primary` | not in recovery | like `read-write` |
+/// | `standby` | in recovery | every new connection re-checks |
+/// | `prefer-standby` | a standby, else (second pass) any server | reads go to a standby while one is up, to the primary while none is |
+///
+/// After a failover (primary gone, standby promoted) a pool with
+/// `host=primary,standby target_session_attrs=read-write` fails checkouts
+/// promptly with `DatabaseNotAvailable` while no host fits, retries every
+/// `reconnect_interval`, and reaches the promoted standby on the first connect
+/// after the promotion (RELIABILITY.md has the measured times and lost writes).
+///
+/// ```
+/// use edgepg_core::{Config, LoadBalanceHosts, TargetSessionAttrs};
+/// let config = Config::parse(
+///     "postgresql://app@10.0.0.1:5432,10.0.0.2:5432/shop?target_session_attrs=read-write&load_balance_hosts=random",
+/// )?;
+/// assert_eq!(config.targets().len(), 2);
+/// assert_eq!(config.get_target_session_attrs(), TargetSessionAttrs::ReadWrite);
+/// assert_eq!(config.get_load_balance_hosts(), LoadBalanceHosts::Random);
+/// # Ok::<(), edgepg_core::Error>(())
+/// ```
+///
+/// # Parsing
+///
 /// ```
 /// use std::time::Duration;
 /// use edgepg_core::{Config, SslMode};
@@ -156,6 +293,7 @@ pub struct Config {
     ssl_mode: SslMode,
     ssl_root_cert: Option<Arc<str>>,
     target_session_attrs: TargetSessionAttrs,
+    load_balance_hosts: LoadBalanceHosts,
     keepalives: bool,
     keepalives_idle: Option<Duration>,
     pipeline_connect: PipelineConnect,
@@ -175,6 +313,7 @@ impl Default for Config {
             ssl_mode: SslMode::Prefer,
             ssl_root_cert: None,
             target_session_attrs: TargetSessionAttrs::Any,
+            load_balance_hosts: LoadBalanceHosts::Disable,
             keepalives: true,
             keepalives_idle: None,
             pipeline_connect: PipelineConnect::Off,
@@ -268,6 +407,7 @@ impl Config {
             ("PGAPPNAME", "application_name"),
             ("PGCONNECT_TIMEOUT", "connect_timeout"),
             ("PGTARGETSESSIONATTRS", "target_session_attrs"),
+            ("PGLOADBALANCEHOSTS", "load_balance_hosts"),
         ];
         for (env, key) in pairs {
             if let Some(value) = get(env) {
@@ -329,6 +469,7 @@ impl Config {
             "sslmode" => self.ssl_mode = SslMode::parse(value)?,
             "sslrootcert" => self.ssl_root_cert = Some(Arc::from(value)),
             "target_session_attrs" => self.target_session_attrs = TargetSessionAttrs::parse(value)?,
+            "load_balance_hosts" => self.load_balance_hosts = LoadBalanceHosts::parse(value)?,
             "keepalives" => {
                 self.keepalives = match value {
                     "1" => true,
@@ -479,6 +620,19 @@ impl Config {
         self
     }
 
+    /// Sets `load_balance_hosts`.
+    ///
+    /// ```
+    /// use edgepg_core::{Config, LoadBalanceHosts};
+    /// let mut config = Config::new();
+    /// config.host("r1").host("r2").load_balance_hosts(LoadBalanceHosts::Random);
+    /// assert_eq!(config.get_load_balance_hosts(), LoadBalanceHosts::Random);
+    /// ```
+    pub fn load_balance_hosts(&mut self, mode: LoadBalanceHosts) -> &mut Config {
+        self.load_balance_hosts = mode;
+        self
+    }
+
     /// Sets `target_session_attrs`.
     ///
     /// ```
@@ -588,6 +742,18 @@ impl Config {
     /// ```
     pub fn get_ssl_root_cert(&self) -> Option<&Arc<str>> {
         self.ssl_root_cert.as_ref()
+    }
+
+    /// `load_balance_hosts`.
+    ///
+    /// ```
+    /// use edgepg_core::{Config, LoadBalanceHosts};
+    /// let config = Config::parse("host=a,b load_balance_hosts=random")?;
+    /// assert_eq!(config.get_load_balance_hosts(), LoadBalanceHosts::Random);
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
+    pub fn get_load_balance_hosts(&self) -> LoadBalanceHosts {
+        self.load_balance_hosts
     }
 
     /// `target_session_attrs`.
@@ -1023,6 +1189,9 @@ impl fmt::Display for Config {
                 " target_session_attrs={}",
                 self.target_session_attrs.as_str()
             )?;
+        }
+        if self.load_balance_hosts == LoadBalanceHosts::Random {
+            write!(f, " load_balance_hosts=random")?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_postgres::NoTls;
 
-use crate::config::{Config, PipelineConnect, TargetSessionAttrs};
+use crate::config::{Config, LoadBalanceHosts, PipelineConnect, TargetSessionAttrs};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipelined_password::PipelinedPassword;
@@ -16,38 +16,77 @@ use crate::transport::{BoxSocket, SslMode, Target, TlsRequest, Transport};
 /// `SSLRequest`: length 8, code 80877103.
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
-/// Connects to the first host of `config` that accepts us.
+/// Connects to the first host of `config` that accepts us and fits its
+/// `target_session_attrs` (hosts shuffled first with `load_balance_hosts=random`;
+/// `prefer-standby` makes a second pass accepting any server).
 pub(crate) async fn connect<T: Transport>(config: &Config, transport: &T) -> Result<Connection> {
     let rt = transport.runtime();
+    let mut targets = config.targets();
+    if config.get_load_balance_hosts() == LoadBalanceHosts::Random {
+        shuffle(&mut targets, rt.now());
+    }
+    let wanted = config.get_target_session_attrs();
+    let passes: &[TargetSessionAttrs] = match wanted {
+        TargetSessionAttrs::PreferStandby => {
+            &[TargetSessionAttrs::Standby, TargetSessionAttrs::Any]
+        }
+        _ => std::slice::from_ref(&wanted),
+    };
     let mut last = None;
-    for target in config.targets() {
-        let attempt = connect_target(config, transport, &target);
-        let result = match config.get_connect_timeout() {
-            Some(limit) => timeout(&rt, limit, attempt).await.unwrap_or_else(|| {
-                let err = io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("timed out after {limit:?}"),
-                );
-                Err(Error::io(
-                    ErrorKind::Operational,
-                    &format!("could not connect to {target}"),
-                    &err,
-                ))
-            }),
-            None => attempt.await,
-        };
-        match result {
-            Ok(conn) => return Ok(conn),
-            Err(e) => last = Some(e),
+    // libpq's prefer-standby: a second pass over every host, accepting any server.
+    for attrs in passes {
+        for target in &targets {
+            let attempt = connect_target(config, transport, target, *attrs);
+            let result = match config.get_connect_timeout() {
+                Some(limit) => timeout(&rt, limit, attempt).await.unwrap_or_else(|| {
+                    let err = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("timed out after {limit:?}"),
+                    );
+                    Err(Error::io(
+                        ErrorKind::Operational,
+                        &format!("could not connect to {target}"),
+                        &err,
+                    ))
+                }),
+                None => attempt.await,
+            };
+            match result {
+                Ok(conn) => return Ok(conn),
+                Err(e) => last = Some(e),
+            }
         }
     }
     Err(last.unwrap_or_else(|| Error::interface("no host to connect to")))
+}
+
+/// Fisher–Yates with a splitmix64 stream seeded from the clock and a counter:
+/// `load_balance_hosts=random` needs spread, not secrecy, and core does no I/O.
+fn shuffle(targets: &mut [Target], now: std::time::Duration) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut state = (now.as_nanos() as u64)
+        ^ COUNTER
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .rotate_left(17);
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    for i in (1..targets.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        targets.swap(i, j);
+    }
 }
 
 async fn connect_target<T: Transport>(
     config: &Config,
     transport: &T,
     target: &Target,
+    attrs: TargetSessionAttrs,
 ) -> Result<Connection> {
     let is_unix = matches!(target, Target::Unix(_));
     let mut mode = if is_unix {
@@ -83,8 +122,9 @@ async fn connect_target<T: Transport>(
             .connect_raw(socket, NoTls)
             .await
             .map_err(|e| with_target(Error::from_pg_connect(e), target))?;
-        let conn = Connection::start(client, connection, transport.runtime(), target.clone());
-        check_session_attrs(config, &conn, target).await?;
+        let mut conn = Connection::start(client, connection, transport.runtime(), target.clone());
+        check_session_attrs(attrs, &conn, target).await?;
+        conn.wants_writable = config.get_target_session_attrs().wants_writable();
         return Ok(conn);
     }
 }
@@ -178,41 +218,48 @@ async fn negotiate_tls<T: Transport>(
     }
 }
 
-async fn check_session_attrs(config: &Config, conn: &Connection, target: &Target) -> Result<()> {
-    let want_read_only = match config.get_target_session_attrs() {
-        TargetSessionAttrs::Any => return Ok(()),
-        TargetSessionAttrs::ReadWrite => false,
-        TargetSessionAttrs::ReadOnly => true,
-    };
+/// Checks that the server fits `attrs`, in one round trip.
+async fn check_session_attrs(
+    attrs: TargetSessionAttrs,
+    conn: &Connection,
+    target: &Target,
+) -> Result<()> {
+    if attrs == TargetSessionAttrs::Any {
+        return Ok(());
+    }
     let rows = conn
         .client()
-        .simple_query("SHOW transaction_read_only")
+        .simple_query("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
         .await
         .map_err(Error::from_pg_connect)?;
-    let read_only = rows.iter().find_map(|m| match m {
-        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(|v| v == "on"),
+    let state = rows.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => {
+            Some((r.get(0) == Some("t"), r.get(1) == Some("on")))
+        }
         _ => None,
     });
-    if read_only == Some(want_read_only) {
-        Ok(())
-    } else {
-        Err(Error::new(
+    let Some((in_recovery, read_only)) = state else {
+        return Err(Error::new(
             ErrorKind::Operational,
-            format!(
-                "server at {target} is {}, but target_session_attrs={}",
-                if want_read_only {
-                    "read-write"
-                } else {
-                    "read-only"
-                },
-                if want_read_only {
-                    "read-only"
-                } else {
-                    "read-write"
-                }
-            ),
-        ))
+            format!("server at {target} did not say whether it is in recovery or read-only"),
+        ));
+    };
+    if attrs.accepts(in_recovery, read_only) {
+        return Ok(());
     }
+    let is = match (in_recovery, read_only) {
+        (true, _) => "a standby (in recovery)",
+        (false, true) => "a read-only primary",
+        (false, false) => "a read-write primary",
+    };
+    let wanted = match attrs {
+        TargetSessionAttrs::PreferStandby => "prefer-standby (first pass: standby)",
+        other => other.as_str(),
+    };
+    Err(Error::new(
+        ErrorKind::Operational,
+        format!("server at {target} is {is}, but target_session_attrs={wanted}"),
+    ))
 }
 
 /// Opens a fresh socket to `target` and sends a cancel request for `conn`'s running statement.

@@ -53,6 +53,10 @@ struct Shared {
     /// saw the protocol go wrong (an unexpected or unparsable message) while
     /// the socket was still open.
     unusable: std::sync::atomic::AtomicBool,
+    /// A connection that promised a writable server (`target_session_attrs`
+    /// `read-write` or `primary`) was told the server is read-only (25006):
+    /// the server was demoted or turned read-only under it.
+    wrong_role: std::sync::atomic::AtomicBool,
     notices: Mutex<VecDeque<DbErrorFields>>,
     listener: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
     /// Why the driver ended, when it ended with an error (a server error such
@@ -165,6 +169,9 @@ pub(crate) struct Connection {
     transaction_failed: bool,
     /// The server process ID, once asked for.
     pub(crate) backend_pid: Option<i32>,
+    /// Opened for `target_session_attrs` `read-write` or `primary`: a
+    /// read-only answer (25006) means the server no longer fits.
+    pub(crate) wants_writable: bool,
     /// Runtime clock when the connection was opened.
     pub(crate) created_at: std::time::Duration,
     /// Runtime clock when the connection was last returned to the pool.
@@ -258,6 +265,7 @@ impl Connection {
             in_transaction: false,
             transaction_failed: false,
             backend_pid: None,
+            wants_writable: false,
             created_at: std::time::Duration::ZERO,
             idle_since: std::time::Duration::ZERO,
         }
@@ -581,6 +589,7 @@ impl Connection {
                     if breaks_connection(e) {
                         self.shared.unusable.store(true, Ordering::SeqCst);
                     }
+                    self.check_role(e);
                 }
             })
     }
@@ -721,11 +730,29 @@ impl Connection {
         self.sent = !sql.is_empty();
         let result = self.client.batch_execute(sql).await.map_err(Error::from_pg);
         self.busy = false;
+        if let Err(e) = &result {
+            self.check_role(e);
+        }
         if result.is_ok() {
             self.transaction_failed = false;
         }
         self.transaction_finished(control, result.is_ok());
         result
+    }
+
+    /// A connection that wants a writable server and hears "read-only
+    /// transaction" (25006) is on the wrong server now: never reuse it.
+    fn check_role(&self, e: &Error) {
+        if self.wants_writable && e.code() == Some("25006") {
+            self.shared.wrong_role.store(true, Ordering::SeqCst);
+            self.shared.unusable.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// True once [`Self::check_role`] found the server read-only although the
+    /// connection was opened for a writable one.
+    pub(crate) fn found_wrong_role(&self) -> bool {
+        self.shared.wrong_role.load(Ordering::SeqCst)
     }
 
     /// One round trip to prove the connection is alive.

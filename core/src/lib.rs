@@ -65,7 +65,7 @@ mod value;
 
 pub use async_trait::async_trait;
 pub use cancel::CancelHandle;
-pub use config::{Config, Host, IntoConfig, PipelineConnect, TargetSessionAttrs};
+pub use config::{Config, Host, IntoConfig, LoadBalanceHosts, PipelineConnect, TargetSessionAttrs};
 pub use connection::Notification;
 pub use copy::CopyIn;
 pub use cursor::Cursor;

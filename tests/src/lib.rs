@@ -32,4 +32,4 @@ mod server;
 mod util;
 
 pub use relay::Relay;
-pub use server::{pg_bindir, PgServer, ServerOptions, SCRAM_GROUP};
+pub use server::{pg_bindir, PgServer, ServerOptions, SCRAM_GROUP, STANDBY_NAME};

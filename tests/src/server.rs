@@ -494,7 +494,9 @@ impl PgServer {
              host all {PASSWORD_USER} 127.0.0.1/32 password\n\
              host all {PASSWORD_USER} ::1/128 password\n\
              host all all 127.0.0.1/32 trust\n\
-             host all all ::1/128 trust\n"
+             host all all ::1/128 trust\n\
+             local replication all trust\n\
+             host replication all 127.0.0.1/32 trust\n"
         );
         fs::write(m.data.join("pg_hba.conf"), hba)
             .unwrap_or_else(|e| panic!("edgepg-tests: write pg_hba.conf: {e}"));
@@ -510,7 +512,10 @@ impl PgServer {
              log_disconnections = on\n\
              log_line_prefix = '%m [%p] %u@%d '\n\
              lc_messages = 'C'\n\
-             password_encryption = 'scram-sha-256'\n",
+             password_encryption = 'scram-sha-256'\n\
+             wal_level = replica\n\
+             max_wal_senders = 10\n\
+             wal_keep_size = '64MB'\n",
             m.socket.display(),
             opts.max_connections,
         );
@@ -875,6 +880,184 @@ impl PgServer {
             panic!("edgepg-tests: start failed: {e}");
         }
         self.wait_ready();
+    }
+}
+
+/// Name the standby reports to its primary (`application_name` of its WAL
+/// receiver), as listed in `synchronous_standby_names`.
+pub const STANDBY_NAME: &str = "edgepg_standby";
+
+impl PgServer {
+    /// Starts a streaming standby of this (managed) server: `pg_basebackup -R
+    /// -X stream` from the same binaries into a fresh directory owned by
+    /// `postgres`, its own port and socket, a hot standby that reports itself as
+    /// [`STANDBY_NAME`]. With `synchronous`, the primary is then given
+    /// `synchronous_standby_names` naming it, and this waits until
+    /// `pg_stat_replication` shows it `sync`: a COMMIT is acknowledged only once
+    /// the standby has flushed it. Without, replication is asynchronous: a
+    /// COMMIT is acknowledged once flushed on the primary. Either way the
+    /// primary is switched to `synchronous_commit = on` (the harness' default is off).
+    ///
+    /// The standby is a [`PgServer`] like any other: [`psql`](Self::psql),
+    /// [`url`](Self::url), [`promote`](Self::promote), [`kill`](Self::kill);
+    /// it is stopped and removed on drop.
+    ///
+    /// ```no_run
+    /// use edgepg_tests::{PgServer, ServerOptions};
+    /// let primary = PgServer::start_with(ServerOptions { ssl: false, ..ServerOptions::default() });
+    /// let standby = primary.start_standby(true);
+    /// primary.psql("CREATE TABLE t (n int); INSERT INTO t VALUES (1)").unwrap();
+    /// // Synchronous: the row is on the standby once the INSERT returned.
+    /// assert_eq!(standby.psql("SELECT count(*) FROM t").unwrap(), "1");
+    /// primary.kill();
+    /// standby.promote();
+    /// standby.psql("INSERT INTO t VALUES (2)").unwrap();
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// For an external server, or when the standby cannot be made or started.
+    pub fn start_standby(&self, synchronous: bool) -> PgServer {
+        let started = Instant::now();
+        let pm = self.managed_or_panic("start_standby");
+        let root = fresh_root();
+        let managed = Managed {
+            data: root.join("data"),
+            socket: root.join("sock"),
+            log: root.join("server.log"),
+            root,
+            bindir: pm.bindir.clone(),
+            certs: None,
+            ctl: Mutex::new(()),
+        };
+        spawn_watchdog(&managed.root, &managed.data, &managed.bindir);
+        let mut standby = PgServer {
+            host: "127.0.0.1".to_string(),
+            port: 0,
+            url: String::new(),
+            scram: self.scram.clone(),
+            password_role: self.password_role.clone(),
+            managed: Some(managed),
+        };
+        let m = standby.m();
+        fs::create_dir(&m.socket)
+            .unwrap_or_else(|e| panic!("edgepg-tests: create {}: {e}", m.socket.display()));
+        let _ = fs::set_permissions(&m.socket, fs::Permissions::from_mode(0o755));
+        chown_to_postgres(&m.root);
+        let out = m
+            .pg_cmd("pg_basebackup")
+            .arg("-D")
+            .arg(&m.data)
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "postgres", "-R", "-X", "stream", "-c", "fast"])
+            .output()
+            .unwrap_or_else(|e| panic!("edgepg-tests: cannot run pg_basebackup: {e}"));
+        if !out.status.success() {
+            panic!(
+                "edgepg-tests: pg_basebackup from port {} failed: {}\n--- primary log tail ---\n{}",
+                self.port,
+                describe_output(&out),
+                pm.log_tail()
+            );
+        }
+        let conf = format!(
+            "\n# edgepg test harness: standby of port {primary}\n\
+             unix_socket_directories = '{sock}'\n\
+             ssl = off\n\
+             hot_standby = on\n\
+             wal_receiver_status_interval = 1s\n\
+             primary_conninfo = 'host=127.0.0.1 port={primary} user=postgres application_name={STANDBY_NAME}'\n",
+            primary = self.port,
+            sock = m.socket.display(),
+        );
+        append(&m.data.join("postgresql.auto.conf"), &conf);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port();
+            let m = standby.m();
+            append(
+                &m.data.join("postgresql.auto.conf"),
+                &format!("port = {port}\n"),
+            );
+            match m.ctl_start() {
+                Ok(()) => {
+                    standby.set_port(port);
+                    break;
+                }
+                Err(e) if attempt < PORT_ATTEMPTS && e.contains("could not bind") => continue,
+                Err(e) => panic!("edgepg-tests: cannot start the standby: {e}"),
+            }
+        }
+        standby.wait_ready();
+        // A COMMIT is acknowledged once its WAL is flushed locally (and, when
+        // synchronous, on the standby): the harness' `synchronous_commit = off`
+        // would let the primary acknowledge commits it has not even written.
+        let names = if synchronous { STANDBY_NAME } else { "" };
+        self.psql(&format!(
+            "ALTER SYSTEM SET synchronous_standby_names = '{names}';\n\
+             ALTER SYSTEM SET synchronous_commit = on;\n\
+             SELECT pg_reload_conf();"
+        ))
+        .unwrap_or_else(|e| panic!("edgepg-tests: cannot set synchronous_commit: {e}"));
+        let want = if synchronous { "sync" } else { "async" };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let state = self
+                .psql(&format!(
+                    "SELECT state || ' ' || sync_state FROM pg_stat_replication \
+                     WHERE application_name = '{STANDBY_NAME}'"
+                ))
+                .unwrap_or_default();
+            if state == format!("streaming {want}") {
+                break;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "edgepg-tests: the standby on port {} is not streaming {want} after {READY_TIMEOUT:?} \
+                     (pg_stat_replication says {state:?})\n--- standby log tail ---\n{}",
+                    standby.port,
+                    standby.m().log_tail()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!(
+            "edgepg-tests: {want} standby of port {} started on 127.0.0.1:{} in {} ms ({})",
+            self.port,
+            standby.port,
+            started.elapsed().as_millis(),
+            standby.m().root.display()
+        );
+        standby
+    }
+
+    /// Promotes a standby to primary (`pg_ctl promote -w`): returns once it
+    /// accepts writes.
+    ///
+    /// # Panics
+    ///
+    /// For an external server, or if the promotion fails.
+    pub fn promote(&self) {
+        let m = self.managed_or_panic("promote");
+        let _guard = m.ctl.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = m.pg_ctl(&["-w", "-t", "30", "-s", "promote"]) {
+            panic!("edgepg-tests: promote failed: {e}");
+        }
+    }
+
+    /// Kills the server hard (`pg_ctl stop -m immediate`: no checkpoint, every
+    /// backend quits at once, as in a crash) and waits until it is gone.
+    ///
+    /// # Panics
+    ///
+    /// For an external server, or if pg_ctl fails.
+    pub fn kill(&self) {
+        let m = self.managed_or_panic("kill");
+        let _guard = m.ctl.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = m.ctl_stop("immediate") {
+            panic!("edgepg-tests: kill failed: {e}");
+        }
     }
 }
 

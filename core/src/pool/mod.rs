@@ -792,8 +792,25 @@ impl<T: Transport> Inner<T> {
                     Some(c) if c.is_closed() => st.counters.closed_broken += 1,
                     Some(_) => st.counters.closed_lifetime += 1,
                 }
+                // Its server turned read-only (demoted, or default_transaction_read_only):
+                // the idle connections to it are as wrong; the next connects re-evaluate
+                // target_session_attrs over all hosts.
+                let stale: Vec<Connection> = match &other {
+                    Some(c) if c.found_wrong_role() => {
+                        let target = c.target().clone();
+                        let (stale, keep) = std::mem::take(&mut st.idle)
+                            .into_iter()
+                            .partition(|idle| *idle.target() == target);
+                        st.idle = keep;
+                        st.open -= stale.len();
+                        st.counters.closed_broken += stale.len() as u64;
+                        stale
+                    }
+                    _ => Vec::new(),
+                };
                 self.replenish(&mut st);
                 drop(st);
+                drop(stale);
                 let error = other
                     .as_ref()
                     .filter(|c| c.is_closed())

@@ -116,20 +116,26 @@ fn neon_and_edgepg_http_clients_from_node() {
         .env("EDGEPG_SQL_ENDPOINT", format!("http://{}/sql", proxy.addr))
         .env("EDGEPG_SQL_URL", good_url(pg))
         .env("EDGEPG_SQL_FORBIDDEN", forbidden);
-    let pkg = root.join("../../pkg/wasm/edgepg_bg.wasm");
-    if pkg.exists() {
-        cmd.env(
-            "EDGEPG_PKG",
-            root.join("../../pkg/src/node.js").canonicalize().unwrap(),
-        );
-    }
+    // The npm package (`cargo xtask pkg`, idempotent), for edgepg's `http()`.
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["run", "-q", "-p", "xtask", "--", "pkg"])
+        .current_dir(root.join("../.."))
+        .status()
+        .expect("cargo xtask pkg");
+    assert!(status.success(), "cargo xtask pkg failed");
+    cmd.env(
+        "EDGEPG_PKG",
+        root.join("../../pkg/src/node.js").canonicalize().unwrap(),
+    );
     let out = cmd.output().expect("run node (Node ≥ 20)");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    println!("{text}");
     assert!(out.status.success(), "node --test failed:\n{text}");
+    assert!(text.contains("ok 10 - edgepg http()"), "edgepg's http() did not run:\n{text}");
     assert!(text.contains("# fail 0") && !text.contains("# pass 0"), "{text}");
     // Warm requests reuse pooled server connections.
     let connects = proxy.metric("edgepg_proxy_sql_server_connects_total");

@@ -390,27 +390,39 @@ async fn serve_conn(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         }
     };
 
-    match head.path.as_str() {
-        "/v1" | "/v2" => upgrade(shared, io, conn, peer, head, rest).await,
-        "/sql" if !shared.opts.no_sql && !is_upgrade(&head) => {
-            crate::sql::serve(shared, io, conn, peer, head, rest).await
-        }
-        "/healthz" | "/" if !is_upgrade(&head) => {
-            let (status, body) = health(&shared);
-            let bytes = http::response(status, &[], body);
-            let _ = timeout(REFUSAL_WRITE_TIMEOUT, http::send(&mut io, &bytes)).await;
-        }
-        _ => {
-            refuse(
-                &mut io,
-                &shared,
-                conn,
-                peer,
-                Reject::BadRequest,
-                404,
-                "not found: tunnels are at /v1?address=HOST:PORT (or /v2)",
-            )
-            .await;
+    let (mut io, mut head, mut rest) = (io, head, rest);
+    loop {
+        match head.path.as_str() {
+            "/v1" | "/v2" => return upgrade(shared, io, conn, peer, head, rest).await,
+            "/sql" if !shared.opts.no_sql && !is_upgrade(&head) => {
+                // A keep-alive connection may go on with another kind of request.
+                match crate::sql::serve(shared.clone(), io, conn, peer, head, rest).await {
+                    Some((next_io, next_head, next_rest)) => {
+                        io = next_io;
+                        head = next_head;
+                        rest = next_rest;
+                    }
+                    None => return,
+                }
+            }
+            "/healthz" | "/" if !is_upgrade(&head) => {
+                let (status, body) = health(&shared);
+                let bytes = http::response(status, &[], body);
+                let _ = timeout(REFUSAL_WRITE_TIMEOUT, http::send(&mut io, &bytes)).await;
+                return;
+            }
+            _ => {
+                return refuse(
+                    &mut io,
+                    &shared,
+                    conn,
+                    peer,
+                    Reject::BadRequest,
+                    404,
+                    "not found: tunnels are at /v1?address=HOST:PORT (or /v2), SQL over HTTP at POST /sql",
+                )
+                .await;
+            }
         }
     }
 }

@@ -64,6 +64,8 @@ impl Reply {
 
 /// Serves `POST /sql` requests on one client connection until it closes,
 /// stays idle past `--keepalive-timeout`, asks to close, or the proxy drains.
+/// Returns the connection with its next request when that one is not for
+/// `/sql` (a keep-alive connection may go on with a WebSocket upgrade).
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     mut io: BoxIo,
@@ -71,7 +73,7 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     mut head: Head,
     mut buf: Vec<u8>,
-) {
+) -> Option<(BoxIo, Head, Vec<u8>)> {
     loop {
         let wants_keep_alive = head.version >= 1 && !head.has_token("connection", "close");
         let started = Instant::now();
@@ -112,7 +114,7 @@ pub(crate) async fn serve(
         );
         let written = timeout(REFUSAL_WRITE_TIMEOUT * 5, http::send_head(&mut io, &bytes)).await;
         if !matches!(written, Ok(Ok(()))) {
-            return;
+            return None;
         }
         if !keep_alive {
             let _ = io.shutdown().await;
@@ -129,23 +131,19 @@ pub(crate) async fn serve(
                 })
                 .await;
             }
-            return;
+            return None;
         }
         let next = tokio::select! {
             r = timeout(shared.opts.keepalive_timeout, http::read_head_after(&mut io, rest)) => r,
-            () = shared.drained() => return,
+            () = shared.drained() => return None,
         };
         match next {
             Ok(Ok((h, r))) if h.path == "/sql" => {
                 head = h;
                 buf = r;
             }
-            Ok(Ok(_)) => {
-                let bytes = http::response(404, &[], "not found: this connection serves /sql\n");
-                let _ = timeout(REFUSAL_WRITE_TIMEOUT, http::send(&mut io, &bytes)).await;
-                return;
-            }
-            _ => return,
+            Ok(Ok((h, r))) => return Some((io, h, r)),
+            _ => return None,
         }
     }
 }

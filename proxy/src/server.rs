@@ -15,7 +15,9 @@ use tracing::{debug, info, warn};
 use crate::address::{self, AllowList, Destination};
 use crate::http::{self, Head, HeadError};
 use crate::metrics::{Metrics, Reject};
-use crate::shared::{connect, refused, resolve_checked, BoxIo, Refused, Shared, REFUSAL_WRITE_TIMEOUT};
+use crate::shared::{
+    connect, refused, resolve_checked, BoxIo, Refused, Shared, REFUSAL_WRITE_TIMEOUT,
+};
 use crate::tunnel;
 use crate::{Error, Options};
 

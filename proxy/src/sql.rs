@@ -193,16 +193,16 @@ async fn handle(
         return (reply, Vec::new(), None);
     }
     let deadline = Instant::now() + shared.opts.handshake_timeout.max(Duration::from_secs(30));
-    let (body, rest) = match read_body(io, head, buf, shared.opts.sql_max_request_size, deadline).await
-    {
-        Ok(x) => x,
-        Err(r) => {
-            shared.metrics.reject(r.reason);
-            let mut reply = Reply::refused(&r);
-            reply.close = true;
-            return (reply, Vec::new(), None);
-        }
-    };
+    let (body, rest) =
+        match read_body(io, head, buf, shared.opts.sql_max_request_size, deadline).await {
+            Ok(x) => x,
+            Err(r) => {
+                shared.metrics.reject(r.reason);
+                let mut reply = Reply::refused(&r);
+                reply.close = true;
+                return (reply, Vec::new(), None);
+            }
+        };
     let request = match Request::parse(head, &body) {
         Ok(req) => req,
         Err(r) => {
@@ -306,7 +306,10 @@ fn check_origin(head: &Head, allow_origin: &[String]) -> Result<(), Refused> {
 /// For a request answered without its body: the bytes past a body that is
 /// already in `buf` (nothing when the body has not all arrived).
 fn skip_body(head: &Head, buf: Vec<u8>) -> Vec<u8> {
-    match head.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    match head
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         Some(n) if buf.len() >= n => buf.get(n..).unwrap_or_default().to_vec(),
         Some(_) => Vec::new(),
         None => buf,
@@ -330,7 +333,11 @@ async fn read_body(
     };
     let chunked = head.header_count("transfer-encoding") > 0;
     if chunked && !head.has_token("transfer-encoding", "chunked") {
-        return Err(refused(Reject::BadBody, 400, "unsupported Transfer-Encoding"));
+        return Err(refused(
+            Reject::BadBody,
+            400,
+            "unsupported Transfer-Encoding",
+        ));
     }
     if chunked && head.header_count("content-length") > 0 {
         return Err(refused(
@@ -767,7 +774,8 @@ fn error_body(e: &Error) -> (u16, Json) {
         body.insert("hint".into(), opt(&db.hint));
         body.insert(
             "position".into(),
-            db.position.map_or(Json::Null, |p| Json::from(p.to_string())),
+            db.position
+                .map_or(Json::Null, |p| Json::from(p.to_string())),
         );
         body.insert("where".into(), opt(&db.where_));
         body.insert("schema".into(), opt(&db.schema));
@@ -779,9 +787,7 @@ fn error_body(e: &Error) -> (u16, Json) {
     }
     let status = match e.kind() {
         ErrorKind::PoolTimeout | ErrorKind::PoolFull | ErrorKind::PoolClosed => 503,
-        ErrorKind::DatabaseNotAvailable | ErrorKind::ConnectionLost | ErrorKind::Operational => {
-            502
-        }
+        ErrorKind::DatabaseNotAvailable | ErrorKind::ConnectionLost | ErrorKind::Operational => 502,
         ErrorKind::QueryCanceled => {
             body.insert("code".into(), Json::from("57014"));
             400
@@ -798,9 +804,18 @@ mod tests {
 
     #[test]
     fn tags() {
-        assert_eq!(command_and_count("SELECT 3"), ("SELECT".into(), Json::from(3)));
-        assert_eq!(command_and_count("INSERT 0 1"), ("INSERT".into(), Json::from(1)));
-        assert_eq!(command_and_count("CREATE TABLE"), ("CREATE".into(), Json::Null));
+        assert_eq!(
+            command_and_count("SELECT 3"),
+            ("SELECT".into(), Json::from(3))
+        );
+        assert_eq!(
+            command_and_count("INSERT 0 1"),
+            ("INSERT".into(), Json::from(1))
+        );
+        assert_eq!(
+            command_and_count("CREATE TABLE"),
+            ("CREATE".into(), Json::Null)
+        );
     }
 
     #[test]

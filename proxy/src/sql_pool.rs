@@ -18,8 +18,8 @@ use tracing::debug;
 
 use crate::address::{self, AllowList};
 use crate::metrics::Metrics;
-use crate::shared::{connect, refused, resolve_checked, Refused};
 use crate::metrics::Reject;
+use crate::shared::{connect, refused, resolve_checked, Refused};
 use crate::Options;
 
 /// Opens server connections for the pools: resolves the destination, checks
@@ -237,8 +237,7 @@ impl Pools {
 
     /// Closes every pool (on shutdown): server connections end with Terminate.
     pub(crate) async fn close_all(&self) {
-        let pools: Vec<Pool<CheckedTransport>> =
-            self.lock().drain().map(|(_, e)| e.pool).collect();
+        let pools: Vec<Pool<CheckedTransport>> = self.lock().drain().map(|(_, e)| e.pool).collect();
         for pool in pools {
             pool.close().await;
         }

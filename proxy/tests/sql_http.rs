@@ -135,12 +135,21 @@ fn neon_and_edgepg_http_clients_from_node() {
     );
     println!("{text}");
     assert!(out.status.success(), "node --test failed:\n{text}");
-    assert!(text.contains("ok 10 - edgepg http()"), "edgepg's http() did not run:\n{text}");
-    assert!(text.contains("# fail 0") && !text.contains("# pass 0"), "{text}");
+    assert!(
+        text.contains("ok 10 - edgepg http()"),
+        "edgepg's http() did not run:\n{text}"
+    );
+    assert!(
+        text.contains("# fail 0") && !text.contains("# pass 0"),
+        "{text}"
+    );
     // Warm requests reuse pooled server connections.
     let connects = proxy.metric("edgepg_proxy_sql_server_connects_total");
     let requests = proxy.metric("edgepg_proxy_sql_requests_total{outcome=\"ok\"}");
-    assert!(connects <= 4 && requests >= 8, "{connects} connects for {requests} requests");
+    assert!(
+        connects <= 4 && requests >= 8,
+        "{connects} connects for {requests} requests"
+    );
 }
 
 #[test]
@@ -154,7 +163,10 @@ fn keep_alive_serves_many_requests_on_one_connection_and_pools() {
         let body = serde_json::json!({"query": "SELECT $1::int AS i", "params": [i]}).to_string();
         let (status, text) = post_on(
             &mut s,
-            &[("Neon-Connection-String", &url), ("Neon-Array-Mode", "true")],
+            &[
+                ("Neon-Connection-String", &url),
+                ("Neon-Array-Mode", "true"),
+            ],
             body.as_bytes(),
             false,
         );
@@ -163,7 +175,11 @@ fn keep_alive_serves_many_requests_on_one_connection_and_pools() {
     }
     assert_eq!(proxy.metric("edgepg_proxy_sql_server_connects_total"), 1);
     // A failed transaction does not leak into the next request.
-    let (status, _) = query(proxy.addr, &url, "BEGIN; CREATE TEMP TABLE leak (x int); SELECT 1/0");
+    let (status, _) = query(
+        proxy.addr,
+        &url,
+        "BEGIN; CREATE TEMP TABLE leak (x int); SELECT 1/0",
+    );
     assert_eq!(status, 400);
     let (status, v) = query(proxy.addr, &url, "SELECT to_regclass('pg_temp.leak') IS NULL AS clean, pg_current_xact_id_if_assigned() IS NULL AS fresh");
     assert_eq!(status, 200, "{v}");
@@ -238,7 +254,14 @@ fn hostile_input_gets_clear_4xx_and_the_proxy_keeps_serving() {
     ok();
 
     // Not JSON, wrong shapes, a missing header.
-    for body in [&b"not json"[..], b"[1,2]", b"{\"query\": 5}", b"{}", b"{\"queries\": {}}", b""] {
+    for body in [
+        &b"not json"[..],
+        b"[1,2]",
+        b"{\"query\": 5}",
+        b"{}",
+        b"{\"queries\": {}}",
+        b"",
+    ] {
         let (status, text) = post(addr, &[("Neon-Connection-String", &url)], body);
         assert_eq!(status, 400, "{text}");
         assert!(json(&text)["message"].is_string());
@@ -246,15 +269,27 @@ fn hostile_input_gets_clear_4xx_and_the_proxy_keeps_serving() {
     let (status, text) = post(addr, &[], br#"{"query":"SELECT 1"}"#);
     assert_eq!(status, 400);
     assert!(text.contains("Neon-Connection-String"), "{text}");
-    for bad in ["nonsense", "postgresql://u@h1,h2/db", "postgresql://u@127.0.0.1:5432/db?sslrootcert=/etc/passwd", "mysql://u@h/db"] {
-        let (status, text) = post(addr, &[("Neon-Connection-String", bad)], br#"{"query":"SELECT 1"}"#);
+    for bad in [
+        "nonsense",
+        "postgresql://u@h1,h2/db",
+        "postgresql://u@127.0.0.1:5432/db?sslrootcert=/etc/passwd",
+        "mysql://u@h/db",
+    ] {
+        let (status, text) = post(
+            addr,
+            &[("Neon-Connection-String", bad)],
+            br#"{"query":"SELECT 1"}"#,
+        );
         assert_eq!(status, 400, "{bad}: {text}");
     }
 
     // 10 000 parameters work; 70 000 are refused.
     let n = 10_000;
     let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}::int")).collect();
-    let sql = format!("SELECT array_length(ARRAY[{}], 1) AS n", placeholders.join(","));
+    let sql = format!(
+        "SELECT array_length(ARRAY[{}], 1) AS n",
+        placeholders.join(",")
+    );
     let params: Vec<i32> = (0..n).collect();
     let body = serde_json::json!({"query": sql, "params": params}).to_string();
     let (status, text) = post(addr, &[("Neon-Connection-String", &url)], body.as_bytes());
@@ -299,18 +334,27 @@ fn cors_preflight_and_origin_rules() {
     let mut text = String::new();
     let _ = s.read_to_string(&mut text);
     assert!(text.starts_with("HTTP/1.1 204"), "{text}");
-    assert!(text.contains("Access-Control-Allow-Origin: https://app.example"), "{text}");
+    assert!(
+        text.contains("Access-Control-Allow-Origin: https://app.example"),
+        "{text}"
+    );
     assert!(text.contains("Neon-Connection-String"), "{text}");
     let url = good_url(pg);
     let (status, _) = post(
         proxy.addr,
-        &[("Neon-Connection-String", &url), ("Origin", "https://evil.example")],
+        &[
+            ("Neon-Connection-String", &url),
+            ("Origin", "https://evil.example"),
+        ],
         br#"{"query":"SELECT 1"}"#,
     );
     assert_eq!(status, 403);
     let (status, _) = post(
         proxy.addr,
-        &[("Neon-Connection-String", &url), ("Origin", "https://app.example")],
+        &[
+            ("Neon-Connection-String", &url),
+            ("Origin", "https://app.example"),
+        ],
         br#"{"query":"SELECT 1"}"#,
     );
     assert_eq!(status, 200);

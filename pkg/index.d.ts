@@ -212,6 +212,31 @@ export interface Notice {
   name: 'notice';
   severity: string;
   message: string;
+  /** SQLSTATE (`00000` for RAISE NOTICE, `01000` for a warning, …). */
+  code: string;
+  detail?: string;
+  hint?: string;
+  position?: number;
+  where?: string;
+  schema?: string;
+  table?: string;
+  column?: string;
+  dataType?: string;
+  constraint?: string;
+  file?: string;
+  line?: number;
+  routine?: string;
+}
+
+/** The result a Cursor hands to its `row` and `end` listeners (pg-cursor's). */
+export interface CursorResult<R = Row> {
+  command: string | null;
+  rowCount: number | null;
+  oid: number | null;
+  fields: Field[];
+  rows: R[];
+  rowAsArray: boolean;
+  addRow(row: R): void;
 }
 
 /** node:events' common methods, in every runtime. */
@@ -247,6 +272,11 @@ export declare class Cursor<R = Row> extends Emitter {
   /** Closes the cursor (and the transaction it opened). */
   close(): Promise<void>;
   close(callback: (err?: Error | null) => void): void;
+  /** Each row as it is read. */
+  on(event: 'row', listener: (row: R, result: CursorResult<R>) => void): this;
+  /** Once the rows are exhausted (the cursor then closes itself). */
+  on(event: 'end', listener: (result: CursorResult<R>) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
 }
 
 /** Options of `cursor()` iteration. */

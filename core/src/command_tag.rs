@@ -12,7 +12,8 @@
 //! - `EXECUTE name` takes the tag of the prepared statement: `SELECT n` when it
 //!   returns columns, else `EXECUTE n` (no server sends that);
 //! - `COMMIT` or `PREPARE TRANSACTION` in a failed transaction: the server
-//!   says `ROLLBACK` (here `COMMIT`, `PREPARE TRANSACTION`);
+//!   says `ROLLBACK` (here `COMMIT`, `PREPARE TRANSACTION`; the connection,
+//!   which saw the failure, corrects a lone `COMMIT` to `ROLLBACK`);
 //! - `CREATE TABLE|MATERIALIZED VIEW IF NOT EXISTS … AS` when the relation
 //!   exists: the server says `CREATE TABLE AS` / `CREATE MATERIALIZED VIEW`
 //!   (here `SELECT 0`).

@@ -11,7 +11,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, Statement};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{DbErrorFields, Error, ErrorKind, Result};
 use crate::execute::declared_type;
 use crate::results::{Column, Results};
 use crate::row::{reborrow, Row, RowSink};
@@ -52,7 +52,7 @@ struct Shared {
     /// saw the protocol go wrong (an unexpected or unparsable message) while
     /// the socket was still open.
     unusable: std::sync::atomic::AtomicBool,
-    notices: Mutex<VecDeque<String>>,
+    notices: Mutex<VecDeque<DbErrorFields>>,
     listener: Mutex<Option<mpsc::UnboundedSender<Notification>>>,
     /// Why the driver ended, when it ended with an error (a server error such
     /// as 57P01, or an I/O error): what a pool reports for a dead idle connection.
@@ -159,6 +159,9 @@ pub(crate) struct Connection {
     /// one is sent, cleared when a COMMIT or ROLLBACK succeeds (see
     /// [`Connection::exclusive`]).
     pub(crate) in_transaction: bool,
+    /// The last statement failed inside a transaction: the server now ignores
+    /// everything but a rollback, and answers COMMIT with `ROLLBACK`.
+    transaction_failed: bool,
     /// The server process ID, once asked for.
     pub(crate) backend_pid: Option<i32>,
     /// Runtime clock when the connection was opened.
@@ -195,7 +198,7 @@ impl Connection {
                         if notices.len() == NOTICES_KEPT {
                             notices.pop_front();
                         }
-                        notices.push_back(format!("{}: {}", notice.severity(), notice.message()));
+                        notices.push_back(DbErrorFields::from_db(&notice));
                     }
                     Ok(AsyncMessage::Notification(n)) => {
                         let listener = driver_shared
@@ -252,6 +255,7 @@ impl Connection {
             busy: false,
             sent: false,
             in_transaction: false,
+            transaction_failed: false,
             backend_pid: None,
             created_at: std::time::Duration::ZERO,
             idle_since: std::time::Duration::ZERO,
@@ -329,7 +333,7 @@ impl Connection {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .cloned()
+            .map(|n| format!("{}: {}", n.severity, n.message))
             .collect()
     }
 
@@ -342,7 +346,7 @@ impl Connection {
     }
 
     /// Removes and returns the notices received so far.
-    pub(crate) fn take_notices(&self) -> Vec<String> {
+    pub(crate) fn take_notices(&self) -> Vec<DbErrorFields> {
         self.shared
             .notices
             .lock()
@@ -525,6 +529,14 @@ impl Connection {
         self.sent = sent;
         self.busy = false;
         self.transaction_finished(control, result.is_ok());
+        if let Ok((results, _)) = &result {
+            if std::mem::take(&mut self.transaction_failed)
+                && control == Some(false)
+                && crate::command_tag::command_tag(sql, 0, false) == "COMMIT"
+            {
+                results.set_status("ROLLBACK");
+            }
+        }
         result
     }
 
@@ -544,6 +556,9 @@ impl Connection {
     fn transaction_finished(&mut self, control: Option<bool>, ok: bool) {
         if control == Some(false) && ok {
             self.in_transaction = false;
+        }
+        if !ok && self.in_transaction {
+            self.transaction_failed = true;
         }
     }
 
@@ -705,6 +720,9 @@ impl Connection {
         self.sent = !sql.is_empty();
         let result = self.client.batch_execute(sql).await.map_err(Error::from_pg);
         self.busy = false;
+        if result.is_ok() {
+            self.transaction_failed = false;
+        }
         self.transaction_finished(control, result.is_ok());
         result
     }

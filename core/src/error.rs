@@ -152,6 +152,41 @@ pub struct DbErrorFields {
     /// Where it happened (`COPY items, line 3, column price: "x"`, a PL/pgSQL
     /// call stack).
     pub where_: Option<String>,
+    /// The server's source file that reported it.
+    pub file: Option<String>,
+    /// The line in that file.
+    pub line: Option<u32>,
+    /// The server routine that reported it.
+    pub routine: Option<String>,
+}
+
+impl DbErrorFields {
+    /// The fields of an error or notice message as tokio-postgres parsed them.
+    pub(crate) fn from_db(db: &tokio_postgres::error::DbError) -> DbErrorFields {
+        DbErrorFields {
+            severity: db.severity().to_string(),
+            code: db.code().code().to_string(),
+            message: db.message().to_string(),
+            detail: db.detail().map(str::to_string),
+            hint: db.hint().map(str::to_string),
+            position: match db.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p),
+                Some(tokio_postgres::error::ErrorPosition::Internal { position, .. }) => {
+                    Some(*position)
+                }
+                None => None,
+            },
+            schema: db.schema().map(str::to_string),
+            table: db.table().map(str::to_string),
+            column: db.column().map(str::to_string),
+            constraint: db.constraint().map(str::to_string),
+            datatype: db.datatype().map(str::to_string),
+            where_: db.where_().map(str::to_string),
+            file: db.file().map(str::to_string),
+            line: db.line(),
+            routine: db.routine().map(str::to_string),
+        }
+    }
 }
 
 struct Inner {
@@ -249,31 +284,11 @@ impl Error {
 
     fn convert(err: tokio_postgres::Error, connecting: bool) -> Error {
         if let Some(db) = err.as_db_error() {
-            let code = db.code().code().to_string();
+            let fields = DbErrorFields::from_db(db);
             let kind = if connecting {
                 ErrorKind::Operational
             } else {
-                ErrorKind::from_sqlstate(&code)
-            };
-            let fields = DbErrorFields {
-                severity: db.severity().to_string(),
-                code,
-                message: db.message().to_string(),
-                detail: db.detail().map(str::to_string),
-                hint: db.hint().map(str::to_string),
-                position: match db.position() {
-                    Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p),
-                    Some(tokio_postgres::error::ErrorPosition::Internal { position, .. }) => {
-                        Some(*position)
-                    }
-                    None => None,
-                },
-                schema: db.schema().map(str::to_string),
-                table: db.table().map(str::to_string),
-                column: db.column().map(str::to_string),
-                constraint: db.constraint().map(str::to_string),
-                datatype: db.datatype().map(str::to_string),
-                where_: db.where_().map(str::to_string),
+                ErrorKind::from_sqlstate(&fields.code)
             };
             let message = match &fields.detail {
                 Some(detail) => {

@@ -117,7 +117,7 @@ pub(crate) fn collect_notices(sink: Option<&NoticeSink>, conn: &Connection) {
                 if ring.len() == 50 {
                     ring.pop_front();
                 }
-                ring.push_back(n);
+                ring.push_back(format!("{}: {}", n.severity, n.message));
             }
         }
     }

@@ -258,6 +258,11 @@ impl Results {
             .get_or_init(|| command_tag(&self.query, self.affected, !self.columns.is_empty()))
     }
 
+    /// Sets the command tag where the server's differs from what the SQL text says.
+    pub(crate) fn set_status(&self, tag: &'static str) {
+        let _ = self.status.set(Cow::Borrowed(tag));
+    }
+
     /// The SQL text that produced these results.
     ///
     /// ```no_run

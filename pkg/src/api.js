@@ -267,7 +267,7 @@ class Queryable extends Emitter {
     try {
       q = queryArgs(a, b, c, this._types());
     } catch (e) {
-      const cb = typeof c === 'function' ? c : typeof b === 'function' ? b : undefined;
+      const cb = [c, b, a].find((f) => typeof f === 'function');
       if (cb) {
         queueMicrotask(() => cb(e));
         return undefined;
@@ -355,10 +355,11 @@ export class Transaction extends Queryable {
 }
 
 /** `SEVERITY: message` → node-postgres' notice shape. */
-function notice(text) {
-  const i = text.indexOf(': ');
-  const severity = i > 0 ? text.slice(0, i) : 'NOTICE';
-  return { name: 'notice', severity, message: i > 0 ? text.slice(i + 2) : text };
+/** node-postgres' notice message: `{ name: 'notice', message, severity, code, detail, hint, … }`. */
+function notice(fields) {
+  const n = { name: 'notice' };
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) n[k] = v;
+  return n;
 }
 
 /** A connection held by JavaScript: `PoolClient` and `Client`. */
@@ -369,6 +370,8 @@ class Connected extends Queryable {
 
   _hold(raw) {
     this.#raw = raw;
+    this.#notifying = false;
+    this.#watching = false;
     if (this.listenerCount('notification') > 0) this._listening('notification');
     if (this.listenerCount('error') > 0 || this.listenerCount('end') > 0) this._watch();
   }
@@ -407,10 +410,11 @@ class Connected extends Queryable {
     if (event === 'error' || event === 'end') this._watch();
     if (event !== 'notification' || this.#notifying || this.#raw === null) return;
     this.#notifying = true;
+    const raw = this.#raw;
     const deliver = (channel, payload, processId) => {
-      this.emit('notification', { name: 'notification', channel, payload, processId });
+      if (this.#raw === raw) this.emit('notification', { name: 'notification', channel, payload, processId });
     };
-    this.#raw.onNotification(deliver).catch((e) => this.emit('error', toError(e)));
+    raw.onNotification(deliver).catch((e) => this.emit('error', toError(e)));
   }
 
   /** Emits `error` (when it died of one) and `end` if the connection ends while held. */
@@ -498,10 +502,21 @@ export class PoolClient extends Connected {
    * truthy `err` closes it instead, as node-postgres does.
    */
   release(err) {
+    this._giveBack(err, Boolean(err));
+  }
+
+  /** Returns the connection, closing it when `discard`; tells the pool's `release` listeners `err`. */
+  _giveBack(err, discard) {
     if (this.#released) return;
     this.#released = true;
-    this._drop(Boolean(err));
+    this._drop(discard);
     this.#pool?._released(err, this);
+  }
+
+  /** The same client object again for a new checkout of its connection, as pg-pool does. */
+  _reacquire(raw) {
+    this.#released = false;
+    this._hold(raw);
   }
 
   /** True once released. */
@@ -528,8 +543,11 @@ function poolOptions(options) {
   return [o, pgTypes];
 }
 
-/** How many process IDs a pool remembers to tell new connections (`connect` events). */
-const SEEN_PIDS = 4096;
+/** How many clients a pool remembers by process ID (pg-pool hands out the same client object per connection). */
+const KNOWN_CLIENTS = 4096;
+
+/** Pool events a `pool.query` takes part in, as a checkout does (pg-pool). */
+const CHECKOUT_EVENTS = ['connect', 'acquire', 'release'];
 
 /**
  * A pool of connections (SPEC §4, §9), with node-postgres' Pool API and events
@@ -540,21 +558,35 @@ const SEEN_PIDS = 4096;
 export class Pool extends Queryable {
   #raw;
   #types;
-  #seen = new Set();
+  #clients = new Map();
 
   constructor(options) {
     super();
     const [o, pgTypes] = poolOptions(options);
     this.#types = pgTypes;
     this.options = { ...options };
-    o.onEvent = (kind, error, idle) => this.#event(kind, error, idle);
+    o.onEvent = (kind, error, idle, pid) => this.#event(kind, error, idle, pid);
     this.#raw = callSync(() => new wasm.WasmPool(o));
   }
 
-  #event(kind, error, idle) {
+  #event(kind, error, idle, pid) {
     if (kind !== 'close') return;
-    if (error !== undefined && idle) this.emit('error', toError(error), undefined);
-    this.emit('remove', undefined);
+    const client = this.#clients.get(pid);
+    this.#clients.delete(pid);
+    if (error !== undefined && idle) this.emit('error', toError(error), client);
+    this.emit('remove', client);
+  }
+
+  /** pool.query: a checkout, query and release when someone listens to those events, else the pool's own path. */
+  _run(q) {
+    if (!CHECKOUT_EVENTS.some((e) => this.listenerCount(e) > 0)) return super._run(q);
+    return this.#checkout(q.signal ?? undefined).then((client) => client._run(q).then((r) => {
+      client._giveBack(undefined, false);
+      return r;
+    }, (e) => {
+      client._giveBack(e, false);
+      throw e;
+    }));
   }
 
   _raw() {
@@ -630,11 +662,14 @@ export class Pool extends Queryable {
     } finally {
       detach?.();
     }
-    const client = new PoolClient(raw, this, this.#types);
-    const pid = client.processID;
-    if (!this.#seen.has(pid)) {
-      if (this.#seen.size >= SEEN_PIDS) this.#seen.delete(this.#seen.values().next().value);
-      this.#seen.add(pid);
+    const pid = raw.processID;
+    let client = this.#clients.get(pid);
+    if (client !== undefined) {
+      client._reacquire(raw);
+    } else {
+      client = new PoolClient(raw, this, this.#types);
+      if (this.#clients.size >= KNOWN_CLIENTS) this.#clients.delete(this.#clients.keys().next().value);
+      this.#clients.set(pid, client);
       this.emit('connect', client);
     }
     this.emit('acquire', client);

@@ -13,19 +13,31 @@ function copyError(e) {
   return err;
 }
 
+/**
+ * The wasm copy `start()` resolves to, awaited by each stream callback: some
+ * runtimes (workerd) call `pull`/`write` before an async `start` settles.
+ */
+function opening(start) {
+  let p = null;
+  return () => {
+    if (p === null) p = (async () => start())().catch((e) => {
+      throw copyError(e);
+    });
+    return p;
+  };
+}
+
 /** A WritableStream feeding `COPY … FROM STDIN` (`start()` resolves to the wasm copy). */
 export function copyFromStream(start) {
   let copy = null;
+  const open = opening(start);
   const encoder = new TextEncoder();
   const stream = new WritableStream({
     async start() {
-      try {
-        copy = await start();
-      } catch (e) {
-        throw copyError(e);
-      }
+      copy = await open();
     },
     async write(chunk) {
+      copy = await open();
       const bytes = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
       if (!(bytes instanceof Uint8Array)) {
         throw new TypeError('copyFrom: write Uint8Array or string chunks');
@@ -37,6 +49,7 @@ export function copyFromStream(start) {
       }
     },
     async close() {
+      copy = await open();
       try {
         stream.rowCount = await copy.finish();
       } catch (e) {
@@ -55,15 +68,13 @@ export function copyFromStream(start) {
 /** A ReadableStream of `COPY … TO STDOUT` (`start()` resolves to the wasm copy). */
 export function copyToStream(start) {
   let out = null;
+  const open = opening(start);
   return new ReadableStream({
     async start() {
-      try {
-        out = await start();
-      } catch (e) {
-        throw copyError(e);
-      }
+      out = await open();
     },
     async pull(controller) {
+      out = await open();
       let chunk;
       try {
         chunk = await out.next();

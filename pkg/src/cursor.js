@@ -10,6 +10,54 @@ import { interfaceError, toError } from './errors.js';
 
 let cursorIds = 0;
 
+/** The first keyword of `sql`, lower-cased, past whitespace, comments and `(`. */
+function firstKeyword(sql) {
+  let i = 0;
+  for (;;) {
+    while (i < sql.length && (/\s/.test(sql[i]) || sql[i] === '(')) i++;
+    if (sql.startsWith('--', i)) {
+      const end = sql.indexOf('\n', i);
+      i = end < 0 ? sql.length : end + 1;
+    } else if (sql.startsWith('/*', i)) {
+      let depth = 0;
+      while (i < sql.length) {
+        if (sql.startsWith('/*', i)) {
+          depth++;
+          i += 2;
+        } else if (sql.startsWith('*/', i)) {
+          depth--;
+          i += 2;
+          if (depth === 0) break;
+        } else {
+          i++;
+        }
+      }
+    } else {
+      break;
+    }
+  }
+  const m = /^[A-Za-z]+/.exec(sql.slice(i, i + 16));
+  return m === null ? '' : m[0].toLowerCase();
+}
+
+/** Statements DECLARE accepts; others run once and are served from memory (as pg-cursor runs any statement). */
+const DECLARABLE = new Set(['select', 'values', 'table', 'with']);
+
+/** pg-cursor's result object: the fields and command of the cursor's statement; `addRow` for 'row' listeners. */
+function cursorResult(from) {
+  return {
+    command: from.command,
+    rowCount: from.rowCount,
+    oid: from.oid,
+    fields: from.fields,
+    rows: [],
+    rowAsArray: from.rowAsArray,
+    addRow(row) {
+      this.rows.push(row);
+    },
+  };
+}
+
 /** `promise` reported to a node-style callback when one is given; else the promise. */
 function settle(promise, callback, extra) {
   if (typeof callback !== 'function') return promise;
@@ -40,6 +88,7 @@ export class Cursor extends Emitter {
     this._ownTransaction = false;
     this._exhausted = false;
     this._result = null;
+    this._buffered = undefined;
     this._error = null;
     this._queue = Promise.resolve();
   }
@@ -72,20 +121,50 @@ export class Cursor extends Emitter {
     if (this._exhausted) return [];
     this.state = 'busy';
     try {
-      await this._open();
-      const r = await this._host.query(`FETCH FORWARD ${n} FROM ${this._name}`, [], this._conf);
-      this._result = r;
-      if (r.rows.length < n) {
-        this._exhausted = true;
-        this.state = 'done';
+      let rows;
+      if (this._buffered === undefined && !DECLARABLE.has(firstKeyword(this.text))) {
+        // INSERT/UPDATE/DDL/comments: one run, its rows (RETURNING) handed out n at a time.
+        const r = await this._host.query(this.text, this.values, this._conf);
+        this._result = cursorResult(r);
+        this._buffered = r.rows;
+      }
+      if (this._buffered !== undefined) {
+        rows = this._buffered.splice(0, n);
+      } else {
+        await this._open();
+        const r = await this._host.query(`FETCH FORWARD ${n} FROM ${this._name}`, [], this._conf);
+        if (this._result === null) this._result = cursorResult(r);
+        rows = r.rows;
+      }
+      for (const row of rows) this.emit('row', row, this._result);
+      this._result.rows = rows; // pg-cursor: the callback's result holds the rows it got
+      if (rows.length < n) {
+        await this._finish();
       } else {
         this.state = 'idle';
       }
-      return r.rows;
+      return rows;
     } catch (e) {
       await this._fail(e);
       throw toError(e);
     }
+  }
+
+  /**
+   * At the end of the rows: the cursor closes itself (and commits the
+   * transaction it opened), so the connection is free for what follows.
+   */
+  async _finish() {
+    this._exhausted = true;
+    if (this._opened !== null) {
+      await this._host.query(`CLOSE ${this._name}`, [], {});
+      if (this._ownTransaction) {
+        this._ownTransaction = false;
+        await this._host.query('COMMIT', [], {});
+      }
+    }
+    this.state = 'done';
+    this.emit('end', this._result);
   }
 
   _open() {
@@ -122,7 +201,7 @@ export class Cursor extends Emitter {
 
   async _close() {
     if (this.state === 'closed') return;
-    const wasOpen = this._opened !== null && this.state !== 'error';
+    const wasOpen = this._opened !== null && this.state !== 'error' && !this._exhausted;
     this.state = 'closed';
     if (!wasOpen) return;
     try {
@@ -172,22 +251,21 @@ export async function* iterate(acquire, sql, params, options = {}) {
   const { host, release } = await acquire();
   const cursor = new Cursor(sql, params, { rowMode: options.rowMode, types: options.types });
   cursor._attach(host);
-  let failure;
   try {
     for (;;) {
       const rows = await cursor.read(batch);
       for (const row of rows) yield row;
       if (rows.length < batch) break;
     }
-  } catch (e) {
-    failure = e;
-    throw e;
   } finally {
+    // A query error leaves the connection fine once the cursor closed (the
+    // pool drops a broken one itself); only a failed close discards it.
+    let closeError;
     try {
       await cursor.close();
     } catch (e) {
-      failure ??= e;
+      closeError = e;
     }
-    release(failure);
+    release(closeError);
   }
 }

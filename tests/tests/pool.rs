@@ -790,3 +790,39 @@ async fn query_into_streams_rows_to_a_sink() {
     pool.close().await;
     admin.close().await;
 }
+
+/// A COMMIT in a transaction a statement broke reports the server's tag,
+/// `ROLLBACK`, and the connection is out of the transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_of_a_failed_transaction_says_rollback() {
+    let pool = app_pool("commit_failed", 0, 1).await;
+    let mut conn = pool.getconn().await.unwrap();
+    conn.query("BEGIN", &[]).await.unwrap();
+    assert!(conn.query("SELECT 1/0", &[]).await.is_err());
+    let r = conn.query("COMMIT", &[]).await.unwrap();
+    assert_eq!(r.status(), "ROLLBACK");
+    assert!(!conn.in_transaction());
+    conn.query("BEGIN", &[]).await.unwrap();
+    let r = conn.query("COMMIT", &[]).await.unwrap();
+    assert_eq!(r.status(), "COMMIT");
+}
+
+/// Notices keep every field the server sent (node-postgres' notice message).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_carry_their_fields() {
+    let pool = app_pool("notice_fields", 0, 1).await;
+    let mut conn = pool.getconn().await.unwrap();
+    conn.batch_execute(
+        "DO $$ BEGIN RAISE NOTICE 'with extras' USING DETAIL = 'the detail', HINT = 'the hint'; END $$",
+    )
+    .await
+    .unwrap();
+    let notices = conn.take_notices();
+    assert_eq!(notices.len(), 1);
+    let n = &notices[0];
+    assert_eq!((n.severity.as_str(), n.code.as_str()), ("NOTICE", "00000"));
+    assert_eq!(n.message, "with extras");
+    assert_eq!(n.detail.as_deref(), Some("the detail"));
+    assert_eq!(n.hint.as_deref(), Some("the hint"));
+    assert!(n.routine.is_some() && n.file.is_some() && n.line.is_some());
+}

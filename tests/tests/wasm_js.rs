@@ -245,6 +245,35 @@ fn node_package() {
     assert!(text.contains("# fail 0"), "node --test reported failures");
 }
 
+/// node-postgres' own tests (ported) and Kysely, Drizzle and pg-query-stream,
+/// first against `pg` itself (so each test states pg's behaviour), then
+/// unchanged on edgepg over node:net and over the tunnel.
+#[test]
+fn node_postgres_compat() {
+    prepare();
+    let pg = PgServer::shared();
+    let proxy = Proxy::start(pg);
+    for (driver, transport) in [("pg", ""), ("edgepg", "node:net"), ("edgepg", "tunnel")] {
+        let mut cmd = Command::new("node");
+        cmd.current_dir(wasm_dir())
+            .args(["--test", "--test-concurrency=1", "--test-timeout=60000"])
+            .args(test_files("compat"))
+            .envs(js_env(pg, &proxy))
+            .env("EDGEPG_COMPAT_DRIVER", driver)
+            .env("EDGEPG_COMPAT_TRANSPORT", transport);
+        let out = run_js(
+            &format!("compat tests on {driver} {transport}"),
+            cmd,
+            Duration::from_secs(180),
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("# fail 0") && !text.contains("# pass 0\n"),
+            "compat tests on {driver} {transport} reported failures"
+        );
+    }
+}
+
 #[test]
 fn typescript_declarations() {
     prepare();

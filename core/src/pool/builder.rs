@@ -295,7 +295,7 @@ impl<T: Transport> Builder<T> {
     /// use edgepg_core::pool::PoolEvent;
     /// let pool = edgepg_core::Pool::builder_with("postgresql://app@db/shop", transport)
     ///     .on_event(|e| {
-    ///         if let PoolEvent::Closed { error: Some(err), idle: true } = e {
+    ///         if let PoolEvent::Closed { error: Some(err), idle: true, .. } = e {
     ///             eprintln!("an idle connection died: {err}");
     ///         }
     ///     })

@@ -344,18 +344,19 @@ impl<T: Transport> PooledConnection<T> {
         self.conn().mark_unusable();
     }
 
-    /// Removes and returns the notices received on this connection so far
-    /// (`SEVERITY: message`), oldest first: for callers that report each once.
+    /// Removes and returns the notices received on this connection so far,
+    /// with all their fields, oldest first: for callers that report each once.
     ///
     /// ```no_run
     /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
     /// let mut conn = pool.getconn().await?;
     /// conn.batch_execute("DO $$ BEGIN RAISE NOTICE 'once'; END $$").await?;
-    /// assert_eq!(conn.take_notices(), ["NOTICE: once"]);
+    /// let notices = conn.take_notices();
+    /// assert_eq!((notices[0].severity.as_str(), notices[0].message.as_str()), ("NOTICE", "once"));
     /// assert!(conn.take_notices().is_empty());
     /// # Ok(()) }
     /// ```
-    pub fn take_notices(&mut self) -> Vec<String> {
+    pub fn take_notices(&mut self) -> Vec<crate::DbErrorFields> {
         self.conn_ref().take_notices()
     }
 

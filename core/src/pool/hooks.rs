@@ -12,7 +12,7 @@ use crate::platform::{MaybeSend, MaybeSync, SharedFn};
 ///
 /// ```
 /// use edgepg_core::pool::PoolEvent;
-/// let e = PoolEvent::Closed { error: None, idle: true };
+/// let e = PoolEvent::Closed { error: None, idle: true, process_id: Some(4242) };
 /// assert!(matches!(e, PoolEvent::Closed { idle: true, .. }));
 /// ```
 #[derive(Debug, Clone)]
@@ -27,6 +27,9 @@ pub enum PoolEvent {
         error: Option<Error>,
         /// Whether it was idle in the pool (not checked out) when it closed.
         idle: bool,
+        /// The server process ID, when the connection had learned it
+        /// ([`crate::PooledConnection::backend_pid`]).
+        process_id: Option<i32>,
     },
 }
 

@@ -101,8 +101,13 @@ fn upkeep<T: Transport>(weak: &Weak<Inner<T>>) -> bool {
                 )
             })
         });
+        let process_id = conn.backend_pid;
         drop(conn);
-        inner.fire(PoolEvent::Closed { error, idle: true });
+        inner.fire(PoolEvent::Closed {
+            error,
+            idle: true,
+            process_id,
+        });
     }
     true
 }

@@ -299,13 +299,14 @@ impl<T: Transport> Pool<T> {
         for w in waiters {
             let _ = w.tx.send(Err(pool_closed()));
         }
-        let closed = idle.len();
+        let pids: Vec<Option<i32>> = idle.iter().map(|c| c.backend_pid).collect();
         let closing = idle.into_iter().map(|c| close_gracefully(&inner.rt, c));
         futures_util::future::join_all(closing).await;
-        for _ in 0..closed {
+        for process_id in pids {
             inner.fire(PoolEvent::Closed {
                 error: None,
                 idle: true,
+                process_id,
             });
         }
         // Connections in use are closed as they come back, and listeners as they
@@ -795,8 +796,13 @@ impl<T: Transport> Inner<T> {
                     .as_ref()
                     .filter(|c| c.is_closed())
                     .and_then(Connection::ended_with);
+                let process_id = other.as_ref().and_then(|c| c.backend_pid);
                 drop(other);
-                self.fire(PoolEvent::Closed { error, idle: false });
+                self.fire(PoolEvent::Closed {
+                    error,
+                    idle: false,
+                    process_id,
+                });
             }
         }
     }

@@ -6,6 +6,7 @@ import {
   Client, Cursor, types, escapeIdentifier, type Field, type Notification,
 } from 'edgepg';
 import pg from 'edgepg';
+import pgCompat, { types as pgTypes } from 'edgepg/pg';
 
 interface User {
   id: number;
@@ -62,6 +63,9 @@ async function main(): Promise<void> {
   const c2 = await pool.connect();
   c2.on('notification', (msg: Notification) => console.log(msg.channel, msg.payload, msg.processId));
   const cursor = c2.query(new Cursor<{ n: number }>('SELECT generate_series(1, 10) AS n', [], { rowMode: undefined }));
+  cursor.on('row', (row, result) => result.addRow(row));
+  cursor.on('end', (result) => console.log(result.rows.length, result.command));
+  c2.on('notice', (n) => console.log(n.code, n.detail ?? '', n.line ?? 0));
   const batch: { n: number }[] = await cursor.read(5);
   await cursor.close();
   const pid: number | null = c2.processID;
@@ -86,3 +90,12 @@ async function main(): Promise<void> {
 }
 
 void main;
+
+/** `edgepg/pg`, for code that imports `pg`. */
+export async function pgEntry(url: string): Promise<number> {
+  const pool = new pgCompat.Pool({ connectionString: url });
+  const r = await pool.query<{ n: string }>('SELECT 1::int8 AS n');
+  const parse = pgTypes.getTypeParser(20, 'text');
+  await pool.end();
+  return r.rows.length + String(parse('1')).length;
+}

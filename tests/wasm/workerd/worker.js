@@ -1,6 +1,9 @@
 // A Worker that uses the npm package: GET /?transport=socket|websocket
 // answers with query results, over cloudflare:sockets or the WebSocket tunnel.
-import { Pool, Session, webSocket, cloudflareSocket, DatabaseError, http } from 'edgepg';
+import * as edgepg from 'edgepg';
+import { scenarios } from 'reach/scenarios.mjs';
+
+const { Pool, Session, webSocket, cloudflareSocket, DatabaseError, http } = edgepg;
 
 export default {
   async fetch(request, env, ctx) {
@@ -9,6 +12,7 @@ export default {
     const via = url.searchParams.get('transport') ?? 'socket';
     if (via === 'tls') return tls(env, ctx);
     if (via === 'http') return overHttp(env);
+    if (url.pathname === '/reach') return reach(request, url.searchParams.get('name'), via, env);
     const transport = via === 'websocket' ? webSocket({ proxy: env.PROXY }) : cloudflareSocket();
     // Sockets belong to the request that opened them: one pool per request.
     const pool = new Pool({ connectionString: env.DATABASE_URL, transport, max: 2 });
@@ -85,5 +89,18 @@ async function overHttp(env) {
     return Response.json(out);
   } catch (e) {
     return Response.json({ failed: String(e), name: e?.name, code: e?.code, out }, { status: 500 });
+  }
+}
+
+// GET /reach?name=…&transport=… runs one of tests/wasm/reach/scenarios.mjs.
+async function reach(request, name, via, env) {
+  const run = scenarios[name];
+  if (run === undefined) return Response.json({ failed: `no scenario ${name}` }, { status: 404 });
+  const transport = via === 'websocket' ? webSocket({ proxy: env.PROXY }) : cloudflareSocket();
+  try {
+    const rows = Number(new URL(request.url).searchParams.get('rows') ?? 1_000_000);
+    return Response.json(await run(edgepg, { connectionString: env.DATABASE_URL, transport }, { rows }));
+  } catch (e) {
+    return Response.json({ failed: String(e), stack: e?.stack }, { status: 500 });
   }
 }

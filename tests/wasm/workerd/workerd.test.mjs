@@ -45,6 +45,7 @@ before(async () => {
   const entry = pkg.exports['.'].workerd; // the condition under test
   const modules = [
     `(name = "worker.js", esModule = embed "${rel(join(here, 'worker.js'))}")`,
+    `(name = "reach/scenarios.mjs", esModule = embed "${rel(join(here, '../reach/scenarios.mjs'))}")`,
     // The bare specifier `edgepg` resolves to the package's workerd entry.
     `(name = "edgepg", esModule = "export * from './pkg/${entry.replace(/^\.\//, '')}';")`,
     ...readdirSync(join(pkgDir, 'src')).filter((f) => f.endsWith('.js'))
@@ -145,6 +146,17 @@ test('workerd: http() over POST /sql of edgepg-proxy', async () => {
   assert.deepEqual(body.syntax, { name: 'ProgrammingError', code: '42601' });
   assert.deepEqual(body.forbidden, { name: 'OperationalError', refused: true });
 });
+
+for (const transport of ['socket', 'websocket']) {
+  for (const name of ['abort', 'cursor', 'listen', 'copy']) {
+    test(`workerd: ${name} over ${transport === 'socket' ? 'cloudflareSocket()' : 'webSocket()'}`, async () => {
+      const res = await fetch(`${base}/reach?name=${name}&transport=${transport}&rows=${env.EDGEPG_REACH_ROWS ?? 1000000}`);
+      const body = await res.json();
+      assert.equal(res.status, 200, `${JSON.stringify(body)}\n${log}`);
+      console.log(`# reach workerd ${transport} ${name}: ${JSON.stringify(body)}`);
+    });
+  }
+}
 
 test('workerd: concurrent requests', async () => {
   const bodies = await Promise.all(Array.from({ length: 6 }, (_, i) => ask(i % 2 ? 'socket' : 'websocket')));

@@ -12,7 +12,11 @@ use wasm_bindgen_futures::future_to_promise;
 use super::decode::Types;
 use super::packet::{Mode, Packet};
 use super::pool::Held;
-use super::{aborted, cancel_on_abort, error_to_js, interface, packets, prepare, refs, string_arg};
+use super::{
+    aborted, cancel_on_abort, error_to_js, interface, packets, prepare, refs, set_db_fields,
+    string_arg,
+};
+use crate::sys;
 use crate::PooledConnection;
 
 fn released() -> JsValue {
@@ -121,15 +125,24 @@ impl WasmClient {
             .is_some_and(|g| g.as_ref().is_some_and(|c| c.is_closed()))
     }
 
-    /// The notices received since the last call (`SEVERITY: message`),
-    /// oldest first; empty while a statement runs.
+    /// The notices received since the last call, oldest first, as
+    /// `{ message, severity, code, detail, hint, where, … }`; empty while a
+    /// statement runs.
     #[wasm_bindgen(js_name = takeNotices)]
     pub fn take_notices(&self) -> Result<Array, JsValue> {
         let notices = match self.conn.try_lock() {
             Some(mut g) => g.as_mut().map(|c| c.take_notices()).unwrap_or_default(),
             None => Vec::new(),
         };
-        Ok(notices.iter().map(|n| JsValue::from_str(n)).collect())
+        Ok(notices
+            .iter()
+            .map(|n| {
+                let o: JsValue = js_sys::Object::new().into();
+                sys::set(&o, "message", &JsValue::from_str(&n.message));
+                set_db_fields(&o, n);
+                o
+            })
+            .collect())
     }
 
     /// Calls `callback(channel, payload, processId)` for each NOTIFY this

@@ -58,22 +58,7 @@ pub(crate) fn error_to_js(e: &Error) -> JsValue {
     let set = |k: &str, v: JsValue| sys::set(&err, k, &v);
     set("kind", JsValue::from_str(&format!("{:?}", e.kind())));
     if let Some(db) = e.db_error() {
-        set("code", JsValue::from_str(&db.code));
-        set("severity", JsValue::from_str(&db.severity));
-        let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
-        set("detail", opt(&db.detail));
-        set("hint", opt(&db.hint));
-        set(
-            "position",
-            db.position
-                .map_or(JsValue::UNDEFINED, |p| JsValue::from_f64(f64::from(p))),
-        );
-        set("schema", opt(&db.schema));
-        set("table", opt(&db.table));
-        set("column", opt(&db.column));
-        set("constraint", opt(&db.constraint));
-        set("dataType", opt(&db.datatype));
-        set("where", opt(&db.where_));
+        set_db_fields(&err, db);
         set("serverMessage", JsValue::from_str(&db.message));
     }
     if let Some((ok, failed)) = e.connect_counts() {
@@ -84,6 +69,27 @@ pub(crate) fn error_to_js(e: &Error) -> JsValue {
         set("cause", error_to_js(cause));
     }
     err.into()
+}
+
+/// The server's fields as node-postgres names them (`code`, `detail`, `where`, `file`, …).
+pub(crate) fn set_db_fields(target: &JsValue, db: &edgepg_core::DbErrorFields) {
+    let set = |k: &str, v: JsValue| sys::set(target, k, &v);
+    let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
+    let num = |v: Option<u32>| v.map_or(JsValue::UNDEFINED, |p| JsValue::from_f64(f64::from(p)));
+    set("code", JsValue::from_str(&db.code));
+    set("severity", JsValue::from_str(&db.severity));
+    set("detail", opt(&db.detail));
+    set("hint", opt(&db.hint));
+    set("position", num(db.position));
+    set("schema", opt(&db.schema));
+    set("table", opt(&db.table));
+    set("column", opt(&db.column));
+    set("constraint", opt(&db.constraint));
+    set("dataType", opt(&db.datatype));
+    set("where", opt(&db.where_));
+    set("file", opt(&db.file));
+    set("line", num(db.line));
+    set("routine", opt(&db.routine));
 }
 
 pub(crate) fn interface(msg: impl Into<String>) -> JsValue {

@@ -35,22 +35,29 @@ pub struct WasmPool {
 /// events) on a later microtask, never inside the pool's own call.
 fn event_hook(f: js_sys::Function) -> impl Fn(&PoolEvent) + 'static {
     move |event| {
-        let (kind, error, idle) = match event {
-            PoolEvent::Opened => ("open", JsValue::UNDEFINED, false),
-            PoolEvent::Closed { error, idle } => (
+        let (kind, error, idle, pid) = match event {
+            PoolEvent::Opened => ("open", JsValue::UNDEFINED, false, None),
+            PoolEvent::Closed {
+                error,
+                idle,
+                process_id,
+            } => (
                 "close",
                 error.as_ref().map_or(JsValue::UNDEFINED, error_to_js),
                 *idle,
+                *process_id,
             ),
         };
         let f = f.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let _ = f.call3(
-                &JsValue::UNDEFINED,
+            let pid = pid.map_or(JsValue::UNDEFINED, |p| JsValue::from_f64(f64::from(p)));
+            let args = js_sys::Array::of4(
                 &JsValue::from_str(kind),
                 &error,
                 &JsValue::from_bool(idle),
+                &pid,
             );
+            let _ = f.apply(&JsValue::UNDEFINED, &args);
         });
     }
 }

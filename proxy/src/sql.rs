@@ -690,8 +690,8 @@ fn command_and_count(tag: &str) -> (String, Json) {
     let mut words = tag.split_whitespace();
     let command = words.next().unwrap_or("").to_string();
     let count = words
-        .filter_map(|w| w.parse::<u64>().ok())
-        .last()
+        .rev()
+        .find_map(|w| w.parse::<u64>().ok())
         .map_or(Json::Null, Json::from);
     (command, count)
 }

@@ -29,6 +29,9 @@ use crate::metrics::{Reject, SqlOutcome};
 use crate::shared::{refused, resolve_checked, BoxIo, Refused, Shared, REFUSAL_WRITE_TIMEOUT};
 use crate::sql_pool::Key;
 
+/// Bound on one server connect and login (TCP connects are bounded by `--connect-timeout` too).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The most parameters one statement may have (the protocol's limit).
 const MAX_PARAMS: usize = 65_535;
 
@@ -543,10 +546,10 @@ impl Request {
             dbname,
             password: config.get_password().map(str::to_string),
             ssl_mode: config.get_ssl_mode().as_str(),
-            options: None,
             application_name: config.get_application_name().map(str::to_string),
+            url: url.to_string(),
         };
-        config.connect_timeout(Duration::from_secs(10));
+        config.connect_timeout(CONNECT_TIMEOUT);
 
         let json: Json = serde_json::from_slice(body)
             .map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;

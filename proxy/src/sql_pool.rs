@@ -73,16 +73,18 @@ impl Transport for CheckedTransport {
 }
 
 /// What identifies a pool: everything that decides which server session a
-/// connection opens.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// connection opens. (No `Debug`: it holds the password.)
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     pub(crate) dest: String,
     pub(crate) user: String,
     pub(crate) dbname: String,
     pub(crate) password: Option<String>,
     pub(crate) ssl_mode: &'static str,
-    pub(crate) options: Option<String>,
     pub(crate) application_name: Option<String>,
+    /// The connection string as given: any other parameter (`options`,
+    /// `target_session_attrs`, …) makes its own pool too.
+    pub(crate) url: String,
 }
 
 struct Entry {

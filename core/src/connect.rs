@@ -6,12 +6,12 @@ use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_postgres::NoTls;
 
-use crate::config::{Config, PipelineConnect, SslMode, TargetSessionAttrs};
+use crate::config::{Config, PipelineConnect, TargetSessionAttrs};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipelined_password::PipelinedPassword;
 use crate::runtime::{timeout, Runtime};
-use crate::transport::{BoxSocket, Target, TlsRequest, Transport};
+use crate::transport::{BoxSocket, SslMode, Target, TlsRequest, Transport};
 
 /// `SSLRequest`: length 8, code 80877103.
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];

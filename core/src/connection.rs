@@ -12,9 +12,10 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, Statement};
 
 use crate::error::{DbErrorFields, Error, ErrorKind, Result};
-use crate::execute::declared_type;
-use crate::results::{Column, Results};
-use crate::row::{reborrow, Row, RowSink};
+use crate::on_drop::OnDrop;
+use crate::param_types::declared_type;
+use crate::results::Results;
+use crate::row::{reborrow, Column, Row, RowSink};
 use crate::runtime::Runtime;
 use crate::sql_text::transaction_control;
 use crate::transport::{Socket, Target};
@@ -477,8 +478,8 @@ impl Connection {
     }
 
     /// Forgets this caller's claim to prepare `sql` if it is dropped midway.
-    fn preparing<'a>(&'a self, sql: &'a str) -> crate::pool::OnDrop<impl FnOnce() + 'a> {
-        crate::pool::OnDrop::new(move || {
+    fn preparing<'a>(&'a self, sql: &'a str) -> OnDrop<impl FnOnce() + 'a> {
+        OnDrop::new(move || {
             self.cache().pending.remove(sql);
         })
     }
@@ -736,6 +737,24 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         self.report_cache_hits();
+    }
+}
+
+/// Where a Session collects the notices of the connections it used.
+pub(crate) type NoticeSink = Mutex<VecDeque<String>>;
+
+pub(crate) fn collect_notices(sink: Option<&NoticeSink>, conn: &Connection) {
+    if let Some(sink) = sink {
+        let fresh = conn.take_notices();
+        if !fresh.is_empty() {
+            let mut ring = sink.lock().unwrap_or_else(|p| p.into_inner());
+            for n in fresh {
+                if ring.len() == 50 {
+                    ring.pop_front();
+                }
+                ring.push_back(format!("{}: {}", n.severity, n.message));
+            }
+        }
     }
 }
 

@@ -565,3 +565,42 @@ impl std::error::Error for Error {
             .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
+
+/// The server is ending this backend (admin command, shutdown, crash recovery):
+/// whatever statement it was handed did not commit.
+pub(crate) fn is_terminating(e: &Error) -> bool {
+    is_fatal(e) && matches!(e.code(), Some("57P01" | "57P02" | "57P03"))
+}
+
+/// The server ends the backend after this error (`RAISE … USING ERRCODE`
+/// can produce any code, but only at ERROR severity).
+fn is_fatal(e: &Error) -> bool {
+    e.db_error()
+        .is_some_and(|db| matches!(db.severity.as_str(), "FATAL" | "PANIC"))
+}
+
+pub(crate) fn query_timed_out(limit: std::time::Duration) -> Error {
+    Error::new(
+        ErrorKind::QueryCanceled,
+        format!("the statement did not finish within {limit:?} and was cancelled"),
+    )
+}
+
+/// Rule 6: a broken connection under a statement that may have run is `ConnectionLost`.
+pub(crate) fn lost(e: Error) -> Error {
+    let broken = e.kind() == ErrorKind::ConnectionLost
+        || is_terminating(&e)
+        || (is_fatal(&e) && e.code().is_some_and(|c| c.starts_with("08")));
+    if broken && e.kind() != ErrorKind::ConnectionLost {
+        Error::with_source(
+            ErrorKind::ConnectionLost,
+            format!(
+                "the connection was lost and the statement was not retried: {}",
+                e.message()
+            ),
+            e,
+        )
+    } else {
+        e
+    }
+}

@@ -8,8 +8,9 @@ use futures_util::StreamExt;
 
 use crate::connection::{Connection, Notification};
 use crate::error::Result;
+use crate::on_drop::OnDrop;
 use crate::platform::BoxStream;
-use crate::pool::{pool_closed, Inner, OnDrop, Pool};
+use crate::pool::{pool_closed, Inner, Pool};
 use crate::runtime::{timeout, Runtime};
 use crate::transport::Transport;
 
@@ -45,7 +46,7 @@ impl<T: Transport> Pool<T> {
     pub async fn listen(&self, channel: &str) -> Result<BoxStream<'static, Result<Notification>>> {
         let listen_sql = format!(
             "LISTEN {}",
-            crate::execute::quote_qualified_single(channel)?
+            crate::sql_text::quote_qualified_single(channel)?
         );
         let inner = self.inner.clone();
         // Counted in before any I/O, so that `close()` reaches it at every step.

@@ -9,7 +9,7 @@
 use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, Result};
-use crate::execute::probe_type;
+use crate::param_types::probe_type;
 use crate::sql_text::{Lexer, Token};
 use crate::value::Value;
 

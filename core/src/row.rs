@@ -1,4 +1,5 @@
-//! [`Row`]: one result row, with typed and dynamic access.
+//! [`Row`]: one result row, with typed and dynamic access, and the
+//! [`Column`]s it shares with its [`Results`](crate::Results).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,8 +8,114 @@ use std::sync::{Arc, OnceLock};
 use postgres_types::FromSql;
 
 use crate::error::{Error, Result};
-use crate::results::Column;
 use crate::value::Value;
+
+/// Name and type of a result column.
+///
+/// ```no_run
+/// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+/// let r = pool.query("SELECT 1::int8 AS n", &[]).await?;
+/// let c = &r.columns()[0];
+/// assert_eq!((c.name(), c.type_name(), c.type_oid()), ("n", "int8", 20));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    name: String,
+    type_name: String,
+    type_oid: u32,
+    table_oid: Option<u32>,
+    column_id: Option<i16>,
+    type_modifier: i32,
+}
+
+impl Column {
+    pub(crate) fn from_pg(c: &tokio_postgres::Column) -> Column {
+        Column {
+            name: c.name().to_string(),
+            type_name: c.type_().name().to_string(),
+            type_oid: c.type_().oid(),
+            table_oid: c.table_oid(),
+            column_id: c.column_id(),
+            type_modifier: c.type_modifier(),
+        }
+    }
+
+    /// The column name (its alias, if any).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT count(*) FROM pg_class", &[]).await?;
+    /// assert_eq!(r.columns()[0].name(), "count");
+    /// # Ok(()) }
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The type name (`int4`, `text`, `_int4` for arrays, …).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT ARRAY[1, 2]", &[]).await?;
+    /// assert_eq!(r.columns()[0].type_name(), "_int4");
+    /// # Ok(()) }
+    /// ```
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// The type OID.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::Type;
+    /// let r = pool.query("SELECT 'x'::text", &[]).await?;
+    /// assert_eq!(r.columns()[0].type_oid(), Type::TEXT.oid());
+    /// # Ok(()) }
+    /// ```
+    pub fn type_oid(&self) -> u32 {
+        self.type_oid
+    }
+
+    /// The OID of the table the column comes from, if it is a plain table column.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT relname, 1 AS one FROM pg_class LIMIT 1", &[]).await?;
+    /// assert_eq!(r.columns()[0].table_oid(), Some(1259)); // pg_class
+    /// assert_eq!(r.columns()[1].table_oid(), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn table_oid(&self) -> Option<u32> {
+        self.table_oid
+    }
+
+    /// The column's attribute number in its table (`pg_attribute.attnum`), if it is a table column.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT oid, relname FROM pg_class LIMIT 1", &[]).await?;
+    /// assert_eq!(r.columns()[1].column_id(), Some(2));
+    /// # Ok(()) }
+    /// ```
+    pub fn column_id(&self) -> Option<i16> {
+        self.column_id
+    }
+
+    /// The type modifier (`atttypmod`): `varchar(10)` is 14, `numeric(10, 2)`
+    /// is 655366; -1 when the type has none.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let r = pool.query("SELECT 'x'::varchar(10) AS v, 1 AS n", &[]).await?;
+    /// assert_eq!((r.columns()[0].type_modifier(), r.columns()[1].type_modifier()), (14, -1));
+    /// # Ok(()) }
+    /// ```
+    pub fn type_modifier(&self) -> i32 {
+        self.type_modifier
+    }
+}
 
 mod sealed {
     pub trait Sealed {}
@@ -332,7 +439,7 @@ impl<'a> FromSql<'a> for TextOutput {
         ty: &postgres_types::Type,
         raw: &'a [u8],
     ) -> std::result::Result<TextOutput, Box<dyn std::error::Error + Sync + Send>> {
-        crate::text_form::text_output(ty, raw).map(TextOutput)
+        crate::value::text_form::text_output(ty, raw).map(TextOutput)
     }
 
     fn accepts(_: &postgres_types::Type) -> bool {

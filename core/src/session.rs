@@ -8,15 +8,14 @@ use std::sync::{Arc, Mutex};
 use tokio_postgres::types::ToSql;
 
 use crate::config::{Config, IntoConfig};
-use crate::connection::Notification;
+use crate::connection::{NoticeSink, Notification};
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind, Result};
-use crate::execute::{NoticeSink, Statement};
 use crate::platform::{BoxAny, BoxStream};
 use crate::pool::Pool;
 use crate::results::Results;
 use crate::runtime::Runtime;
-use crate::transaction::Transaction;
+use crate::transaction::{Statement, Transaction};
 use crate::transport::Transport;
 
 /// A handle for running statements: each call takes a connection from the

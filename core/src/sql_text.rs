@@ -2,7 +2,10 @@
 //! tokens past whitespace, `--` and nested `/* */` comments, with '…',
 //! E'…', $tag$…$tag$ and "…" taken whole; the statements of a script; the
 //! transaction control they hold. Used for command tags, scripts, the
-//! transaction state of a connection and `mogrify`'s placeholders.
+//! transaction state of a connection and `mogrify`'s placeholders. And the
+//! quoting of identifiers (function, channel, savepoint names).
+
+use crate::error::{Error, Result};
 
 /// `word` is the keyword `keyword` (any case).
 pub(crate) fn is(word: &str, keyword: &str) -> bool {
@@ -290,6 +293,65 @@ fn is_ident_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
 }
 
+/// Quotes a function name, keeping schema qualification and already-quoted parts.
+pub(crate) fn quote_qualified(name: &str) -> Result<String> {
+    if name.trim().is_empty() {
+        return Err(Error::interface("function name is empty"));
+    }
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut in_quotes = false;
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if in_quotes && chars.peek() == Some(&'"') => {
+                current.push_str("\"\"");
+                chars.next();
+            }
+            '"' => {
+                in_quotes = !in_quotes;
+                current.push('"');
+            }
+            '.' if !in_quotes => parts.push(std::mem::take(&mut current)),
+            '\0' => return Err(Error::interface("function name contains a NUL byte")),
+            c => current.push(c),
+        }
+    }
+    if in_quotes {
+        return Err(Error::interface(format!(
+            "function name {name:?} has an unclosed quote"
+        )));
+    }
+    parts.push(current);
+    parts
+        .into_iter()
+        .map(|p| {
+            if p.is_empty() {
+                Err(Error::interface(format!(
+                    "function name {name:?} has an empty part"
+                )))
+            } else if p.starts_with('"') && p.ends_with('"') && p.len() >= 2 {
+                Ok(p)
+            } else if p.contains('"') {
+                Err(Error::interface(format!(
+                    "function name {name:?} has a stray quote"
+                )))
+            } else {
+                Ok(format!("\"{}\"", p.replace('"', "\"\"")))
+            }
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(|parts| parts.join("."))
+}
+
+/// Quotes one identifier (a channel or cursor name), never qualified.
+pub(crate) fn quote_qualified_single(name: &str) -> Result<String> {
+    if name.is_empty() || name.contains('\0') {
+        return Err(Error::interface(format!("invalid identifier {name:?}")));
+    }
+    Ok(format!("\"{}\"", name.replace('"', "\"\"")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +436,19 @@ mod tests {
         assert_eq!(words("e'x' E'y' e"), ["e"]);
         // Not dollar quotes: a lone $ and $ after a digit.
         assert_eq!(words("$ a $1$ b"), ["a", "b"]);
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_qualified("mod").unwrap(), "\"mod\"");
+        assert_eq!(quote_qualified("public.mod").unwrap(), "\"public\".\"mod\"");
+        assert_eq!(quote_qualified("\"My.Func\"").unwrap(), "\"My.Func\"");
+        assert_eq!(
+            quote_qualified("s.\"we\"\"ird\"").unwrap(),
+            "\"s\".\"we\"\"ird\""
+        );
+        for bad in ["", "a..b", "\"open", "a\"b", "x\0"] {
+            assert!(quote_qualified(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,15 +1,19 @@
-//! [`Transaction`]: an explicit transaction on one pooled connection.
+//! Transactions: [`Transaction`], an explicit one on a pooled connection
+//! (`Pool::begin`), and momoko's `Pool::transaction`, a list of
+//! [`Statement`]s run in one.
 
 use std::sync::Arc;
 
 use tokio_postgres::types::ToSql;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::execute::{collect_notices, quote_qualified_single, NoticeSink};
-use crate::pool::PooledConnection;
+use crate::connection::{collect_notices, NoticeSink};
+use crate::error::{lost, Error, ErrorKind, Result};
+use crate::pool::{Pool, PooledConnection};
 use crate::results::Results;
 use crate::row::RowSink;
+use crate::sql_text::quote_qualified_single;
 use crate::transport::Transport;
+use crate::value::Value;
 
 /// Transaction isolation levels.
 ///
@@ -335,5 +339,183 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn rollback(mut self) -> Result<()> {
         self.control("ROLLBACK").await
+    }
+}
+
+/// One statement of [`Pool::transaction`]: SQL text, optionally with parameters.
+///
+/// ```
+/// use edgepg_core::{Statement, Value};
+/// let plain: Statement = "DELETE FROM jobs".into();
+/// let bound: Statement = ("INSERT INTO jobs VALUES ($1)", vec![Value::from(7)]).into();
+/// assert_eq!(bound.params().len(), 1);
+/// # let _ = plain;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    sql: String,
+    params: Vec<Value>,
+}
+
+impl Statement {
+    /// A statement with parameters.
+    ///
+    /// ```
+    /// use edgepg_core::{Statement, Value};
+    /// let s = Statement::new("UPDATE jobs SET state = $1", vec![Value::from("done")]);
+    /// assert_eq!(s, Statement::from(("UPDATE jobs SET state = $1", vec![Value::from("done")])));
+    /// ```
+    pub fn new(sql: impl Into<String>, params: Vec<Value>) -> Statement {
+        Statement {
+            sql: sql.into(),
+            params,
+        }
+    }
+
+    /// The SQL text.
+    ///
+    /// ```
+    /// use edgepg_core::Statement;
+    /// assert_eq!(Statement::from("SELECT 1").sql(), "SELECT 1");
+    /// ```
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The parameters.
+    ///
+    /// ```
+    /// use edgepg_core::{Statement, Value};
+    /// let s = Statement::new("SELECT $1", vec![Value::from(7)]);
+    /// assert_eq!(s.params(), [Value::Int(7)]);
+    /// assert!(Statement::from("SELECT 1").params().is_empty());
+    /// ```
+    pub fn params(&self) -> &[Value] {
+        &self.params
+    }
+
+    fn param_refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|v| v as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+impl From<&str> for Statement {
+    fn from(sql: &str) -> Statement {
+        Statement::new(sql, Vec::new())
+    }
+}
+
+impl From<String> for Statement {
+    fn from(sql: String) -> Statement {
+        Statement::new(sql, Vec::new())
+    }
+}
+
+impl<S: Into<String>> From<(S, Vec<Value>)> for Statement {
+    fn from((sql, params): (S, Vec<Value>)) -> Statement {
+        Statement::new(sql, params)
+    }
+}
+
+impl<S: Into<String>> From<(S, &[Value])> for Statement {
+    fn from((sql, params): (S, &[Value])) -> Statement {
+        Statement::new(sql, params.to_vec())
+    }
+}
+
+impl<S: Into<String>, const N: usize> From<(S, [Value; N])> for Statement {
+    fn from((sql, params): (S, [Value; N])) -> Statement {
+        Statement::new(sql, params.into())
+    }
+}
+
+impl<T: Transport> Pool<T> {
+    /// momoko's `transaction`: BEGIN, every statement in order on one connection,
+    /// COMMIT. On error it rolls back and returns the original error.
+    ///
+    /// Statements are SQL strings, `(sql, params)` pairs with [`Value`]
+    /// parameters, or [`Statement`]s (to mix the two).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::{Statement, Value};
+    /// pool.transaction(["DELETE FROM t", "INSERT INTO t VALUES (0)"]).await?;
+    /// pool.transaction([("INSERT INTO t VALUES ($1)", vec![Value::from(1)])]).await?;
+    /// let results = pool
+    ///     .transaction([
+    ///         Statement::from(("INSERT INTO t VALUES ($1)", vec![Value::from(2)])),
+    ///         Statement::from("SELECT count(*) FROM t"),
+    ///     ])
+    ///     .await?;
+    /// assert_eq!(results.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<I>(&self, statements: I) -> Result<Vec<Results>>
+    where
+        I: IntoIterator,
+        I::Item: Into<Statement>,
+    {
+        self.transaction_noting(None, statements.into_iter().map(Into::into).collect())
+            .await
+    }
+
+    pub(crate) async fn transaction_noting(
+        &self,
+        sink: Option<&NoticeSink>,
+        statements: Vec<Statement>,
+    ) -> Result<Vec<Results>> {
+        let mut guard = self.begin_guard(sink, "BEGIN").await?;
+        let conn = guard.conn();
+        let mut results = Vec::with_capacity(statements.len());
+        for statement in &statements {
+            match conn
+                .exclusive(statement.sql(), &statement.param_refs(), None)
+                .await
+            {
+                Ok((r, _)) => results.push(r),
+                Err(e) => {
+                    let _ = conn.batch("ROLLBACK").await;
+                    collect_notices(sink, conn);
+                    return Err(lost(e));
+                }
+            }
+        }
+        let committed = conn.batch("COMMIT").await;
+        collect_notices(sink, conn);
+        committed.map_err(lost)?;
+        Ok(results)
+    }
+
+    /// Starts a transaction on one connection; it rolls back if dropped uncommitted.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// let mut tx = pool.begin().await?;
+    /// tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = $1", &[&1i32]).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin(&self) -> Result<Transaction<T>> {
+        Ok(Transaction::new(self.begin_guard(None, "BEGIN").await?))
+    }
+
+    /// Starts a transaction with an isolation level, read-only or deferrable mode.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: edgepg_core::Pool<impl edgepg_core::Transport>) -> edgepg_core::Result<()> {
+    /// use edgepg_core::{IsolationLevel, TransactionOptions};
+    /// let opts = TransactionOptions::new().isolation(IsolationLevel::Serializable).read_only(true);
+    /// let mut tx = pool.begin_with(opts).await?;
+    /// tx.query("SELECT 1", &[]).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin_with(&self, options: TransactionOptions) -> Result<Transaction<T>> {
+        Ok(Transaction::new(
+            self.begin_guard(None, &options.begin_sql()).await?,
+        ))
     }
 }

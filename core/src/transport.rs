@@ -1,4 +1,5 @@
-//! The [`Transport`] trait: how bytes reach a server.
+//! The [`Transport`] trait: how bytes reach a server — where to ([`Target`]),
+//! how private the channel must be ([`SslMode`], [`TlsRequest`]).
 
 use std::io;
 use std::path::PathBuf;
@@ -7,7 +8,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::config::SslMode;
 use crate::platform::{MaybeSend, MaybeSync};
 use crate::runtime::Runtime;
 
@@ -62,6 +62,64 @@ impl std::fmt::Display for Target {
             Target::Tcp { host, port } => write!(f, "{host}:{port}"),
             Target::Unix(path) => write!(f, "{}", path.display()),
         }
+    }
+}
+
+/// libpq's `sslmode`.
+///
+/// ```
+/// use edgepg_core::{Config, SslMode};
+/// let config = Config::parse("postgresql://db/shop?sslmode=verify-full")?;
+/// assert_eq!(config.get_ssl_mode(), SslMode::VerifyFull);
+/// # Ok::<(), edgepg_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SslMode {
+    /// Never use TLS.
+    Disable,
+    /// Plaintext only, unless the server insists (treated as `disable`; the server never insists).
+    Allow,
+    /// TLS when the server offers it, plaintext otherwise. The default, as in libpq.
+    #[default]
+    Prefer,
+    /// TLS or fail; the certificate is not checked (unless `sslrootcert` is given, as in libpq).
+    Require,
+    /// TLS, and the certificate must chain to a trusted root.
+    VerifyCa,
+    /// TLS, the certificate must chain to a trusted root and name the host.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// The libpq spelling.
+    ///
+    /// ```
+    /// use edgepg_core::SslMode;
+    /// assert_eq!(SslMode::VerifyCa.as_str(), "verify-ca");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// True when a plaintext connection is not acceptable.
+    ///
+    /// ```
+    /// use edgepg_core::SslMode;
+    /// assert!(SslMode::Require.requires_tls());
+    /// assert!(!SslMode::Prefer.requires_tls());
+    /// ```
+    pub fn requires_tls(self) -> bool {
+        matches!(
+            self,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        )
     }
 }
 

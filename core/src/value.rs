@@ -1,5 +1,7 @@
 //! [`Value`]: a dynamically typed PostgreSQL value, decoded from and encoded to the wire.
 
+pub(crate) mod text_form;
+
 use std::error::Error as StdError;
 use std::fmt;
 
@@ -315,7 +317,9 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
         23 => Value::Int(wire::int4_from_sql(raw)?.into()),
         20 => Value::Int(wire::int8_from_sql(raw)?),
         26 => Value::Int(wire::oid_from_sql(raw)?.into()),
-        700 => Value::Float(crate::text_form::float4_value(wire::float4_from_sql(raw)?)),
+        700 => Value::Float(crate::value::text_form::float4_value(
+            wire::float4_from_sql(raw)?,
+        )),
         701 => Value::Float(wire::float8_from_sql(raw)?),
         1700 => Value::Numeric(numeric_to_string(raw)?),
         17 => Value::Bytes(raw.to_vec()),
@@ -353,7 +357,7 @@ fn decode_other(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
     if is_text_like(ty) {
         return Ok(Value::Text(String::from_utf8(raw.to_vec())?));
     }
-    let text = match crate::text_form::decode(ty, raw) {
+    let text = match crate::value::text_form::decode(ty, raw) {
         Some(text) => text?,
         None => match std::str::from_utf8(raw) {
             Ok(s) if !s.contains('\0') => s.to_string(),
@@ -880,7 +884,7 @@ fn to_float4(f: f64, ty: &Type) -> Result<f32, BoxError> {
     let narrow = f as f32;
     if (narrow.is_infinite() && f.is_finite()) || (narrow == 0.0 && f != 0.0) {
         let mut text = String::new();
-        crate::text_form::push_float(&mut text, f, false);
+        crate::value::text_form::push_float(&mut text, f, false);
         return Err(format!("value {text} is out of range for type {}", ty.name()).into());
     }
     Ok(narrow)

@@ -4,12 +4,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::cancel::CancelHandle;
 use crate::connection::{Connection, Notification};
 use crate::error::Result;
-use crate::execute::script_parts;
 use crate::platform::BoxStream;
 use crate::pool::Inner;
 use crate::results::Results;
@@ -177,7 +176,7 @@ impl<T: Transport> PooledConnection<T> {
     /// `QueryCanceled` error once the connection is cleaned.
     async fn timed<R>(&mut self, outcome: Option<Result<R>>, limit: Option<Duration>) -> Result<R> {
         match (outcome, limit) {
-            (Some(result), _) => result.map_err(crate::execute::lost),
+            (Some(result), _) => result.map_err(crate::error::lost),
             (None, limit) => Err(self.timed_out(limit.unwrap_or_default()).await),
         }
     }
@@ -190,7 +189,7 @@ impl<T: Transport> PooledConnection<T> {
         if pool.clean_in_place(self.conn()).await.is_none() {
             self.conn().mark_unusable();
         }
-        crate::execute::query_timed_out(limit)
+        crate::error::query_timed_out(limit)
     }
 
     /// True when the socket has closed.
@@ -382,6 +381,19 @@ impl<T: Transport> PooledConnection<T> {
         self.conn().backend_pid = Some(pid);
         Ok(pid)
     }
+}
+
+/// `sql` split before its last statement when it is a script of several
+/// statements without parameters, which the extended protocol refuses.
+pub(crate) fn script_parts<'a>(
+    sql: &'a str,
+    types: Option<&[Type]>,
+    params: &[&(dyn ToSql + Sync)],
+) -> Option<(&'a str, &'a str)> {
+    if !params.is_empty() || types.is_some() || !sql.contains(';') {
+        return None;
+    }
+    crate::sql_text::split_last_statement(sql)
 }
 
 /// Runs `work`, within `limit` if there is one; `None` when it ran out of time.

@@ -6,7 +6,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
-use crate::pool::{Inner, OnDrop, PoolEvent};
+use crate::on_drop::OnDrop;
+use crate::pool::{Inner, PoolEvent};
 use crate::runtime::Runtime;
 use crate::transport::Transport;
 

@@ -196,7 +196,7 @@ pub(super) fn tsquery(raw: &[u8]) -> Result<String, BoxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text_form::tests::truncations_fail;
+    use crate::value::text_form::tests::truncations_fail;
     use postgres_types::Type;
 
     fn hex(s: &str) -> Vec<u8> {

@@ -85,7 +85,7 @@ fn points(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text_form::tests::truncations_fail;
+    use crate::value::text_form::tests::truncations_fail;
     use postgres_types::Type;
 
     fn bytes(floats: &[f64]) -> Vec<u8> {

@@ -786,6 +786,12 @@ fn error_body(e: &Error) -> (u16, Json) {
         body.insert("column".into(), opt(&db.column));
         body.insert("dataType".into(), opt(&db.datatype));
         body.insert("constraint".into(), opt(&db.constraint));
+        body.insert("file".into(), opt(&db.file));
+        body.insert(
+            "line".into(),
+            db.line.map_or(Json::Null, |l| Json::from(l.to_string())),
+        );
+        body.insert("routine".into(), opt(&db.routine));
         return (400, Json::Object(body));
     }
     let status = match e.kind() {

@@ -359,3 +359,105 @@ fn cors_preflight_and_origin_rules() {
     );
     assert_eq!(status, 200);
 }
+
+/// edgepg-tokio's `http` feature against the real proxy: the same checks as
+/// the JavaScript clients'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_http_client() {
+    use edgepg_tokio::http::{Batch, HttpClient};
+    use edgepg_tokio::ErrorKind;
+
+    let pg = PgServer::shared();
+    let proxy = proxy_for(pg);
+    let endpoint = format!("http://{}/sql", proxy.addr);
+    let sql = HttpClient::new(&good_url(pg), &endpoint).unwrap();
+
+    let r = sql
+        .query(
+            "SELECT $1::int + 1 AS n, 9007199254740993::int8 AS big, NULL::text AS nothing",
+            &[Some("41")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.command(), r.row_count(), r.len()),
+        ("SELECT", Some(1), 1)
+    );
+    assert_eq!(r.get::<i32>(0, "n").unwrap(), Some(42));
+    assert_eq!(r.get::<i64>(0, "big").unwrap(), Some(9007199254740993));
+    assert_eq!(r.get::<String>(0, "nothing").unwrap(), None);
+    assert_eq!(r.fields()[1].data_type_id, 20);
+    assert_eq!(r.get::<i32>(0, "big").unwrap_err().kind(), ErrorKind::Data);
+
+    sql.query("DROP TABLE IF EXISTS rust_http_t", &[])
+        .await
+        .unwrap();
+    sql.query("CREATE TABLE rust_http_t (id int PRIMARY KEY)", &[])
+        .await
+        .unwrap();
+    let all = sql
+        .transaction(
+            &[
+                (
+                    "INSERT INTO rust_http_t VALUES ($1), ($2)",
+                    &[Some("1"), Some("2")],
+                ),
+                ("SELECT count(*) AS n FROM rust_http_t", &[]),
+            ],
+            &Batch::serializable(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(all[0].row_count(), Some(2));
+    assert_eq!(all[1].get::<i64>(0, "n").unwrap(), Some(2));
+
+    // A failing batch leaves nothing behind and says 23505.
+    let dup = sql
+        .transaction(
+            &[
+                ("INSERT INTO rust_http_t VALUES (3)", &[]),
+                ("INSERT INTO rust_http_t VALUES (1)", &[]),
+            ],
+            &Batch::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (dup.kind(), dup.code()),
+        (ErrorKind::Integrity, Some("23505"))
+    );
+    let n = sql
+        .query("SELECT count(*) AS n FROM rust_http_t", &[])
+        .await
+        .unwrap();
+    assert_eq!(n.get::<i64>(0, "n").unwrap(), Some(2));
+
+    let syntax = sql.query("SELEKT 1", &[]).await.unwrap_err();
+    assert_eq!(
+        (syntax.kind(), syntax.code(), syntax.position()),
+        (ErrorKind::Programming, Some("42601"), Some(1))
+    );
+
+    // Refused destination, and a wrong password (twice, pooled connections live).
+    let forbidden = HttpClient::new("postgresql://u:p@10.9.9.9:5432/x", &endpoint).unwrap();
+    let refused = forbidden.query("SELECT 1", &[]).await.unwrap_err();
+    assert!(refused.message().contains("403"), "{refused}");
+    let wrong = HttpClient::new(&scram_url(pg, "wrong"), &endpoint).unwrap();
+    for _ in 0..2 {
+        let e = wrong.query("SELECT 1", &[]).await.unwrap_err();
+        assert_eq!(e.code(), Some("28P01"), "{e}");
+    }
+    assert_eq!(
+        sql.query("SELECT 1 AS one", &[])
+            .await
+            .unwrap()
+            .get::<i32>(0, "one")
+            .unwrap(),
+        Some(1)
+    );
+    sql.query("DROP TABLE rust_http_t", &[]).await.unwrap();
+
+    let down = HttpClient::new(&good_url(pg), "http://127.0.0.1:9/sql").unwrap();
+    let e = down.query("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DatabaseNotAvailable);
+}

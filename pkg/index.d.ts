@@ -465,6 +465,72 @@ export declare function describeEnv(name: string | undefined, env: Record<string
 /** `liveResults` is always 0 (results live in JavaScript only; kept for compatibility), and the wasm memory size. */
 export declare function diagnostics(): { liveResults: number; memoryBytes: number };
 
+/** Options of {@link http}. */
+export interface HttpOptions {
+  /** The proxy's `/sql` URL (edgepg-proxy or Neon); default `https://HOST/sql`. */
+  endpoint?: string;
+  /** The `fetch` to use; default the global one. */
+  fetch?: (input: string, init?: Record<string, unknown>) => Promise<Response>;
+  /** Merged into every request (e.g. `{ signal }`). */
+  fetchOptions?: Record<string, unknown>;
+  /** Rows as arrays in column order. */
+  arrayMode?: boolean;
+  /** Resolve to `{ command, rowCount, rows, fields, rowAsArray }` instead of the rows. */
+  fullResults?: boolean;
+  /** Type parsers, as node-postgres' `types`. */
+  types?: { getTypeParser(oid: number, format?: string): (value: string) => unknown };
+}
+
+/** Per-query options of {@link HttpSql.query}. */
+export interface HttpQueryOptions {
+  arrayMode?: boolean;
+  fullResults?: boolean;
+  types?: HttpOptions['types'];
+  fetchOptions?: Record<string, unknown>;
+}
+
+/** The full results of one statement over HTTP (`fullResults: true`). */
+export interface HttpFullResults<R = Record<string, any>> {
+  command: string | null;
+  rowCount: number | null;
+  rows: R[];
+  fields: Array<{ name: string; tableID: number; columnID: number; dataTypeID: number; dataTypeSize: number; dataTypeModifier: number; format: string }>;
+  rowAsArray: boolean;
+}
+
+/** A statement over HTTP: runs when awaited, or as part of `transaction()`. */
+export interface HttpQuery<T = any> extends PromiseLike<T> {
+  readonly queryData: { query: string; params: Array<string | null> };
+  catch<U = never>(onrejected?: (reason: any) => U | PromiseLike<U>): Promise<T | U>;
+  finally(onfinally?: () => void): Promise<T>;
+}
+
+/** The client made by {@link http}. */
+export interface HttpSql {
+  /** ``sql`SELECT ${x}` `` → `SELECT $1` with `[x]`. */
+  <T = Record<string, any>[]>(strings: TemplateStringsArray, ...values: unknown[]): HttpQuery<T>;
+  /** A statement with `$n` placeholders. */
+  query<T = Record<string, any>[]>(text: string, params?: unknown[], options?: HttpQueryOptions): HttpQuery<T>;
+  /** The queries in one transaction, all or nothing; one result per query. */
+  transaction<T extends any[] = any[]>(
+    queries: HttpQuery[] | ((sql: HttpSql) => HttpQuery[]),
+    options?: {
+      isolationLevel?: 'ReadUncommitted' | 'ReadCommitted' | 'RepeatableRead' | 'Serializable';
+      readOnly?: boolean;
+      deferrable?: boolean;
+      arrayMode?: boolean;
+      fullResults?: boolean;
+      fetchOptions?: Record<string, unknown>;
+    },
+  ): Promise<T>;
+}
+
+/**
+ * One-shot queries over HTTP through edgepg-proxy's (or Neon's) `POST /sql`,
+ * on `fetch`: `const sql = http(url, { endpoint: 'https://proxy.example/sql' })`.
+ */
+export declare function http(connectionString: string, options?: HttpOptions): HttpSql;
+
 /** The kinds of SPEC §6. */
 export type ErrorKind =
   | 'Interface' | 'Data' | 'Integrity' | 'Programming' | 'NotSupported' | 'QueryCanceled'

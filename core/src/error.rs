@@ -282,6 +282,44 @@ impl Error {
         Error::convert(err, true)
     }
 
+    /// An error of `kind` with a message, for clients built on edgepg that
+    /// report their own failures in its terms (an unreachable HTTP endpoint).
+    ///
+    /// ```
+    /// use edgepg_core::{Error, ErrorKind};
+    /// let e = Error::from_kind(ErrorKind::DatabaseNotAvailable, "the endpoint did not answer");
+    /// assert_eq!(e.kind(), ErrorKind::DatabaseNotAvailable);
+    /// ```
+    pub fn from_kind(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error::new(kind, message)
+    }
+
+    /// An error the server reported, from its fields, for clients that
+    /// receive them some other way (SQL over HTTP): the kind follows the
+    /// SQLSTATE, as for errors read from the wire.
+    ///
+    /// ```
+    /// use edgepg_core::{DbErrorFields, Error, ErrorKind};
+    /// let fields = DbErrorFields { code: "23505".into(), message: "duplicate key".into(), ..Default::default() };
+    /// let e = Error::from_server(fields);
+    /// assert_eq!(e.kind(), ErrorKind::Integrity);
+    /// assert_eq!(e.db_error().map(|f| f.code.as_str()), Some("23505"));
+    /// ```
+    pub fn from_server(fields: DbErrorFields) -> Error {
+        let kind = ErrorKind::from_sqlstate(&fields.code);
+        Error::with_fields(kind, fields)
+    }
+
+    fn with_fields(kind: ErrorKind, fields: DbErrorFields) -> Error {
+        let message = match &fields.detail {
+            Some(detail) => format!("{} (SQLSTATE {}): {}", fields.message, fields.code, detail),
+            None => format!("{} (SQLSTATE {})", fields.message, fields.code),
+        };
+        let mut e = Error::new(kind, message);
+        Arc::get_mut(&mut e.0).expect("fresh").db = Some(fields);
+        e
+    }
+
     fn convert(err: tokio_postgres::Error, connecting: bool) -> Error {
         if let Some(db) = err.as_db_error() {
             let fields = DbErrorFields::from_db(db);
@@ -290,15 +328,7 @@ impl Error {
             } else {
                 ErrorKind::from_sqlstate(&fields.code)
             };
-            let message = match &fields.detail {
-                Some(detail) => {
-                    format!("{} (SQLSTATE {}): {}", fields.message, fields.code, detail)
-                }
-                None => format!("{} (SQLSTATE {})", fields.message, fields.code),
-            };
-            let mut e = Error::new(kind, message);
-            Arc::get_mut(&mut e.0).expect("fresh").db = Some(fields);
-            return e;
+            return Error::with_fields(kind, fields);
         }
         let io_kind = std::error::Error::source(&err)
             .and_then(|s| s.downcast_ref::<std::io::Error>())

@@ -19,15 +19,16 @@
 //! 2. **values**: `value` (with `value/text_form/`), `row` (and `Column`), `deserialize`, `results`
 //! 3. **wire**: `transport` (`Target`, `SslMode`), `config`
 //! 4. **connection**: `param_types`, `pipelined_password`, `connection`, `connect`, `cancel`, `mogrify`
-//! 5. **pool**: `pool/` (checkout, pipelining, `PooledConnection`, the statement methods of `Pool`)
+//! 5. **pool**: `pool/` (opening, checkout, pipelining, `PooledConnection`, the statement methods of `Pool`)
 //! 6. **user-facing**: `transaction`, `cursor`, `listen`, `copy`, `session`
 //!
-//! One query, from the API to the socket: `Session::query` (`session.rs`)
-//! → `Pool::run_statement` (`pool/statements.rs`: the retry rule, the query
-//! timeout) leases a connection (`pool/pipeline.rs`, `pool/mod.rs`) →
-//! `Connection::run` (`connection.rs`: the statement cache, tokio-postgres'
-//! client) → the connection's driver task writes to the [`Socket`] that
-//! `connect.rs` opened through [`Transport::connect`].
+//! One query, from the API to the socket, in five files: `Session::query`
+//! (`session.rs`) → `Pool::run_statement` (`pool/statements.rs`: the retry
+//! rule, the query timeout) → `Inner::lease` (`pool/pipeline.rs`: a
+//! connection of its own, checked out through `pool/checkout.rs`, or a share
+//! of a busy one) → `Connection::run` (`connection.rs`: the statement cache,
+//! then tokio-postgres' client, whose driver task writes) → the [`Socket`]
+//! of `transport.rs`, opened by the transport crate.
 //!
 //! ```
 //! use edgepg_core::{Config, ErrorKind};

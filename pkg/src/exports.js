@@ -3,6 +3,7 @@ import { Pool, Client, Session, Transaction, PoolClient, webSocket, describeEnv,
 import { Results } from './results.js';
 import { Cursor } from './cursor.js';
 import { types } from './types.js';
+import { http } from './http.js';
 import {
   DatabaseError, InterfaceError, DataError, IntegrityError, ProgrammingError, NotSupportedError,
   QueryCanceledError, TransactionRollbackError, OperationalError, InternalError, ConnectionLostError,
@@ -11,7 +12,7 @@ import {
 
 export {
   Pool, Client, Session, Results, Transaction, PoolClient, Cursor, types, escapeIdentifier, escapeLiteral,
-  webSocket, describeEnv, diagnostics,
+  webSocket, describeEnv, diagnostics, http,
   DatabaseError, InterfaceError, DataError, IntegrityError, ProgrammingError, NotSupportedError,
   QueryCanceledError, TransactionRollbackError, OperationalError, InternalError, ConnectionLostError,
   PoolFullError, PoolTimeoutError, PoolClosedError, DatabaseNotAvailableError, PartiallyConnectedError,

@@ -177,6 +177,52 @@ export function globalParsers(cols) {
   return any ? out : null;
 }
 
+/** `2024-01-02` or `2024-01-02 03:04:05.678` as a local-time Date (pg-types' date and timestamp). */
+function parseLocal(v) {
+  const m = /^(\d{4,})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(\.\d+)?)?( BC)?$/.exec(v);
+  if (m === null) return v === 'infinity' ? Infinity : v === '-infinity' ? -Infinity : v;
+  let year = Number(m[1]);
+  if (m[8]) year = 1 - year;
+  const ms = m[7] ? Math.floor(Number(m[7]) * 1000) : 0;
+  const d = new Date(year, Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), ms);
+  if (year >= 0 && year < 100) d.setFullYear(year);
+  return d;
+}
+
+/**
+ * node-postgres' own values (pg-types' text parsers): int8 and numeric as
+ * strings, date/timestamp as local Dates, for code written against `pg`
+ * (`edgepg/pg`). bytea is a Uint8Array where pg has a Buffer; interval
+ * stays PostgreSQL's text.
+ */
+const pgDefaults = new Map([
+  [16, bool], [17, parseBytea], [21, number], [23, number], [26, number], [700, number], [701, number],
+  [114, JSON.parse], [3802, JSON.parse], [1082, parseLocal], [1114, parseLocal], [1184, parseTimestamptz],
+]);
+for (const [array, element] of [
+  [1000, 16], [1001, 17], [1005, 21], [1007, 23], [1028, 26], [1021, 700], [1022, 701], [199, 114],
+  [3807, 3802], [1182, 1082], [1115, 1114], [1185, 1184],
+]) {
+  const parse = pgDefaults.get(element);
+  pgDefaults.set(array, (v) => parseArray(v, parse));
+}
+pgDefaults.set(1231, (v) => parseArray(v, number)); // pg-types parses numeric[] as floats, numeric as a string
+for (const array of [1009, 1015, 1014, 1002, 1003, 1016, 1183, 1187, 1270, 2951, 1041, 651, 1040]) {
+  pgDefaults.set(array, (v) => parseArray(v));
+}
+
+/** pg's `types`: `setTypeParser` shared with edgepg's, defaults as node-postgres has them. */
+export const pgTypes = Object.freeze({
+  builtins,
+  setTypeParser,
+  getTypeParser(oid, format = 'text') {
+    const set = overrides[format === 'binary' ? 'binary' : 'text'].get(oid);
+    if (set !== undefined) return set;
+    return pgDefaults.get(oid) ?? identity;
+  },
+  arrayParser: types.arrayParser,
+});
+
 /** Per-column parsers from a `{ getTypeParser(oid, format) }` object. */
 export function parsersFrom(typesObject) {
   return (cols) => cols.oids.map((oid) => {

@@ -13,7 +13,8 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::address::{AllowList, Destination, Host};
 use crate::http::{self, HeadError};
-use crate::server::{check_request, is_upgrade, BoxIo, Shared};
+use crate::server::{check_request, is_upgrade};
+use crate::shared::{BoxIo, Shared};
 use crate::Options;
 
 /// What the proxy does with a request head.

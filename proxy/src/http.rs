@@ -15,6 +15,8 @@ pub(crate) struct Head {
     pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) query: Option<String>,
+    /// The minor HTTP version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub(crate) version: u8,
     headers: Vec<(String, Vec<u8>)>,
 }
 
@@ -62,7 +64,21 @@ pub(crate) enum HeadError {
 pub(crate) async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
 ) -> Result<(Head, Vec<u8>), HeadError> {
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    read_head_after(stream, Vec::with_capacity(1024)).await
+}
+
+/// Like [`read_head`], starting with bytes already received (the rest of a
+/// keep-alive connection's previous request).
+pub(crate) async fn read_head_after<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    mut buf: Vec<u8>,
+) -> Result<(Head, Vec<u8>), HeadError> {
+    if !buf.is_empty() {
+        if let Some((head, len)) = parse_head(&buf)? {
+            let rest = buf.get(len..).unwrap_or_default().to_vec();
+            return Ok((head, rest));
+        }
+    }
     let mut chunk = [0u8; 2048];
     loop {
         let n = stream
@@ -96,6 +112,7 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError>
                 method: req.method.unwrap_or("").to_string(),
                 path,
                 query,
+                version: req.version.unwrap_or(1),
                 headers: req
                     .headers
                     .iter()
@@ -159,7 +176,11 @@ fn reason_phrase(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        204 => "No Content",
         408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
         502 => "Bad Gateway",
@@ -190,6 +211,29 @@ fn render(status: u16, extra_headers: &[(&str, &str)], content_type: &str, body:
         body.len()
     );
     s.into_bytes()
+}
+
+/// Renders a response that may keep the connection open.
+pub(crate) fn render_body(
+    status: u16,
+    extra_headers: &[(&str, String)],
+    content_type: &str,
+    body: &[u8],
+    keep_alive: bool,
+) -> Vec<u8> {
+    let mut s = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+    for (k, v) in extra_headers {
+        let _ = write!(s, "{k}: {v}\r\n");
+    }
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    let _ = write!(
+        s,
+        "Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {connection}\r\nCache-Control: no-store\r\n\r\n",
+        body.len()
+    );
+    let mut out = s.into_bytes();
+    out.extend_from_slice(body);
+    out
 }
 
 /// Writes a response and shuts the write side down (errors ignored: the

@@ -48,6 +48,9 @@ pub mod fuzzing;
 mod http;
 pub mod metrics;
 mod server;
+mod shared;
+mod sql;
+mod sql_pool;
 mod tunnel;
 
 use std::fmt;
@@ -253,6 +256,42 @@ pub struct Options {
     /// On SIGTERM, how long open tunnels may finish before they are closed.
     #[arg(long, env = "EDGEPG_PROXY_DRAIN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    /// Turn off SQL over HTTP (`POST /sql`, Neon's HTTP protocol).
+    #[arg(long, env = "EDGEPG_PROXY_NO_SQL", value_parser = parse_switch)]
+    pub no_sql: bool,
+
+    /// Most server connections per `/sql` pool (one pool per destination and login).
+    #[arg(long, env = "EDGEPG_PROXY_SQL_POOL_SIZE", default_value_t = 10)]
+    pub sql_pool_size: usize,
+
+    /// Most `/sql` pools at once; the least recently used idle one makes room.
+    #[arg(long, env = "EDGEPG_PROXY_SQL_MAX_POOLS", default_value_t = 100)]
+    pub sql_max_pools: usize,
+
+    /// A pooled `/sql` server connection idle this long is closed (0: never).
+    #[arg(long, env = "EDGEPG_PROXY_SQL_POOL_IDLE_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub sql_pool_idle_timeout: Duration,
+
+    /// How long a `/sql` request may wait for a server connection of its pool.
+    #[arg(long, env = "EDGEPG_PROXY_SQL_ACQUIRE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub sql_acquire_timeout: Duration,
+
+    /// Longest a `/sql` statement may run before it is cancelled (0: no limit).
+    #[arg(long, env = "EDGEPG_PROXY_SQL_STATEMENT_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub sql_statement_timeout: Duration,
+
+    /// Largest `/sql` request body, in bytes (larger: 413).
+    #[arg(long, env = "EDGEPG_PROXY_SQL_MAX_REQUEST_SIZE", default_value_t = 10 << 20)]
+    pub sql_max_request_size: usize,
+
+    /// Largest `/sql` response body, in bytes (larger: an error, code 54000).
+    #[arg(long, env = "EDGEPG_PROXY_SQL_MAX_RESPONSE_SIZE", default_value_t = 10 << 20)]
+    pub sql_max_response_size: usize,
+
+    /// An HTTP keep-alive connection with no request for this long is closed.
+    #[arg(long, env = "EDGEPG_PROXY_KEEPALIVE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub keepalive_timeout: Duration,
 }
 
 #[cfg(test)]

@@ -41,6 +41,10 @@ pub enum Reject {
     TextFrame,
     /// The proxy is shutting down.
     Draining,
+    /// A `/sql` request body larger than `--sql-max-request-size`.
+    BodyTooLarge,
+    /// A `/sql` request whose body or headers are not a valid query.
+    BadBody,
 }
 
 impl Reject {
@@ -48,11 +52,11 @@ impl Reject {
     ///
     /// ```
     /// use edgepg_proxy::metrics::Reject;
-    /// assert_eq!(Reject::ALL.len(), 14);
+    /// assert_eq!(Reject::ALL.len(), 16);
     /// assert_eq!(Reject::ALL[0], Reject::NotAllowed);
     /// assert!(Reject::ALL.contains(&Reject::Draining));
     /// ```
-    pub const ALL: [Reject; 14] = [
+    pub const ALL: [Reject; 16] = [
         Reject::NotAllowed,
         Reject::ForbiddenAddress,
         Reject::BadAddress,
@@ -67,6 +71,8 @@ impl Reject {
         Reject::FrameTooLarge,
         Reject::TextFrame,
         Reject::Draining,
+        Reject::BodyTooLarge,
+        Reject::BadBody,
     ];
 
     /// The `reason` label value.
@@ -92,12 +98,25 @@ impl Reject {
             Reject::FrameTooLarge => "frame_too_large",
             Reject::TextFrame => "text_frame",
             Reject::Draining => "draining",
+            Reject::BodyTooLarge => "body_too_large",
+            Reject::BadBody => "bad_body",
         }
     }
 
     fn index(self) -> usize {
         Reject::ALL.iter().position(|&r| r == self).unwrap_or(0)
     }
+}
+
+/// How a `/sql` request ended, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SqlOutcome {
+    /// Answered with results.
+    Ok,
+    /// Answered with a database error.
+    DbError,
+    /// Refused before reaching a database.
+    Refused,
 }
 
 /// Counters and gauges of one proxy.
@@ -118,7 +137,11 @@ pub struct Metrics {
     frames_client_to_server: AtomicU64,
     frames_server_to_client: AtomicU64,
     round_trips: AtomicU64,
-    rejects: [AtomicU64; 14],
+    rejects: [AtomicU64; 16],
+    sql_ok: AtomicU64,
+    sql_db_error: AtomicU64,
+    sql_refused: AtomicU64,
+    sql_server_connects: AtomicU64,
 }
 
 /// A point-in-time copy of the metrics.
@@ -141,6 +164,14 @@ pub struct Snapshot {
     pub bytes_client_to_server: u64,
     /// Payload bytes from servers to clients.
     pub bytes_server_to_client: u64,
+    /// `/sql` requests answered with results.
+    pub sql_ok: u64,
+    /// `/sql` requests answered with a database error (HTTP 400 with a SQLSTATE).
+    pub sql_db_error: u64,
+    /// `/sql` requests refused before reaching a database (4xx/5xx without a SQLSTATE).
+    pub sql_refused: u64,
+    /// Server connections opened for `/sql` requests.
+    pub sql_server_connects: u64,
     /// Round trips: client flights the server answered (server data arriving
     /// after client data no server data had answered yet; a client that sends
     /// its startup and password together, then a query, makes two).
@@ -185,6 +216,21 @@ impl Metrics {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a `/sql` request by outcome.
+    pub(crate) fn sql_request(&self, outcome: SqlOutcome) {
+        let counter = match outcome {
+            SqlOutcome::Ok => &self.sql_ok,
+            SqlOutcome::DbError => &self.sql_db_error,
+            SqlOutcome::Refused => &self.sql_refused,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a server connection opened for `/sql`.
+    pub(crate) fn sql_server_connect(&self) {
+        self.sql_server_connects.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn reject(&self, reason: Reject) {
         if let Some(c) = self.rejects.get(reason.index()) {
             c.fetch_add(1, Ordering::Relaxed);
@@ -220,6 +266,10 @@ impl Metrics {
             bytes_client_to_server: self.bytes_client_to_server.load(Ordering::Relaxed),
             bytes_server_to_client: self.bytes_server_to_client.load(Ordering::Relaxed),
             round_trips: self.round_trips.load(Ordering::Relaxed),
+            sql_ok: self.sql_ok.load(Ordering::Relaxed),
+            sql_db_error: self.sql_db_error.load(Ordering::Relaxed),
+            sql_refused: self.sql_refused.load(Ordering::Relaxed),
+            sql_server_connects: self.sql_server_connects.load(Ordering::Relaxed),
         }
     }
 
@@ -304,6 +354,22 @@ impl Metrics {
             .zip(&labels)
             .map(|(r, l)| (l.as_str(), self.rejects(*r)))
             .collect();
+        metric(
+            "edgepg_proxy_sql_requests_total",
+            "counter",
+            "POST /sql requests, by outcome.",
+            &[
+                ("{outcome=\"ok\"}", load(&self.sql_ok)),
+                ("{outcome=\"db_error\"}", load(&self.sql_db_error)),
+                ("{outcome=\"refused\"}", load(&self.sql_refused)),
+            ],
+        );
+        metric(
+            "edgepg_proxy_sql_server_connects_total",
+            "counter",
+            "Server connections opened for POST /sql (warm requests reuse pooled ones).",
+            &[("", load(&self.sql_server_connects))],
+        );
         metric(
             "edgepg_proxy_rejects_total",
             "counter",

@@ -1,61 +1,25 @@
 //! The listener: accepting, refusing, upgrading, draining.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
-use crate::address::{self, AllowList, Destination, Host, Refusal};
+use crate::address::{self, AllowList, Destination};
 use crate::http::{self, Head, HeadError};
 use crate::metrics::{Metrics, Reject};
+use crate::shared::{
+    connect, refused, resolve_checked, BoxIo, Refused, Shared, REFUSAL_WRITE_TIMEOUT,
+};
 use crate::tunnel;
 use crate::{Error, Options};
-
-/// A client byte stream, plain or TLS.
-pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-pub(crate) type BoxIo = Box<dyn Io>;
-
-/// How long a refusal may take to write.
-const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// State shared by every connection.
-pub(crate) struct Shared {
-    pub(crate) opts: Options,
-    allow: AllowList,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    pub(crate) metrics: Arc<Metrics>,
-    draining: AtomicBool,
-    pub(crate) force_close: watch::Sender<bool>,
-    next_id: AtomicU64,
-}
-
-impl Shared {
-    pub(crate) fn new(
-        opts: Options,
-        allow: AllowList,
-        tls: Option<tokio_rustls::TlsAcceptor>,
-    ) -> Shared {
-        Shared {
-            opts,
-            allow,
-            tls,
-            metrics: Arc::new(Metrics::default()),
-            draining: AtomicBool::new(false),
-            force_close: watch::channel(false).0,
-            next_id: AtomicU64::new(1),
-        }
-    }
-}
 
 /// A bound proxy, ready to [`run`](Proxy::run).
 ///
@@ -254,6 +218,15 @@ impl Proxy {
             shared,
         } = self;
         let metrics_task = metrics_listener.map(|l| tokio::spawn(serve_metrics(l, shared.clone())));
+        let reaper = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    shared.pools.reap();
+                }
+            })
+        };
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -272,7 +245,7 @@ impl Proxy {
             }
         }
         drop(listener);
-        shared.draining.store(true, Ordering::SeqCst);
+        shared.start_draining();
         let active = shared.metrics.snapshot().sockets_open;
         info!(
             open = active,
@@ -292,6 +265,8 @@ impl Proxy {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
+        reaper.abort();
+        shared.pools.close_all().await;
         if let Some(task) = metrics_task {
             task.abort();
         }
@@ -417,24 +392,39 @@ async fn serve_conn(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         }
     };
 
-    match head.path.as_str() {
-        "/v1" | "/v2" => upgrade(shared, io, conn, peer, head, rest).await,
-        "/healthz" | "/" if !is_upgrade(&head) => {
-            let (status, body) = health(&shared);
-            let bytes = http::response(status, &[], body);
-            let _ = timeout(REFUSAL_WRITE_TIMEOUT, http::send(&mut io, &bytes)).await;
-        }
-        _ => {
-            refuse(
-                &mut io,
-                &shared,
-                conn,
-                peer,
-                Reject::BadRequest,
-                404,
-                "not found: tunnels are at /v1?address=HOST:PORT (or /v2)",
-            )
-            .await;
+    let (mut io, mut head, mut rest) = (io, head, rest);
+    loop {
+        match head.path.as_str() {
+            "/v1" | "/v2" => return upgrade(shared, io, conn, peer, head, rest).await,
+            "/sql" if !shared.opts.no_sql && !is_upgrade(&head) => {
+                // A keep-alive connection may go on with another kind of request.
+                match crate::sql::serve(shared.clone(), io, conn, peer, head, rest).await {
+                    Some((next_io, next_head, next_rest)) => {
+                        io = next_io;
+                        head = next_head;
+                        rest = next_rest;
+                    }
+                    None => return,
+                }
+            }
+            "/healthz" | "/" if !is_upgrade(&head) => {
+                let (status, body) = health(&shared);
+                let bytes = http::response(status, &[], body);
+                let _ = timeout(REFUSAL_WRITE_TIMEOUT, http::send(&mut io, &bytes)).await;
+                return;
+            }
+            _ => {
+                return refuse(
+                    &mut io,
+                    &shared,
+                    conn,
+                    peer,
+                    Reject::BadRequest,
+                    404,
+                    "not found: tunnels are at /v1?address=HOST:PORT (or /v2), SQL over HTTP at POST /sql",
+                )
+                .await;
+            }
         }
     }
 }
@@ -444,26 +434,10 @@ pub(crate) fn is_upgrade(head: &Head) -> bool {
 }
 
 fn health(shared: &Shared) -> (u16, &'static str) {
-    if shared.draining.load(Ordering::SeqCst) {
+    if shared.is_draining() {
         (503, "draining\n")
     } else {
         (200, "ok\n")
-    }
-}
-
-/// A request refused before any I/O on its behalf.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refused {
-    pub(crate) reason: Reject,
-    pub(crate) status: u16,
-    pub(crate) message: String,
-}
-
-fn refused(reason: Reject, status: u16, message: impl Into<String>) -> Refused {
-    Refused {
-        reason,
-        status,
-        message: message.into(),
     }
 }
 
@@ -577,36 +551,13 @@ async fn upgrade(
         }
     };
     let connect_deadline = Instant::now() + shared.opts.connect_timeout;
-    let ips: Vec<IpAddr> = match &dest.host {
-        Host::Ip(ip) => vec![*ip],
-        Host::Name(name) => {
-            match timeout_at(
-                connect_deadline,
-                tokio::net::lookup_host((name.as_str(), dest.port)),
-            )
-            .await
-            {
-                Ok(Ok(addrs)) => {
-                    let mut ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
-                    ips.dedup();
-                    ips
-                }
-                Ok(Err(_)) | Err(_) => {
-                    let msg = format!("cannot resolve {name}");
-                    return refuse(&mut io, &shared, conn, peer, Reject::Resolve, 502, &msg).await;
-                }
-            }
+    let addrs = match resolve_checked(&shared.allow, &dest, connect_deadline).await {
+        Ok(addrs) => addrs,
+        Err(r) => {
+            return refuse(&mut io, &shared, conn, peer, r.reason, r.status, &r.message).await
         }
     };
-    if let Err(refusal) = shared.allow.check(&dest, &ips) {
-        let reason = match refusal {
-            Refusal::NotAllowed => Reject::NotAllowed,
-            Refusal::ForbiddenAddress(_) => Reject::ForbiddenAddress,
-        };
-        let msg = format!("{refusal}: {dest}");
-        return refuse(&mut io, &shared, conn, peer, reason, 403, &msg).await;
-    }
-    if shared.draining.load(Ordering::SeqCst) {
+    if shared.is_draining() {
         return refuse(
             &mut io,
             &shared,
@@ -618,7 +569,7 @@ async fn upgrade(
         )
         .await;
     }
-    let upstream = match connect(&address::socket_addrs(&ips, dest.port), connect_deadline).await {
+    let upstream = match connect(&addrs, connect_deadline).await {
         Ok(s) => s,
         Err((status, e)) => {
             let msg = format!("cannot connect to {dest}: {e}");
@@ -641,19 +592,6 @@ async fn upgrade(
     tunnel::run(shared, ws, upstream, conn, peer, dest).await;
 }
 
-/// Connects to the first address that answers before the deadline.
-async fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, (u16, String)> {
-    let mut last = String::from("no address");
-    for addr in addrs {
-        match timeout_at(deadline, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => return Ok(s),
-            Ok(Err(e)) => last = format!("{addr}: {e}"),
-            Err(_) => return Err((504, format!("{addr}: connect timed out"))),
-        }
-    }
-    Err((502, last))
-}
-
 /// Serves `/metrics` and `/healthz` to one client at a time per connection.
 async fn serve_metrics(listener: TcpListener, shared: Arc<Shared>) {
     loop {
@@ -666,11 +604,18 @@ async fn serve_metrics(listener: TcpListener, shared: Arc<Shared>) {
             let head = timeout(Duration::from_secs(10), http::read_head(&mut tcp)).await;
             let bytes = match head {
                 Ok(Ok((head, _))) => match head.path.as_str() {
-                    "/metrics" => http::response_typed(
-                        200,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                        &shared.metrics.render(),
-                    ),
+                    "/metrics" => {
+                        let mut text = shared.metrics.render();
+                        let (pools, conns) = shared.pools.counts();
+                        text.push_str(&format!(
+                            "# HELP edgepg_proxy_sql_pools Server connection pools behind /sql.\n\
+                             # TYPE edgepg_proxy_sql_pools gauge\nedgepg_proxy_sql_pools {pools}\n\
+                             # HELP edgepg_proxy_sql_server_connections Pooled server connections behind /sql.\n\
+                             # TYPE edgepg_proxy_sql_server_connections gauge\n\
+                             edgepg_proxy_sql_server_connections {conns}\n"
+                        ));
+                        http::response_typed(200, "text/plain; version=0.0.4; charset=utf-8", &text)
+                    }
                     "/healthz" => {
                         let (status, body) = health(&shared);
                         http::response(status, &[], body)

@@ -18,7 +18,7 @@ use tracing::info;
 
 use crate::address::Destination;
 use crate::metrics::Reject;
-use crate::server::{BoxIo, Shared};
+use crate::shared::{BoxIo, Shared};
 
 /// Bytes read from the destination per frame at most.
 const READ_CHUNK: usize = 64 * 1024;

@@ -6,8 +6,8 @@ import { performance } from 'node:perf_hooks';
 import ws from 'ws';
 import postgres from 'postgres';
 import pg from 'pg';
-import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
-import { Pool as EdgePool, nodeSocket, webSocket } from 'edgepg';
+import { Pool as NeonPool, neonConfig, neon } from '@neondatabase/serverless';
+import { Pool as EdgePool, nodeSocket, webSocket, http } from 'edgepg';
 import { W3, w3params, W4, W5 } from './workloads.mjs';
 
 const PG_URL = process.env.PG_URL;
@@ -134,4 +134,90 @@ if (wants('W7')) {
     // measure() runs a warm-up and ROUNDS timed runs.
     report('W7', name, 1, ms, tunnelled ? (after - before) / (ROUNDS + 1) : undefined);
   }
+}
+
+if (wants('W8')) {
+  // W8: one-shot latency of `select $1::int`, one query at a time, warm and
+  // cold: edgepg's http() and Neon's neon() over POST /sql of the same proxy,
+  // next to a query on an open tunnel connection and a fresh WebSocket Pool
+  // connection (connect, query, end). "Warm" HTTP reuses the fetch
+  // keep-alive connection and a pooled server connection; "cold" asks for a
+  // new server connection (a new application_name is a new pool in the proxy).
+  // Reported: the median of the single-query latencies.
+  const PW_URL = process.env.PG_PASSWORD_URL ?? PG_URL;
+  const endpoint = `http://${PROXY.replace(/\/v1$/, '')}/sql`;
+  neonConfig.fetchEndpoint = endpoint;
+  neonConfig.pipelineConnect = false;
+  const withApp = (name) => `${PW_URL}${PW_URL.includes('?') ? '&' : '?'}application_name=${name}`;
+  const latency = async (fn, n) => {
+    for (let i = 0; i < 5; i++) await fn(i);
+    const times = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await fn(i);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)];
+  };
+  const open = new EdgePool({ connectionString: PW_URL, transport: webSocket({ proxy: `ws://${PROXY}`, WebSocket: ws }), max: 1, min: 1 });
+  const edgeHttp = http(PW_URL, { endpoint });
+  const neonHttp = neon(PW_URL);
+  let cold = 0;
+  // The same request on a raw keep-alive socket: the proxy's share, without fetch.
+  const raw = await rawHttp(endpoint, PW_URL);
+  const w8 = {
+    'raw HTTP/1.1 keep-alive socket, no fetch (js)': [() => raw.query(), 300],
+    'query on an open tunnel connection (edgepg, js)': [(i) => open.query('select $1::int as x', [i]), 300],
+    'edgepg http() warm (js)': [(i) => edgeHttp.query('select $1::int as x', [i]), 300],
+    'neon() warm (js)': [(i) => neonHttp.query('select $1::int as x', [i]), 300],
+    'edgepg http() cold (js, new server connection)': [(i) => http(withApp(`edgepg_cold_${process.pid}_${cold++}`), { endpoint }).query('select $1::int as x', [i]), 60],
+    'neon() cold (js, new server connection)': [(i) => neon(withApp(`neon_cold_${process.pid}_${cold++}`)).query('select $1::int as x', [i]), 60],
+    'edgepg fresh WebSocket Pool connection (js, tunnel)': [async (i) => {
+      const pool = new EdgePool({ connectionString: PW_URL, transport: webSocket({ proxy: `ws://${PROXY}`, WebSocket: ws }), max: 1 });
+      await pool.query('select $1::int as x', [i]);
+      await pool.end();
+    }, 60],
+    '@neondatabase/serverless fresh Pool connection (js, tunnel)': [async (i) => {
+      const pool = new NeonPool({ connectionString: PW_URL, max: 1 });
+      await pool.query('select $1::int as x', [i]);
+      await pool.end();
+    }, 60],
+  };
+  try {
+    for (const [name, [fn, n]] of Object.entries(w8)) report('W8', name, 1, await latency(fn, n));
+  } finally {
+    await open.end();
+    raw.end();
+  }
+}
+
+/** POST /sql on one raw keep-alive TCP connection (node:net), one request at a time. */
+async function rawHttp(endpoint, url) {
+  const { connect } = await import('node:net');
+  const u = new URL(endpoint);
+  const s = connect(Number(u.port), u.hostname);
+  s.setNoDelay(true);
+  await new Promise((r) => s.on('connect', r));
+  let buf = '';
+  let waiter = null;
+  s.on('data', (d) => {
+    buf += d;
+    const i = buf.indexOf('\r\n\r\n');
+    if (i < 0) return;
+    const len = Number(/content-length: (\d+)/i.exec(buf.slice(0, i))[1]);
+    if (buf.length < i + 4 + len) return;
+    if (!buf.startsWith('HTTP/1.1 200')) throw new Error(`POST /sql failed: ${buf.slice(0, i + 4 + len)}`);
+    buf = buf.slice(i + 4 + len);
+    const w = waiter;
+    waiter = null;
+    w();
+  });
+  const body = JSON.stringify({ query: 'select $1::int as x', params: ['1'] });
+  const req = `POST /sql HTTP/1.1\r\nHost: x\r\nNeon-Connection-String: ${url}\r\nNeon-Raw-Text-Output: true\r\n` +
+    `Neon-Array-Mode: true\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  return {
+    query: () => new Promise((r) => { waiter = r; s.write(req); }),
+    end: () => s.end(),
+  };
 }

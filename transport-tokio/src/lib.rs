@@ -17,6 +17,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "http")]
+pub mod http;
 mod runtime;
 mod tls;
 mod transport;

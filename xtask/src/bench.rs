@@ -66,8 +66,32 @@ pub fn bench() -> Result<(), String> {
     Ok(())
 }
 
+/// `cargo xtask bench js W8[,W7…]`: only the named JavaScript workloads,
+/// printed (BENCHMARKS.md is left alone).
+pub fn bench_js(only: &str) -> Result<(), String> {
+    crate::ensure::postgres()?;
+    crate::ensure::openssl()?;
+    let root = workspace_root();
+    crate::pkg::build()?;
+    crate::ensure::npm_deps("tests/bench")?;
+    let status = cargo()
+        .args(["build", "--release", "-q", "-p", "edgepg-proxy"])
+        .status()
+        .map_err(|e| format!("cargo build: {e}"))?;
+    if !status.success() {
+        return Err("building edgepg-proxy failed".into());
+    }
+    let results = js_workloads_only(&root, Some(only))?;
+    println!("{}", render(&results));
+    Ok(())
+}
+
 /// Starts PostgreSQL and an edgepg-proxy process, then `node tests/bench/run.mjs`.
 fn js_workloads(root: &Path) -> Result<Vec<Measurement>, String> {
+    js_workloads_only(root, None)
+}
+
+fn js_workloads_only(root: &Path, only: Option<&str>) -> Result<Vec<Measurement>, String> {
     let pg = edgepg_tests::PgServer::start();
     let free_port = || {
         std::net::TcpListener::bind("127.0.0.1:0")
@@ -98,6 +122,7 @@ fn js_workloads(root: &Path) -> Result<Vec<Measurement>, String> {
         println!("==> running the JavaScript workloads (node): edgepg, postgres.js, pg, @neondatabase/serverless");
         Command::new("node")
             .arg("run.mjs")
+            .args(only)
             .current_dir(root.join("tests/bench"))
             .env("PG_URL", pg.url())
             .env("PROXY", format!("127.0.0.1:{port}/v1"))
@@ -200,6 +225,22 @@ fn render(results: &[Measurement]) -> String {
     let _ = writeln!(out, "\nReproduce with `cargo xtask bench` (runs `target/release/edgepg-bench`, then `node tests/bench/run.mjs` against a fresh PostgreSQL and an edgepg-proxy process). Each figure is the median of 7 rounds after a warm-up; \"edgepg ÷ peer\" is the peer's median time divided by edgepg's, so above 1 means edgepg is faster.\n");
     for (workload, rows) in by_workload {
         let _ = writeln!(out, "### {workload}\n");
+        if workload == "W8" {
+            let _ = writeln!(out, "One-shot latency of `select $1::int`, one query at a time (median of single queries). \"÷ open tunnel\" is this client's latency divided by that of a query on an already open tunnel connection (below 1.2 meets the goal for a warm `http()`).\n");
+            let _ = writeln!(out, "| client | median | ÷ open tunnel |");
+            let _ = writeln!(out, "|---|---:|---:|");
+            let reference = rows
+                .iter()
+                .find(|r| r.client.contains("open tunnel connection"));
+            for m in &rows {
+                let ratio = reference.map_or(String::new(), |r| {
+                    format!("{:.2}", m.median_ms / r.median_ms)
+                });
+                let _ = writeln!(out, "| {} | {:.3} ms | {} |", m.client, m.median_ms, ratio);
+            }
+            out.push('\n');
+            continue;
+        }
         let counted = rows.iter().any(|m| m.round_trips.is_some());
         if counted {
             let _ = writeln!(out, "Round trips from the socket's opening to the first row, counted at the proxy (client flights the server answered), with a role the server asks for a cleartext password.\n");

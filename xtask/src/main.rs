@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         Some("test") if args.len() == 1 => report(test()),
         Some("demo") if args.len() == 1 => demo(),
         Some("bench") if args.len() == 1 => report(bench::bench()),
+        Some("bench") if args.len() == 3 && args[1] == "js" => report(bench::bench_js(&args[2])),
         Some("pkg") if args.len() == 1 => report(pkg::build()),
         Some("soak") => report(reliability::soak(&args[1..])),
         Some("fuzz") => report(reliability::fuzz_command(&args[1..])),

@@ -6,6 +6,7 @@ import {
   Client, Cursor, types, escapeIdentifier, type Field, type Notification,
 } from 'edgepg';
 import pg from 'edgepg';
+import pgCompat, { types as pgTypes } from 'edgepg/pg';
 
 interface User {
   id: number;
@@ -89,3 +90,12 @@ async function main(): Promise<void> {
 }
 
 void main;
+
+/** `edgepg/pg`, for code that imports `pg`. */
+export async function pgEntry(url: string): Promise<number> {
+  const pool = new pgCompat.Pool({ connectionString: url });
+  const r = await pool.query<{ n: string }>('SELECT 1::int8 AS n');
+  const parse = pgTypes.getTypeParser(20, 'text');
+  await pool.end();
+  return r.rows.length + String(parse('1')).length;
+}

@@ -3,7 +3,7 @@
 import * as edgepg from 'edgepg';
 import { scenarios } from 'reach/scenarios.mjs';
 
-const { Pool, Session, webSocket, cloudflareSocket, DatabaseError } = edgepg;
+const { Pool, Session, webSocket, cloudflareSocket, DatabaseError, http } = edgepg;
 
 export default {
   async fetch(request, env, ctx) {
@@ -11,6 +11,7 @@ export default {
     if (url.pathname === '/ready') return new Response('ok');
     const via = url.searchParams.get('transport') ?? 'socket';
     if (via === 'tls') return tls(env, ctx);
+    if (via === 'http') return overHttp(env);
     if (url.pathname === '/reach') return reach(request, url.searchParams.get('name'), via, env);
     const transport = via === 'websocket' ? webSocket({ proxy: env.PROXY }) : cloudflareSocket();
     // Sockets belong to the request that opened them: one pool per request.
@@ -48,6 +49,46 @@ async function tls(env, ctx) {
     return Response.json({ failed: String(e), name: e?.name }, { status: 500 });
   } finally {
     ctx.waitUntil(pool.end());
+  }
+}
+
+// One-shot queries over HTTP (`POST /sql` of edgepg-proxy) with http(), on workerd's fetch.
+async function overHttp(env) {
+  const out = {};
+  try {
+    const sql = http(env.DATABASE_SCRAM_URL, { endpoint: env.SQL_ENDPOINT });
+    out.tagged = await sql`SELECT ${41}::int + 1 AS n, ${'w'}::text AS t, 9007199254740993::int8 AS big`;
+    out.tagged = out.tagged.map((r) => ({ ...r, big: String(r.big), bigType: typeof r.big }));
+    const full = await http(env.DATABASE_SCRAM_URL, { endpoint: env.SQL_ENDPOINT, fullResults: true, arrayMode: true })
+      .query('SELECT 1 AS a UNION ALL SELECT 2');
+    out.full = { command: full.command, rowCount: full.rowCount, rows: full.rows };
+    const table = `workerd_http_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+    await sql.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`);
+    const [, count] = await sql.transaction(
+      [sql.query(`INSERT INTO ${table} VALUES (1)`), sql.query(`SELECT count(*)::int AS n FROM ${table}`)],
+      { isolationLevel: 'Serializable' },
+    );
+    out.batch = count;
+    try {
+      await sql.transaction([sql.query(`INSERT INTO ${table} VALUES (2)`), sql.query(`INSERT INTO ${table} VALUES (1)`)]);
+    } catch (e) {
+      out.failed = { name: e.name, code: e.code };
+    }
+    out.after = await sql.query(`SELECT id FROM ${table} ORDER BY id`);
+    await sql.query(`DROP TABLE ${table}`);
+    try {
+      await sql`SELEC 1`;
+    } catch (e) {
+      out.syntax = { name: e.name, code: e.code };
+    }
+    try {
+      await http(env.FORBIDDEN_URL, { endpoint: env.SQL_ENDPOINT }).query('SELECT 1');
+    } catch (e) {
+      out.forbidden = { name: e.name, refused: /not allowed/.test(e.message) };
+    }
+    return Response.json(out);
+  } catch (e) {
+    return Response.json({ failed: String(e), name: e?.name, code: e?.code, out }, { status: 500 });
   }
 }
 

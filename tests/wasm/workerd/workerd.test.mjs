@@ -77,6 +77,9 @@ const worker :Workerd.Worker = (
     (name = "PGSQL_APP", text = "${dbUrl}"),
     (name = "PROXY", text = "${env.EDGEPG_TEST_PROXY}"),
     (name = "DATABASE_TLS_URL", text = "${tlsUrl()}"),
+    (name = "DATABASE_SCRAM_URL", text = "${env.EDGEPG_TEST_SCRAM_URL}"),
+    (name = "SQL_ENDPOINT", text = "${env.EDGEPG_TEST_PROXY.replace(/^ws/, 'http').replace(/\/v1$/, '/sql')}"),
+    (name = "FORBIDDEN_URL", text = "postgresql://u:p@127.0.0.1:${Number(env.EDGEPG_TEST_PORT) + 1}/postgres"),
   ],
 );
 `;
@@ -129,6 +132,19 @@ test('workerd: TLS through startTls() (cloudflare:sockets), verify-full', { skip
   assert.equal(res.status, 200, `${JSON.stringify(body)}\n${log}`);
   assert.equal(body.ssl, true);
   assert.equal(body.u, new URL(env.EDGEPG_TEST_SCRAM_URL).username);
+});
+
+test('workerd: http() over POST /sql of edgepg-proxy', async () => {
+  const res = await fetch(`${base}/?transport=http`);
+  const body = await res.json();
+  assert.equal(res.status, 200, `${JSON.stringify(body)}\n${log}`);
+  assert.deepEqual(body.tagged, [{ n: 42, t: 'w', big: '9007199254740993', bigType: 'bigint' }]);
+  assert.deepEqual(body.full, { command: 'SELECT', rowCount: 2, rows: [[1], [2]] });
+  assert.deepEqual(body.batch, [{ n: 1 }]);
+  assert.deepEqual(body.failed, { name: 'IntegrityError', code: '23505' });
+  assert.deepEqual(body.after, [{ id: 1 }]);
+  assert.deepEqual(body.syntax, { name: 'ProgrammingError', code: '42601' });
+  assert.deepEqual(body.forbidden, { name: 'OperationalError', refused: true });
 });
 
 for (const transport of ['socket', 'websocket']) {

@@ -11,7 +11,7 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::pool::Held;
+use super::Held;
 use super::{error_to_js, interface};
 use crate::WasmTransport;
 

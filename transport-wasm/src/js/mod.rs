@@ -26,6 +26,11 @@ use self::decode::Types;
 use self::packet::{Mode, Packet};
 use crate::{sys, WasmTransport};
 
+/// Shared state of a connection held by JavaScript (a client, a transaction
+/// or a COPY): defined here, beside the other helpers of the JS objects, so
+/// that `pool.rs` and the objects it creates do not import each other.
+pub(crate) type Held<T> = std::rc::Rc<futures_util::lock::Mutex<Option<T>>>;
+
 /// Default cap on the parameters of one statement (`maxParameterBytes`).
 pub(crate) const DEFAULT_MAX_PARAM_BYTES: usize = 128 << 20;
 

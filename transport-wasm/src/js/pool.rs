@@ -1,10 +1,8 @@
 //! `WasmPool`: the pool behind the package's `Pool` (SPEC §4, §9).
 
-use std::rc::Rc;
 use std::time::Duration;
 
 use edgepg_core::pool::PoolEvent;
-use futures_util::lock::Mutex;
 use js_sys::{Array, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -366,6 +364,3 @@ impl WasmPool {
         Ok(o.into())
     }
 }
-
-/// Shared state of a connection held by JavaScript (a client or a transaction).
-pub(crate) type Held<T> = Rc<Mutex<Option<T>>>;

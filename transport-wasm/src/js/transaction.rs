@@ -9,7 +9,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::decode::Types;
 use super::packet::{Mode, Packet};
-use super::pool::Held;
+use super::Held;
 use super::{aborted, cancel_on_abort, error_to_js, interface, packets, prepare, refs, string_arg};
 use crate::Transaction;
 

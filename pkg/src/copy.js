@@ -29,15 +29,14 @@ function opening(start) {
 
 /** A WritableStream feeding `COPY … FROM STDIN` (`start()` resolves to the wasm copy). */
 export function copyFromStream(start) {
-  let copy = null;
   const open = opening(start);
   const encoder = new TextEncoder();
   const stream = new WritableStream({
     async start() {
-      copy = await open();
+      await open();
     },
     async write(chunk) {
-      copy = await open();
+      const copy = await open();
       const bytes = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
       if (!(bytes instanceof Uint8Array)) {
         throw new TypeError('copyFrom: write Uint8Array or string chunks');
@@ -49,7 +48,7 @@ export function copyFromStream(start) {
       }
     },
     async close() {
-      copy = await open();
+      const copy = await open();
       try {
         stream.rowCount = await copy.finish();
       } catch (e) {
@@ -57,6 +56,7 @@ export function copyFromStream(start) {
       }
     },
     async abort() {
+      const copy = await open().catch(() => null); // a COPY that never started has nothing to abort
       await copy?.abort();
     },
   });
@@ -67,14 +67,13 @@ export function copyFromStream(start) {
 
 /** A ReadableStream of `COPY … TO STDOUT` (`start()` resolves to the wasm copy). */
 export function copyToStream(start) {
-  let out = null;
   const open = opening(start);
   return new ReadableStream({
     async start() {
-      out = await open();
+      await open();
     },
     async pull(controller) {
-      out = await open();
+      const out = await open();
       let chunk;
       try {
         chunk = await out.next();
@@ -85,6 +84,7 @@ export function copyToStream(start) {
       else controller.enqueue(chunk);
     },
     async cancel() {
+      const out = await open().catch(() => null);
       await out?.close();
     },
   });

@@ -89,6 +89,7 @@ export class Cursor extends Emitter {
     this._exhausted = false;
     this._result = null;
     this._buffered = undefined;
+    this._declarable = DECLARABLE.has(firstKeyword(text));
     this._error = null;
     this._queue = Promise.resolve();
   }
@@ -122,7 +123,7 @@ export class Cursor extends Emitter {
     this.state = 'busy';
     try {
       let rows;
-      if (this._buffered === undefined && !DECLARABLE.has(firstKeyword(this.text))) {
+      if (!this._declarable && this._buffered === undefined) {
         // INSERT/UPDATE/DDL/comments: one run, its rows (RETURNING) handed out n at a time.
         const r = await this._host.query(this.text, this.values, this._conf);
         this._result = cursorResult(r);
@@ -156,15 +157,18 @@ export class Cursor extends Emitter {
    */
   async _finish() {
     this._exhausted = true;
-    if (this._opened !== null) {
-      await this._host.query(`CLOSE ${this._name}`, [], {});
-      if (this._ownTransaction) {
-        this._ownTransaction = false;
-        await this._host.query('COMMIT', [], {});
-      }
-    }
+    if (this._opened !== null) await this._closeDeclared();
     this.state = 'done';
     this.emit('end', this._result);
+  }
+
+  /** CLOSEs the DECLAREd cursor and COMMITs the transaction it opened, if it did. */
+  async _closeDeclared() {
+    await this._host.query(`CLOSE ${this._name}`, [], {});
+    if (this._ownTransaction) {
+      this._ownTransaction = false;
+      await this._host.query('COMMIT', [], {});
+    }
   }
 
   _open() {
@@ -206,11 +210,7 @@ export class Cursor extends Emitter {
     if (!wasOpen) return;
     try {
       await this._opened;
-      await this._host.query(`CLOSE ${this._name}`, [], {});
-      if (this._ownTransaction) {
-        this._ownTransaction = false;
-        await this._host.query('COMMIT', [], {});
-      }
+      await this._closeDeclared();
     } catch (e) {
       if (this._ownTransaction) {
         this._ownTransaction = false;

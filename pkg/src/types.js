@@ -107,22 +107,28 @@ export function parseArray(text, element = identity, delimiter = ',') {
 const number = (v) => Number(v);
 const bool = (v) => v === 't' || v === 'true';
 
+/**
+ * Text parsers by OID: `scalars` ([oid, parse]), arrays ([array oid,
+ * element oid or element parser]), and arrays whose elements stay strings.
+ */
+function parserTable(scalars, arraysOf, textArrays) {
+  const table = new Map(scalars);
+  for (const [array, element] of arraysOf) {
+    const parse = typeof element === 'function' ? element : table.get(element);
+    table.set(array, (v) => parseArray(v, parse));
+  }
+  for (const array of textArrays) table.set(array, (v) => parseArray(v));
+  return table;
+}
+
 /** edgepg's mapping (SPEC §7 defaults) as text parsers, by OID. */
-const defaults = new Map([
+const defaults = parserTable([
   [16, bool], [17, parseBytea], [20, (v) => BigInt(v)], [21, number], [23, number], [26, number],
   [700, number], [701, number], [114, JSON.parse], [3802, JSON.parse], [1184, parseTimestamptz],
-]);
-// Their arrays (and those of text-like types, whose elements stay strings).
-for (const [array, element] of [
+], [
   [1000, 16], [1001, 17], [1016, 20], [1005, 21], [1007, 23], [1028, 26], [1021, 700],
   [1022, 701], [199, 114], [3807, 3802], [1185, 1184],
-]) {
-  const parse = defaults.get(element);
-  defaults.set(array, (v) => parseArray(v, parse));
-}
-for (const array of [1009, 1015, 1014, 1002, 1003, 1231, 1182, 1183, 1115, 1187, 1270, 2951, 1041, 651, 1040]) {
-  defaults.set(array, (v) => parseArray(v));
-}
+], [1009, 1015, 1014, 1002, 1003, 1231, 1182, 1183, 1115, 1187, 1270, 2951, 1041, 651, 1040]);
 
 function checkOid(oid) {
   if (!Number.isInteger(oid) || oid < 0 || oid > 0xffffffff) {
@@ -149,17 +155,28 @@ export function setTypeParser(oid, format, parser) {
 }
 
 /**
- * The parser of a type: the one set with `setTypeParser`, else one giving
- * edgepg's own values from the text form, else the identity.
+ * A `types` object over `table`: `getTypeParser` gives the parser set with
+ * `setTypeParser` (shared by every `types`), else `table`'s, else the identity.
  */
-export function getTypeParser(oid, format = 'text') {
-  const set = overrides[format === 'binary' ? 'binary' : 'text'].get(oid);
-  if (set !== undefined) return set;
-  return defaults.get(oid) ?? identity;
+function typesOver(table) {
+  const getTypeParser = (oid, format = 'text') => {
+    const set = overrides[format === 'binary' ? 'binary' : 'text'].get(oid);
+    if (set !== undefined) return set;
+    return table.get(oid) ?? identity;
+  };
+  return Object.freeze({
+    builtins,
+    setTypeParser,
+    getTypeParser,
+    arrayParser: { create: (text, parse) => ({ parse: () => parseArray(text, parse) }) },
+  });
 }
 
-/** node-postgres' `types` export. */
-export const types = Object.freeze({ builtins, setTypeParser, getTypeParser, arrayParser: { create: (text, parse) => ({ parse: () => parseArray(text, parse) }) } });
+/** node-postgres' `types` export, with edgepg's own values. */
+export const types = typesOver(defaults);
+
+/** The parser of a type, as `types.getTypeParser`. */
+export const getTypeParser = types.getTypeParser;
 
 /** The OIDs with a global text parser (`Uint32Array`), or null. */
 export function overriddenTypes() {
@@ -191,37 +208,20 @@ function parseLocal(v) {
 
 /**
  * node-postgres' own values (pg-types' text parsers): int8 and numeric as
- * strings, date/timestamp as local Dates, for code written against `pg`
- * (`edgepg/pg`). bytea is a Uint8Array where pg has a Buffer; interval
- * stays PostgreSQL's text.
+ * strings (numeric[] as floats, as pg-types has it), date/timestamp as local
+ * Dates, for code written against `pg` (`edgepg/pg`). bytea is a Uint8Array
+ * where pg has a Buffer; interval stays PostgreSQL's text.
  */
-const pgDefaults = new Map([
+const pgDefaults = parserTable([
   [16, bool], [17, parseBytea], [21, number], [23, number], [26, number], [700, number], [701, number],
   [114, JSON.parse], [3802, JSON.parse], [1082, parseLocal], [1114, parseLocal], [1184, parseTimestamptz],
-]);
-for (const [array, element] of [
+], [
   [1000, 16], [1001, 17], [1005, 21], [1007, 23], [1028, 26], [1021, 700], [1022, 701], [199, 114],
-  [3807, 3802], [1182, 1082], [1115, 1114], [1185, 1184],
-]) {
-  const parse = pgDefaults.get(element);
-  pgDefaults.set(array, (v) => parseArray(v, parse));
-}
-pgDefaults.set(1231, (v) => parseArray(v, number)); // pg-types parses numeric[] as floats, numeric as a string
-for (const array of [1009, 1015, 1014, 1002, 1003, 1016, 1183, 1187, 1270, 2951, 1041, 651, 1040]) {
-  pgDefaults.set(array, (v) => parseArray(v));
-}
+  [3807, 3802], [1182, 1082], [1115, 1114], [1185, 1184], [1231, number],
+], [1009, 1015, 1014, 1002, 1003, 1016, 1183, 1187, 1270, 2951, 1041, 651, 1040]);
 
 /** pg's `types`: `setTypeParser` shared with edgepg's, defaults as node-postgres has them. */
-export const pgTypes = Object.freeze({
-  builtins,
-  setTypeParser,
-  getTypeParser(oid, format = 'text') {
-    const set = overrides[format === 'binary' ? 'binary' : 'text'].get(oid);
-    if (set !== undefined) return set;
-    return pgDefaults.get(oid) ?? identity;
-  },
-  arrayParser: types.arrayParser,
-});
+export const pgTypes = typesOver(pgDefaults);
 
 /** Per-column parsers from a `{ getTypeParser(oid, format) }` object. */
 export function parsersFrom(typesObject) {

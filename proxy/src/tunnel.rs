@@ -161,15 +161,17 @@ pub(crate) async fn run<U: Upstream>(
                     Err(_) => return End::ServerError,
                 };
                 touch();
+                // Counted before forwarding, so a client that has its answer
+                // also sees the round trip in the metrics.
+                if awaiting_answer.swap(false, Ordering::Relaxed) {
+                    metrics.round_trip();
+                    round_trips.fetch_add(1, Ordering::Relaxed);
+                }
                 let chunk = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
                 if sink.send(Message::Binary(chunk)).await.is_err() {
                     return End::ClientError;
                 }
                 metrics.server_to_client(n);
-                if awaiting_answer.swap(false, Ordering::Relaxed) {
-                    metrics.round_trip();
-                    round_trips.fetch_add(1, Ordering::Relaxed);
-                }
                 down_bytes.fetch_add(n as u64, Ordering::Relaxed);
             }
         };

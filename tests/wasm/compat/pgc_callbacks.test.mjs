@@ -5,7 +5,7 @@
 // first proved against `pg`, then run unchanged on edgepg (./driver.mjs).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool, Client, escapeIdentifier, escapeLiteral, config, url, env, isPg } from './driver.mjs';
+import { Pool, Client, escapeIdentifier, escapeLiteral, config, url, isPg } from './driver.mjs';
 
 describe('pgc callbacks: promises and callbacks', () => {
   let pool;
@@ -152,8 +152,7 @@ describe('pgc callbacks: promises and callbacks', () => {
     assert.equal(r.rows[0].one, 1);
   });
 
-  test('new Client(connectionString) accepts a URL string', async (t) => {
-    if (env.EDGEPG_COMPAT_TRANSPORT === 'tunnel') return t.skip('needs the default transport');
+  test('new Client(connectionString) accepts a URL string (default transport in every run)', async () => {
     const c = new Client(url);
     await c.connect();
     try {

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_channel::{mpsc, oneshot};
@@ -147,6 +147,75 @@ pub(crate) struct CacheStats {
     pub(crate) evictions: AtomicU64,
 }
 
+/// Not yet known whether a pooler sits between us and PostgreSQL.
+const POOLER_UNKNOWN: u8 = 0;
+/// The backend we talk to is the one our cancel key names: no pooler.
+const POOLER_NONE: u8 = 1;
+/// The backend's pid differs from our cancel key's: a pooler (PgBouncer and
+/// the like) or a proxy that rewrites cancel keys.
+const POOLER_FOUND: u8 = 2;
+/// The cancel key's process ID is no process ID a server could have (PgBouncer
+/// makes keys of random bytes): most likely a pooler, to be confirmed.
+const POOLER_SUSPECTED: u8 = 3;
+
+/// The largest process ID Linux hands out (`PID_MAX_LIMIT` on 64-bit).
+const PID_MAX: i32 = 4 * 1024 * 1024;
+
+/// The process ID of the `BackendKeyData` this connection got at startup,
+/// read back from the cancel request tokio-postgres would send (it keeps the
+/// key private): written to an in-memory socket, no I/O.
+fn cancel_key_pid(client: &Client) -> Option<i32> {
+    use futures_util::FutureExt;
+    let mut out = CaptureSocket::default();
+    client
+        .cancel_token()
+        .cancel_query_raw(&mut out, tokio_postgres::NoTls)
+        .now_or_never()?
+        .ok()?;
+    // CancelRequest: length 16, code 80877102, process ID, secret key.
+    let pid = out.written.get(8..12)?;
+    Some(i32::from_be_bytes(pid.try_into().ok()?))
+}
+
+/// A socket that keeps what is written to it and reads as closed.
+#[derive(Default)]
+struct CaptureSocket {
+    written: Vec<u8>,
+}
+
+impl tokio::io::AsyncRead for CaptureSocket {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for CaptureSocket {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.written.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 /// A live connection to one server.
 pub(crate) struct Connection {
     client: Client,
@@ -156,6 +225,10 @@ pub(crate) struct Connection {
     statements: Mutex<StatementCache>,
     statement_capacity: usize,
     cache_stats: Arc<CacheStats>,
+    /// Whether a connection pooler sits between us and PostgreSQL
+    /// ([`POOLER_UNKNOWN`], [`POOLER_NONE`] or [`POOLER_FOUND`]); found out
+    /// before the first named statement (see [`Connection::detect_pooler`]).
+    pooler: AtomicU8,
     /// A statement was started and its future has not finished (it may have been dropped).
     pub(crate) busy: bool,
     /// The current statement reached the point where it may have run on the server (rule 6).
@@ -190,6 +263,10 @@ impl Connection {
         S: Socket + 'static,
         R: Runtime,
     {
+        let pooler = match cancel_key_pid(&client) {
+            Some(pid) if (1..=PID_MAX).contains(&pid) => POOLER_UNKNOWN,
+            _ => POOLER_SUSPECTED,
+        };
         let shared = Arc::new(Shared::default());
         let (done_tx, done_rx) = oneshot::channel::<()>();
         let driver_shared = shared.clone();
@@ -260,6 +337,7 @@ impl Connection {
             statements: Mutex::new(StatementCache::default()),
             statement_capacity: 100,
             cache_stats: Arc::default(),
+            pooler: AtomicU8::new(pooler),
             busy: false,
             sent: false,
             in_transaction: false,
@@ -378,6 +456,113 @@ impl Connection {
         self.statement_capacity = capacity;
         self.cache().clear();
         self.cache_stats = stats;
+    }
+
+    /// True while named statements may be cached: the cache is on and no
+    /// pooler was found (or is suspected) in between.
+    fn caching(&self) -> bool {
+        self.statement_capacity > 0
+            && matches!(
+                self.pooler.load(Ordering::SeqCst),
+                POOLER_NONE | POOLER_UNKNOWN
+            )
+    }
+
+    /// Whether a connection pooler sits between us and PostgreSQL: the
+    /// backend's `pg_backend_pid()` differs from the process ID of the cancel
+    /// key we got at startup (PgBouncer and its kind hand out keys of their
+    /// own). One round trip, once per connection. A pooler in transaction
+    /// mode runs each transaction on whichever server connection is free, so
+    /// a named statement prepared on one may be missing — or another client's
+    /// statement of the same name — on the next: behind a pooler the
+    /// statement cache is off and LISTEN is refused.
+    pub(crate) async fn detect_pooler(&self) -> Result<bool> {
+        match self.pooler.load(Ordering::SeqCst) {
+            POOLER_NONE => return Ok(false),
+            POOLER_FOUND => return Ok(true),
+            _ => {}
+        }
+        let rows = self
+            .client
+            .simple_query("SELECT pg_backend_pid()")
+            .await
+            .map_err(Error::from_pg)?;
+        let pid = rows.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                r.get(0).and_then(|v| v.parse::<i32>().ok())
+            }
+            _ => None,
+        });
+        let found = match (pid, cancel_key_pid(&self.client)) {
+            (Some(pid), Some(key)) => pid != key,
+            _ => false,
+        };
+        self.pooler.store(
+            if found { POOLER_FOUND } else { POOLER_NONE },
+            Ordering::SeqCst,
+        );
+        Ok(found)
+    }
+
+    /// Refuses `sql` if it holds a LISTEN and a pooler sits in between
+    /// (found out now if not yet known). Direct connections pay nothing once
+    /// the pooler check has run.
+    async fn refuse_listen_behind_pooler(&self, sql: &str) -> Result<()> {
+        if self.pooler.load(Ordering::SeqCst) == POOLER_NONE || !crate::sql_text::has_listen(sql) {
+            return Ok(());
+        }
+        if self.detect_pooler().await? {
+            return Err(listen_behind_pooler());
+        }
+        Ok(())
+    }
+
+    /// The first named statement of a connection: learns whether a pooler
+    /// sits in between in the same flight as the prepare, and caches the
+    /// statement only if none does (else runs it unnamed, as with the cache off).
+    async fn first_prepare(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        sent: &mut bool,
+        sink: Option<&mut (dyn RowSink + '_)>,
+    ) -> Result<(Results, u64)> {
+        if self.is_closed() {
+            // Nothing goes out on a dead connection: the statement may be retried.
+            return Err(Error::new(ErrorKind::ConnectionLost, "connection closed"));
+        }
+        if params.is_empty() {
+            // As prepare_and_run: the result comes from the unnamed run.
+            *sent = true;
+            let no_params = std::iter::empty::<(&(dyn ToSql + Sync), Type)>();
+            let (pooler, prepared, stream) = futures_util::future::join3(
+                self.detect_pooler(),
+                self.client.prepare(sql),
+                self.client.query_typed_raw(sql, no_params),
+            )
+            .await;
+            let stream = stream.map_err(Error::from_pg)?;
+            let columns = match (pooler?, prepared) {
+                (false, Ok(stmt)) => {
+                    let (stmt, columns, _) = self.prepared(sql, Ok(stmt))?;
+                    check_param_count(stmt.params().len(), &[])?;
+                    Some(columns)
+                }
+                _ => None,
+            };
+            return collect_rows(stream, columns, Arc::from(sql), sink).await;
+        }
+        let (pooler, prepared) =
+            futures_util::future::join(self.detect_pooler(), self.client.prepare(sql)).await;
+        if pooler? {
+            drop(prepared);
+            *sent = true;
+            return self.run_unnamed(sql, params, sink).await;
+        }
+        let (stmt, columns, query) = self.prepared(sql, prepared)?;
+        check_param_count(stmt.params().len(), params)?;
+        *sent = true;
+        self.run_prepared(&stmt, columns, query, params, sink).await
     }
 
     /// Adds the cache hits counted on this connection to the pool's counters.
@@ -603,9 +788,10 @@ impl Connection {
         mut sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
         *sent = false;
+        self.refuse_listen_behind_pooler(sql).await?;
         let mut retried = false;
         // The hot path: a cached statement, run as it is.
-        if types.is_none() && self.statement_capacity > 0 {
+        if types.is_none() && self.caching() {
             if let Some((stmt, columns, query)) = self.cache_hit(sql) {
                 check_param_count(stmt.params().len(), params)?;
                 *sent = true;
@@ -640,9 +826,31 @@ impl Connection {
         retried: bool,
         mut sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
-        if types.is_none() && self.statement_capacity == 0 {
+        if types.is_none() && !self.caching() {
             *sent = true;
+            if self.statement_capacity > 0 && self.pooler.load(Ordering::SeqCst) == POOLER_SUSPECTED
+            {
+                // Confirmed in the same flight; nothing is prepared by name meanwhile.
+                let (pooler, run) = futures_util::future::join(
+                    self.detect_pooler(),
+                    self.run_unnamed(sql, params, sink),
+                )
+                .await;
+                pooler?;
+                return run;
+            }
             return self.run_unnamed(sql, params, sink).await;
+        }
+        if types.is_none() && self.pooler.load(Ordering::SeqCst) == POOLER_UNKNOWN {
+            return self.first_prepare(sql, params, sent, sink).await;
+        }
+        if let Some(types) = types {
+            // A named statement would be prepared and run in two flights,
+            // which a transaction-mode pooler may send to two servers.
+            if self.statement_capacity == 0 || self.detect_pooler().await? {
+                *sent = true;
+                return self.run_unnamed_typed(sql, types, params, sink).await;
+            }
         }
         let mut first = !retried;
         loop {
@@ -712,8 +920,29 @@ impl Connection {
         params: &[&(dyn ToSql + Sync)],
         sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
-        let typed: Vec<(&(dyn ToSql + Sync), Type)> =
-            params.iter().map(|p| (*p, declared_type(*p))).collect();
+        let types: Vec<Type> = params.iter().map(|p| declared_type(*p)).collect();
+        self.run_unnamed_typed(sql, &types, params, sink).await
+    }
+
+    /// [`Self::run_unnamed`] with the parameter types given (`types` may be
+    /// shorter than `params`: the others are typed as [`declared_type`] says).
+    async fn run_unnamed_typed(
+        &self,
+        sql: &str,
+        types: &[Type],
+        params: &[&(dyn ToSql + Sync)],
+        sink: Option<&mut (dyn RowSink + '_)>,
+    ) -> Result<(Results, u64)> {
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    *p,
+                    types.get(i).cloned().unwrap_or_else(|| declared_type(*p)),
+                )
+            })
+            .collect();
         let stream = self
             .client
             .query_typed_raw(sql, typed)
@@ -725,6 +954,7 @@ impl Connection {
 
     /// Runs SQL text with the simple protocol (several statements allowed, no parameters).
     pub(crate) async fn batch(&mut self, sql: &str) -> Result<()> {
+        self.refuse_listen_behind_pooler(sql).await?;
         let control = self.transaction_starting(sql);
         self.busy = true;
         self.sent = !sql.is_empty();
@@ -826,6 +1056,17 @@ fn breaks_connection(e: &Error) -> bool {
         && (e.kind() == ErrorKind::ConnectionLost
             || e.message().starts_with("unexpected message")
             || e.message().starts_with("error parsing response"))
+}
+
+/// LISTEN behind a connection pooler (see [`Connection::detect_pooler`]).
+fn listen_behind_pooler() -> Error {
+    Error::new(
+        ErrorKind::NotSupported,
+        "LISTEN needs a server session of its own, but a connection pooler sits between this \
+         client and PostgreSQL (the server's process ID is not the one of the cancel key): in \
+         PgBouncer's transaction mode the notifications would never arrive. Connect the \
+         listener straight to PostgreSQL",
+    )
 }
 
 fn is_stale_statement(e: &Error) -> bool {

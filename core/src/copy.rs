@@ -24,6 +24,8 @@ use crate::transport::Transport;
 pub struct CopyIn<T: Transport> {
     conn: PooledConnection<T>,
     sink: Pin<Box<CopyInSink<Bytes>>>,
+    /// The COPY runs in a transaction of its own (see [`pin_to_one_server`]).
+    commit: bool,
 }
 
 impl<T: Transport> CopyIn<T> {
@@ -73,7 +75,11 @@ impl<T: Transport> CopyIn<T> {
     /// ```
     pub async fn finish(mut self) -> Result<u64> {
         let n = self.sink.as_mut().finish().await.map_err(Error::from_pg)?;
-        self.conn.conn().busy = false;
+        let c = self.conn.conn();
+        c.busy = false;
+        if self.commit {
+            c.batch("COMMIT").await?;
+        }
         Ok(n)
     }
 }
@@ -90,6 +96,7 @@ impl<T: Transport> Pool<T> {
     /// ```
     pub async fn copy_in(&self, sql: &str) -> Result<CopyIn<T>> {
         let mut conn = self.getconn().await?;
+        let commit = pin_to_one_server(&mut conn).await?;
         let c = conn.conn();
         c.busy = true;
         let sink = c
@@ -100,6 +107,7 @@ impl<T: Transport> Pool<T> {
         Ok(CopyIn {
             conn,
             sink: Box::pin(sink),
+            commit,
         })
     }
 
@@ -119,18 +127,22 @@ impl<T: Transport> Pool<T> {
     /// ```
     pub async fn copy_out(&self, sql: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
         let mut conn = self.getconn().await?;
+        let commit = pin_to_one_server(&mut conn).await?;
         let c = conn.conn();
         c.busy = true;
         let out = c.client().copy_out(sql).await.map_err(Error::from_pg)?;
         let state = (Some(conn), Box::pin(out));
         Ok(Box::pin(stream::try_unfold(
             state,
-            |(mut conn, mut out)| async move {
+            move |(mut conn, mut out)| async move {
                 match out.as_mut().try_next().await.map_err(Error::from_pg)? {
                     Some(chunk) => Ok(Some((chunk, (conn, out)))),
                     None => {
                         if let Some(c) = conn.as_mut() {
                             c.conn().busy = false;
+                            if commit {
+                                c.conn().batch("COMMIT").await?;
+                            }
                         }
                         Ok(None)
                     }
@@ -138,4 +150,17 @@ impl<T: Transport> Pool<T> {
             },
         )))
     }
+}
+
+/// tokio-postgres prepares a COPY and then runs it: two transactions to a
+/// pooler in transaction mode, which may hand them to two servers (the second
+/// then lacks the statement). Behind a pooler, and outside a transaction, the
+/// COPY gets a transaction of its own; returns whether it did.
+async fn pin_to_one_server<T: Transport>(conn: &mut PooledConnection<T>) -> Result<bool> {
+    let c = conn.conn();
+    if c.in_transaction || !c.detect_pooler().await? {
+        return Ok(false);
+    }
+    c.batch("BEGIN").await?;
+    Ok(true)
 }

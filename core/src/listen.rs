@@ -114,6 +114,7 @@ async fn subscribe<T: Transport>(
 ) -> Result<Connection> {
     let mut conn = inner.open_dedicated().await?;
     conn.set_listener(Some(tx.clone()));
+    // Behind a pooler, `batch` refuses the LISTEN with an error that says why.
     conn.batch(listen_sql).await?;
     Ok(conn)
 }

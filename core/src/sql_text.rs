@@ -244,6 +244,17 @@ pub(crate) fn split_statements(sql: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Whether a statement of `sql` is a LISTEN.
+pub(crate) fn has_listen(sql: &str) -> bool {
+    let mentioned = sql
+        .as_bytes()
+        .windows(6)
+        .any(|w| w.eq_ignore_ascii_case(b"listen"));
+    mentioned
+        && statements(sql)
+            .any(|s| matches!(first_token(s), Some(Token::Word(w)) if is(w, "LISTEN")))
+}
+
 /// A script of several statements split before its last one:
 /// `(everything up to the last statement's start, the last statement)`, or
 /// `None` for a single statement (a trailing `;` and comments do not count).
@@ -279,13 +290,27 @@ fn statement_control(statement: &str) -> Option<bool> {
     let ends = is(w, "COMMIT")
         || is(w, "END")
         || is(w, "ABORT")
-        || (is(w, "ROLLBACK") && !lex.eat("TO"))
+        || (is(w, "ROLLBACK") && !rollback_continues_to(&mut lex))
         || (is(w, "PREPARE") && lex.eat("TRANSACTION"));
     if is(w, "BEGIN") || is(w, "START") {
         Some(true)
     } else {
         ends.then_some(false)
     }
+}
+
+/// After a ROLLBACK: whether `[WORK | TRANSACTION] TO` follows.
+fn rollback_continues_to(lex: &mut Lexer<'_>) -> bool {
+    let _ = lex.eat("WORK") || lex.eat("TRANSACTION");
+    lex.eat("TO")
+}
+
+/// Whether a statement of `sql` is a ROLLBACK TO [SAVEPOINT].
+pub(crate) fn rolls_back_to_savepoint(sql: &str) -> bool {
+    statements(sql).any(|statement| {
+        let mut lex = Lexer::new(statement);
+        lex.eat("ROLLBACK") && rollback_continues_to(&mut lex)
+    })
 }
 
 /// Letters, digits, `_`, `$` and every byte of a non-ASCII character.
@@ -368,6 +393,9 @@ mod tests {
             ("BEGIN; INSERT INTO t VALUES (1)", Some(true)),
             ("BEGIN; INSERT INTO t VALUES (1); COMMIT", Some(false)),
             ("ROLLBACK TO SAVEPOINT a", None),
+            ("rollback work to a", None),
+            ("ROLLBACK TRANSACTION TO SAVEPOINT a", None),
+            ("ROLLBACK WORK", Some(false)),
             ("ROLLBACK", Some(false)),
             ("end", Some(false)),
             ("ABORT", Some(false)),
@@ -381,6 +409,30 @@ mod tests {
             ),
         ] {
             assert_eq!(transaction_control(sql), effect, "{sql}");
+        }
+    }
+
+    #[test]
+    fn listen_and_rollback_to_are_found_as_statements() {
+        for (sql, listen) in [
+            ("LISTEN jobs", true),
+            ("  /* c */ listen \"Jobs\";", true),
+            ("SELECT 1; LISTEN a", true),
+            ("UNLISTEN jobs", false),
+            ("SELECT 'LISTEN a'", false),
+            ("SELECT listen FROM t", false),
+            ("NOTIFY listen", false),
+        ] {
+            assert_eq!(has_listen(sql), listen, "{sql}");
+        }
+        for (sql, to) in [
+            ("ROLLBACK TO SAVEPOINT a", true),
+            ("rollback transaction to a", true),
+            ("SELECT 1; ROLLBACK WORK TO SAVEPOINT a", true),
+            ("ROLLBACK", false),
+            ("SELECT 'ROLLBACK TO a'", false),
+        ] {
+            assert_eq!(rolls_back_to_savepoint(sql), to, "{sql}");
         }
     }
 

@@ -152,10 +152,15 @@ impl<T: Transport> Transaction<T> {
         self
     }
 
-    /// A statement's outcome: a failure dooms the transaction.
-    fn note<R>(&mut self, r: Result<R>) -> Result<R> {
-        if r.is_err() {
-            self.failed = true;
+    /// A statement's outcome: a failure dooms the transaction, and a
+    /// ROLLBACK TO SAVEPOINT run as a statement saves it again.
+    fn note<R>(&mut self, sql: &str, r: Result<R>) -> Result<R> {
+        match &r {
+            Err(_) => self.failed = true,
+            Ok(_) if self.failed && crate::sql_text::rolls_back_to_savepoint(sql) => {
+                self.failed = false
+            }
+            Ok(_) => {}
         }
         self.collect_notices();
         r
@@ -184,7 +189,7 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
         let r = self.conn.query(sql, params).await;
-        self.note(r)
+        self.note(sql, r)
     }
 
     /// Runs a statement inside the transaction and hands its rows to `rows`
@@ -206,7 +211,7 @@ impl<T: Transport> Transaction<T> {
         rows: &mut dyn RowSink,
     ) -> Result<Results> {
         let r = self.conn.query_into(sql, params, rows).await;
-        self.note(r)
+        self.note(sql, r)
     }
 
     /// Runs a script of statements without parameters inside the transaction
@@ -222,7 +227,7 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn query_script(&mut self, sql: &str) -> Result<Vec<Results>> {
         let r = self.conn.query_script(sql).await;
-        self.note(r)
+        self.note(sql, r)
     }
 
     /// The connection this transaction runs on (to cancel its statements,
@@ -251,7 +256,7 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let r = self.conn.execute(sql, params).await;
-        self.note(r)
+        self.note(sql, r)
     }
 
     /// Creates a savepoint.
@@ -268,7 +273,7 @@ impl<T: Transport> Transaction<T> {
     pub async fn savepoint(&mut self, name: &str) -> Result<()> {
         let sql = format!("SAVEPOINT {}", quote_qualified_single(name)?);
         let r = self.conn.batch_execute(&sql).await;
-        self.note(r)
+        self.note(&sql, r)
     }
 
     /// Rolls back to a savepoint; the transaction is usable again after an error.
@@ -303,7 +308,7 @@ impl<T: Transport> Transaction<T> {
     pub async fn release_savepoint(&mut self, name: &str) -> Result<()> {
         let sql = format!("RELEASE SAVEPOINT {}", quote_qualified_single(name)?);
         let r = self.conn.batch_execute(&sql).await;
-        self.note(r)
+        self.note(&sql, r)
     }
 
     /// Commits. If a statement failed earlier (and was not rolled back to a

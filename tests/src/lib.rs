@@ -10,6 +10,10 @@
 //!   variable `PGSQL_TEST` holds a PostgreSQL URL, [`PgServer::shared`] uses
 //!   that server instead and starts nothing ([`PgServer::is_managed`] is then
 //!   false).
+//! * [`PgServer::start_standby`] — a streaming standby of a managed server
+//!   (`pg_basebackup -R`), synchronous or not, with [`PgServer::promote`] and
+//!   [`PgServer::kill`] (`pg_ctl stop -m immediate`) for failovers.
+//! * [`PgBouncer`] — Debian's PgBouncer in front of a server, in any pool mode.
 //! * [`Relay`] — a real TCP relay that can cut, stall, black-hole or refuse
 //!   connections.
 //!
@@ -27,9 +31,11 @@
 #![deny(missing_docs)]
 
 mod certs;
+mod pgbouncer;
 mod relay;
 mod server;
 mod util;
 
+pub use pgbouncer::{pgbouncer_bin, PgBouncer};
 pub use relay::Relay;
 pub use server::{pg_bindir, PgServer, ServerOptions, SCRAM_GROUP, STANDBY_NAME};

@@ -128,7 +128,7 @@ pub fn pg_bindir() -> Option<PathBuf> {
 }
 
 /// Asks the kernel for a currently free TCP port on 127.0.0.1.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -172,7 +172,7 @@ fn free_bytes(dir: &Path) -> Option<u64> {
 
 /// A fresh directory `<base>/edgepg-pg-<pid>-<n>` (see [`base_dir`]; falls
 /// back to `/tmp` if the base is not writable).
-fn fresh_root() -> PathBuf {
+pub(crate) fn fresh_root() -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let mut base = base_dir();
     loop {
@@ -198,7 +198,7 @@ fn fresh_root() -> PathBuf {
 }
 
 /// Single-quotes a string for `sh`.
-fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
@@ -297,7 +297,7 @@ fn pg_command(bindir: &Path, prog: &str, cwd: &Path) -> Command {
 }
 
 /// `chown -R postgres: dir` when running as root.
-fn chown_to_postgres(dir: &Path) {
+pub(crate) fn chown_to_postgres(dir: &Path) {
     if !is_root() {
         return;
     }

@@ -53,6 +53,12 @@ async fn the_rust_api_block_of_spec_section_3() {
     tx.savepoint("a").await.unwrap();
     tx.rollback_to("a").await.unwrap();
     tx.commit().await.unwrap();
+    // A ROLLBACK TO SAVEPOINT sent as a statement also saves the transaction.
+    let mut tx = pool.begin().await.unwrap();
+    tx.execute("SAVEPOINT b", &[]).await.unwrap();
+    assert!(tx.execute("SELECT 1 / 0", &[]).await.is_err());
+    tx.execute("ROLLBACK TO SAVEPOINT b", &[]).await.unwrap();
+    tx.commit().await.unwrap();
     pool.begin().await.unwrap().rollback().await.unwrap();
     let sql: String = pool.mogrify("SELECT $1", &[&"it's"]).unwrap();
     assert_eq!(sql, "SELECT 'it''s'");

@@ -260,6 +260,18 @@ pub fn wasm_bindgen_cli(version: &str) -> Result {
     }
 }
 
+/// Debian's PgBouncer (tests/pgbouncer.rs), found by `edgepg_tests::pgbouncer_bin`.
+pub fn pgbouncer() -> Result {
+    if edgepg_tests::pgbouncer_bin().is_some() {
+        return Ok(());
+    }
+    apt_install(&["pgbouncer"])?;
+    if edgepg_tests::pgbouncer_bin().is_none() {
+        return Err("the pgbouncer package is installed but pgbouncer is still not found".into());
+    }
+    Ok(())
+}
+
 /// Debian's Chromium (for the browser test), at /usr/bin/chromium.
 pub fn chromium() -> Result {
     if std::path::Path::new("/usr/bin/chromium").exists() {

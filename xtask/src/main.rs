@@ -95,6 +95,7 @@ fn ensure_tools() -> Result<(), String> {
     ensure::rust_target("wasm32-unknown-unknown")?;
     ensure::postgres()?;
     ensure::openssl()?;
+    ensure::pgbouncer()?;
     ensure::js_test_deps()?;
     ensure::npm_deps("tests/wasm")?;
     ensure::chromium()?;

@@ -235,8 +235,11 @@ impl<T: Transport> Builder<T> {
         self
     }
 
-    /// Prepared statements cached per connection (LRU). 0 turns the cache off,
-    /// for PgBouncer in transaction mode. Default 100.
+    /// Prepared statements cached per connection (LRU). 0 turns the cache off
+    /// (no statement is prepared by name). Default 100. Behind PgBouncer or
+    /// another pooler the cache is off by itself: a connection notices the
+    /// pooler (its cancel key does not name its backend) and then prepares
+    /// nothing by name and refuses LISTEN (RELIABILITY.md, "PgBouncer").
     ///
     /// ```no_run
     /// # fn f<T: edgepg_core::Transport + Default>() -> edgepg_core::Result<()> {

@@ -1030,7 +1030,7 @@ mod tests {
             ("host", "="),
             ("postgresql://h/db?connect_timeout=soon", "connect_timeout"),
             (
-                "postgresql://h/db?target_session_attrs=primary",
+                "postgresql://h/db?target_session_attrs=leader",
                 "target_session_attrs",
             ),
             ("postgresql://%ff@h/db", "user name"),

@@ -541,15 +541,16 @@ impl Connection {
                 self.client.query_typed_raw(sql, no_params),
             )
             .await;
-            let stream = stream.map_err(Error::from_pg)?;
-            let columns = match (pooler?, prepared) {
-                (false, Ok(stmt)) => {
-                    let (stmt, columns, _) = self.prepared(sql, Ok(stmt))?;
-                    check_param_count(stmt.params().len(), &[])?;
-                    Some(columns)
-                }
-                _ => None,
+            // As prepare_and_run, the prepared statement's verdict comes first
+            // (a missing parameter is the caller's mistake, not the server's).
+            let columns = if pooler? {
+                None
+            } else {
+                let (stmt, columns, _) = self.prepared(sql, prepared)?;
+                check_param_count(stmt.params().len(), &[])?;
+                Some(columns)
             };
+            let stream = stream.map_err(Error::from_pg)?;
             return collect_rows(stream, columns, Arc::from(sql), sink).await;
         }
         let (pooler, prepared) =

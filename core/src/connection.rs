@@ -157,6 +157,8 @@ const POOLER_FOUND: u8 = 2;
 /// The cancel key's process ID is no process ID a server could have (PgBouncer
 /// makes keys of random bytes): most likely a pooler, to be confirmed.
 const POOLER_SUSPECTED: u8 = 3;
+/// Not yet known, and a statement in flight is finding out.
+const POOLER_DETECTING: u8 = 4;
 
 /// The largest process ID Linux hands out (`PID_MAX_LIMIT` on 64-bit).
 const PID_MAX: i32 = 4 * 1024 * 1024;
@@ -464,8 +466,20 @@ impl Connection {
         self.statement_capacity > 0
             && matches!(
                 self.pooler.load(Ordering::SeqCst),
-                POOLER_NONE | POOLER_UNKNOWN
+                POOLER_NONE | POOLER_UNKNOWN | POOLER_DETECTING
             )
+    }
+
+    /// Claims the pooler check for the caller if nobody ran or started it.
+    fn start_detecting(&self) -> bool {
+        self.pooler
+            .compare_exchange(
+                POOLER_UNKNOWN,
+                POOLER_DETECTING,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
     }
 
     /// Whether a connection pooler sits between us and PostgreSQL: the
@@ -482,11 +496,19 @@ impl Connection {
             POOLER_FOUND => return Ok(true),
             _ => {}
         }
-        let rows = self
-            .client
-            .simple_query("SELECT pg_backend_pid()")
-            .await
-            .map_err(Error::from_pg)?;
+        let rows = match self.client.simple_query("SELECT pg_backend_pid()").await {
+            Ok(rows) => rows,
+            Err(e) => {
+                // Not known after all: the next statement asks again.
+                let _ = self.pooler.compare_exchange(
+                    POOLER_DETECTING,
+                    POOLER_UNKNOWN,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
+                return Err(Error::from_pg(e));
+            }
+        };
         let pid = rows.iter().find_map(|m| match m {
             tokio_postgres::SimpleQueryMessage::Row(r) => {
                 r.get(0).and_then(|v| v.parse::<i32>().ok())
@@ -501,6 +523,10 @@ impl Connection {
             if found { POOLER_FOUND } else { POOLER_NONE },
             Ordering::SeqCst,
         );
+        if found {
+            // What the first statement cached is of no use behind a pooler.
+            self.cache().clear();
+        }
         Ok(found)
     }
 
@@ -515,55 +541,6 @@ impl Connection {
             return Err(listen_behind_pooler());
         }
         Ok(())
-    }
-
-    /// The first named statement of a connection: learns whether a pooler
-    /// sits in between in the same flight as the prepare, and caches the
-    /// statement only if none does (else runs it unnamed, as with the cache off).
-    async fn first_prepare(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-        sent: &mut bool,
-        sink: Option<&mut (dyn RowSink + '_)>,
-    ) -> Result<(Results, u64)> {
-        if self.is_closed() {
-            // Nothing goes out on a dead connection: the statement may be retried.
-            return Err(Error::new(ErrorKind::ConnectionLost, "connection closed"));
-        }
-        if params.is_empty() {
-            // As prepare_and_run: the result comes from the unnamed run.
-            *sent = true;
-            let no_params = std::iter::empty::<(&(dyn ToSql + Sync), Type)>();
-            let (pooler, prepared, stream) = futures_util::future::join3(
-                self.detect_pooler(),
-                self.client.prepare(sql),
-                self.client.query_typed_raw(sql, no_params),
-            )
-            .await;
-            // As prepare_and_run, the prepared statement's verdict comes first
-            // (a missing parameter is the caller's mistake, not the server's).
-            let columns = if pooler? {
-                None
-            } else {
-                let (stmt, columns, _) = self.prepared(sql, prepared)?;
-                check_param_count(stmt.params().len(), &[])?;
-                Some(columns)
-            };
-            let stream = stream.map_err(Error::from_pg)?;
-            return collect_rows(stream, columns, Arc::from(sql), sink).await;
-        }
-        let (pooler, prepared) =
-            futures_util::future::join(self.detect_pooler(), self.client.prepare(sql)).await;
-        if pooler? {
-            drop(prepared);
-            *sent = true;
-            return self.run_unnamed(sql, params, sink).await;
-        }
-        let (stmt, columns, query) = self.prepared(sql, prepared)?;
-        check_param_count(stmt.params().len(), params)?;
-        *sent = true;
-        self.run_prepared(&stmt, columns, query, params, sink).await
     }
 
     /// Adds the cache hits counted on this connection to the pool's counters.
@@ -825,7 +802,7 @@ impl Connection {
         params: &[&(dyn ToSql + Sync)],
         sent: &mut bool,
         retried: bool,
-        mut sink: Option<&mut (dyn RowSink + '_)>,
+        sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
         if types.is_none() && !self.caching() {
             *sent = true;
@@ -842,9 +819,6 @@ impl Connection {
             }
             return self.run_unnamed(sql, params, sink).await;
         }
-        if types.is_none() && self.pooler.load(Ordering::SeqCst) == POOLER_UNKNOWN {
-            return self.first_prepare(sql, params, sent, sink).await;
-        }
         if let Some(types) = types {
             // A named statement would be prepared and run in two flights,
             // which a transaction-mode pooler may send to two servers.
@@ -852,7 +826,32 @@ impl Connection {
                 *sent = true;
                 return self.run_unnamed_typed(sql, types, params, sink).await;
             }
+        } else if self.start_detecting() {
+            // The first statement a connection prepares asks, in the same
+            // flight, whether a pooler sits in between; the answer holds for
+            // the statements after it (a failed check is asked again later).
+            let (_, result) = futures_util::future::join(
+                self.detect_pooler(),
+                self.run_named(sql, None, params, sent, retried, sink),
+            )
+            .await;
+            return result;
         }
+        self.run_named(sql, types, params, sent, retried, sink)
+            .await
+    }
+
+    /// [`Self::run_preparing`] with a named statement: from the cache (or
+    /// prepared into it), or prepared with explicit `types`.
+    async fn run_named(
+        &self,
+        sql: &str,
+        types: Option<&[Type]>,
+        params: &[&(dyn ToSql + Sync)],
+        sent: &mut bool,
+        retried: bool,
+        mut sink: Option<&mut (dyn RowSink + '_)>,
+    ) -> Result<(Results, u64)> {
         let mut first = !retried;
         loop {
             let (stmt, columns, query, cached) = match types {

@@ -25,11 +25,17 @@ pub fn pinned_wasm_bindgen(manifest: &str) -> Option<String> {
     })
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+/// Cargo's target directory (`$CARGO_TARGET_DIR` or `target/`).
+pub fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|p| if p.is_absolute() { p } else { root.join(p) })
         .unwrap_or_else(|| root.join("target"))
+}
+
+/// The module cargo builds, before wasm-bindgen.
+pub fn cargo_wasm(root: &Path) -> PathBuf {
+    target_dir(root).join("wasm32-unknown-unknown/wasm-release/edgepg_wasm.wasm")
 }
 
 fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
@@ -41,10 +47,11 @@ fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-/// Size of `path` after `gzip -9`, if gzip is available.
+/// Size of `path` after `gzip -9` (`-n`: no file name in the header), if
+/// gzip is available.
 pub fn gzip_size(path: &Path) -> Option<u64> {
     let out = Command::new("gzip")
-        .args(["-9", "-c"])
+        .args(["-9", "-n", "-c"])
         .arg(path)
         .output()
         .ok()?;
@@ -75,7 +82,7 @@ pub fn build() -> Result<(), String> {
     ]);
     run("building the wasm", &mut build)?;
 
-    let input = target_dir(&root).join("wasm32-unknown-unknown/wasm-release/edgepg_wasm.wasm");
+    let input = cargo_wasm(&root);
     let out = root.join("pkg/wasm");
     let stamp = out.join(".input-stamp");
     let input_meta = fs::metadata(&input).map_err(|e| format!("{}: {e}", input.display()))?;

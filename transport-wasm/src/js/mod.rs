@@ -273,6 +273,16 @@ where
     }
 }
 
+/// A promise settled by `work`. Every export goes through this one boxed
+/// instantiation of `future_to_promise`: one per future type was about
+/// 2.5 KB of wasm each (issue 19).
+pub(crate) fn promise(
+    work: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+) -> Promise {
+    let work: edgepg_core::BoxFuture<'static, Result<JsValue, JsValue>> = Box::pin(work);
+    wasm_bindgen_futures::future_to_promise(work)
+}
+
 /// What an aborted call rejects with (the package makes it an `AbortError`).
 pub(crate) fn aborted() -> JsValue {
     let err = js_sys::Error::new("the operation was aborted");

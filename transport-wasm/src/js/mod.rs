@@ -166,7 +166,11 @@ pub(crate) fn config_from(options: &JsValue) -> Result<Config, JsValue> {
         let s = string_arg(&conn, "connectionString", 1 << 20)?;
         Config::parse(&s).map_err(|e| error_to_js(&e))?
     } else if env.is_object() {
-        let name = sys::get(options, "envName").as_string();
+        // Upper-cased by JavaScript: core does only ASCII on wasm32 (see `Config::from_vars`).
+        let name = sys::get(options, "envName")
+            .dyn_into::<js_sys::JsString>()
+            .ok()
+            .and_then(|n| n.to_upper_case().as_string());
         Config::from_vars(name.as_deref(), |key| {
             let v = sys::get(&env, key);
             v.as_string().or_else(|| v.as_f64().map(|n| n.to_string()))

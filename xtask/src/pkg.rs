@@ -4,9 +4,12 @@
 //! 2. `wasm-bindgen --target web` (the CLI pinned to the crate's exact
 //!    `wasm-bindgen` version, installed by `ensure::wasm_bindgen_cli`)
 //! 3. `wasm-opt -Oz --low-memory-unused` from binaryen (npm, `pkg/package-lock.json`)
+//! 4. esbuild (npm, pinned likewise): the glue, and `pkg/src/` into
+//!    `pkg/dist/`, without comments and whitespace
 //!
-//! into `pkg/wasm/` (not committed). Idempotent: when the wasm input has not
-//! changed since the last build, steps 2–3 are skipped.
+//! into `pkg/wasm/` and `pkg/dist/` (not committed). Idempotent: when the
+//! wasm input has not changed since the last build, steps 2–4 are skipped for
+//! the wasm (`pkg/dist/` is always rebuilt: it takes a moment).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -98,7 +101,7 @@ pub fn build() -> Result<(), String> {
     let stamp = out.join(".input-stamp");
     let input_meta = fs::metadata(&input).map_err(|e| format!("{}: {e}", input.display()))?;
     let fingerprint = format!(
-        "{} {:?} {version} {}",
+        "{} {:?} {version} {} (glue minified)",
         input_meta.len(),
         input_meta.modified().ok(),
         WASM_OPT_FLAGS.join(" ")
@@ -109,7 +112,7 @@ pub fn build() -> Result<(), String> {
     if complete && fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
         println!("xtask pkg: pkg/wasm is up to date");
         report_sizes(&out);
-        return Ok(());
+        return build_dist(&root);
     }
 
     let staging = root.join("pkg/.wasm-staging");
@@ -140,12 +143,62 @@ pub fn build() -> Result<(), String> {
             .arg("-o")
             .arg(&wasm),
     )?;
+    let glue = staging.join("edgepg.js");
+    minify(
+        &root,
+        &serde_json::json!({ "entryPoints": [glue], "outfile": glue, "allowOverwrite": true }),
+    )?;
     fs::write(staging.join(".input-stamp"), &fingerprint)
         .map_err(|e| format!("writing the stamp: {e}"))?;
     let _ = fs::remove_dir_all(&out);
     fs::rename(&staging, &out).map_err(|e| format!("moving {} into place: {e}", out.display()))?;
     report_sizes(&out);
+    build_dist(&root)
+}
+
+/// `pkg/dist/`, what the package's exports load: `pkg/src/` file for file,
+/// without comments and whitespace (the glue in `pkg/wasm/` likewise), so
+/// the same modules and import graph — each module's state exists once.
+/// Identifiers are kept: `new.target.name` names the error classes, and
+/// renaming gained nothing under gzip (issue 19). Cheap, so always rebuilt.
+fn build_dist(root: &Path) -> Result<(), String> {
+    let src = root.join("pkg/src");
+    let mut files: Vec<PathBuf> = fs::read_dir(&src)
+        .map_err(|e| format!("{}: {e}", src.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "js"))
+        .collect();
+    files.sort();
+    let staging = root.join("pkg/.dist-staging");
+    let _ = fs::remove_dir_all(&staging);
+    minify(
+        root,
+        &serde_json::json!({ "entryPoints": files, "outdir": staging }),
+    )?;
+    let dist = root.join("pkg/dist");
+    let _ = fs::remove_dir_all(&dist);
+    fs::rename(&staging, &dist)
+        .map_err(|e| format!("moving {} into place: {e}", dist.display()))?;
+    println!(
+        "xtask pkg: pkg/dist: {} modules of pkg/src minified",
+        files.len()
+    );
     Ok(())
+}
+
+/// esbuild (pinned in `pkg/package.json`, through its JavaScript API, which
+/// finds the platform's binary without an install script) on ES modules,
+/// one output per input, whitespace and syntax minified, nothing bundled.
+fn minify(root: &Path, options: &serde_json::Value) -> Result<(), String> {
+    const SCRIPT: &str = "require('esbuild').buildSync({ ...JSON.parse(process.argv[1]), \
+        format: 'esm', minifyWhitespace: true, minifySyntax: true, logLevel: 'warning' })";
+    run(
+        "esbuild",
+        Command::new("node")
+            .args(["-e", SCRIPT])
+            .arg(options.to_string())
+            .current_dir(root.join("pkg")),
+    )
 }
 
 fn report_sizes(out: &Path) {

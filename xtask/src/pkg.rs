@@ -192,13 +192,16 @@ fn build_dist(root: &Path) -> Result<(), String> {
 fn minify(root: &Path, options: &serde_json::Value) -> Result<(), String> {
     const SCRIPT: &str = "require('esbuild').buildSync({ ...JSON.parse(process.argv[1]), \
         format: 'esm', minifyWhitespace: true, minifySyntax: true, logLevel: 'warning' })";
-    run(
-        "esbuild",
-        Command::new("node")
-            .args(["-e", SCRIPT])
-            .arg(options.to_string())
-            .current_dir(root.join("pkg")),
-    )
+    let mut cmd = Command::new("node");
+    cmd.args(["-e", SCRIPT])
+        .arg(options.to_string())
+        .current_dir(root.join("pkg"));
+    // The options name every file: too long to echo, unlike `run`.
+    if status_ok(&mut cmd) {
+        Ok(())
+    } else {
+        Err(format!("esbuild failed with {options}"))
+    }
 }
 
 fn report_sizes(out: &Path) {

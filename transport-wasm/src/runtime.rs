@@ -20,14 +20,6 @@ use crate::sys;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WasmRuntime;
 
-/// Runs `task` on the event loop. Everything spawned goes through this one
-/// boxed instantiation of `spawn_local`: each future type would otherwise get
-/// its own copy of the task machinery (about 1–2 KB of wasm each).
-pub(crate) fn spawn(task: impl Future<Output = ()> + 'static) {
-    let task: BoxFuture<'static, ()> = Box::pin(task);
-    wasm_bindgen_futures::spawn_local(task);
-}
-
 impl Runtime for WasmRuntime {
     fn spawn(&self, task: BoxFuture<'static, ()>) {
         wasm_bindgen_futures::spawn_local(task);

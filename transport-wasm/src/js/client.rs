@@ -155,7 +155,7 @@ impl WasmClient {
             let conn = guard.as_mut().ok_or_else(released)?;
             let mut events = conn.notifications();
             drop(guard);
-            crate::runtime::spawn(async move {
+            super::spawn(async move {
                 while let Some(n) = events.next().await {
                     let args = Array::of3(
                         &JsValue::from_str(&n.channel),
@@ -185,7 +185,7 @@ impl WasmClient {
         let (tx, rx) = futures_channel::oneshot::channel::<()>();
         self.watching.borrow_mut().replace(tx);
         drop(guard);
-        crate::runtime::spawn(async move {
+        super::spawn(async move {
             match futures_util::future::select(std::pin::pin!(ended), rx).await {
                 futures_util::future::Either::Left((error, _)) => {
                     let error = error.as_ref().map_or(JsValue::UNDEFINED, error_to_js);
@@ -224,7 +224,7 @@ impl WasmClient {
         } else {
             // A query is running: release once it ends.
             let conn = self.conn.clone();
-            crate::runtime::spawn(async move {
+            super::spawn(async move {
                 end(conn.lock().await.take());
             });
         }

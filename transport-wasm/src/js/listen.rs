@@ -31,7 +31,7 @@ impl WasmListener {
     ) -> WasmListener {
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
         let (done_tx, done_rx) = oneshot::channel::<()>();
-        crate::runtime::spawn(async move {
+        super::spawn(async move {
             loop {
                 match select(stream.next(), &mut stop_rx).await {
                     Either::Left((Some(Ok(n)), _)) => {

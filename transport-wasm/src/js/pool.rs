@@ -47,7 +47,7 @@ fn event_hook(f: js_sys::Function) -> impl Fn(&PoolEvent) + 'static {
             ),
         };
         let f = f.clone();
-        crate::runtime::spawn(async move {
+        super::spawn(async move {
             let pid = pid.map_or(JsValue::UNDEFINED, |p| JsValue::from_f64(f64::from(p)));
             let args = js_sys::Array::of4(
                 &JsValue::from_str(kind),

@@ -388,9 +388,18 @@ impl Config {
     /// assert_eq!(config.targets()[0].to_string(), "db.internal:5432");
     /// # Ok::<(), edgepg_core::Error>(())
     /// ```
+    ///
+    /// On wasm32 only ASCII letters are upper-cased here: Rust's Unicode case
+    /// tables are about 7 KB of the gzipped module, and the npm package
+    /// upper-cases the name with `String.prototype.toUpperCase` before it
+    /// gets here (issue 19).
     pub fn from_vars(name: Option<&str>, get: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let upper = str::to_uppercase;
+        #[cfg(target_arch = "wasm32")]
+        let upper = str::to_ascii_uppercase;
         let var = match name {
-            Some(n) => format!("PGSQL_{}", n.to_uppercase().replace('-', "_")),
+            Some(n) => format!("PGSQL_{}", upper(n).replace('-', "_")),
             None => "PGSQL".to_string(),
         };
         if let Some(url) = get(&var).filter(|v| !v.trim().is_empty()) {
@@ -1100,5 +1109,11 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.get_dbname(), Some("z"));
+        // Natively the whole name is upper-cased by Unicode rules.
+        let c = Config::from_vars(Some("straße"), |k| {
+            (k == "PGSQL_STRASSE").then(|| "postgresql://x@y/u".to_string())
+        })
+        .unwrap();
+        assert_eq!(c.get_dbname(), Some("u"));
     }
 }

@@ -9,11 +9,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
 
-/** Serves `/`, `/console.{js,css}` and `/pkg/{src,wasm}/…`; nothing else. */
+/** Serves `/`, `/console.{js,css}` and `/pkg/{dist,wasm}/…`; nothing else. */
 export function handle(req, res) {
   const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
   let file;
-  if (path.startsWith('/pkg/src/') || path.startsWith('/pkg/wasm/')) file = join(root, path);
+  if (path.startsWith('/pkg/dist/') || path.startsWith('/pkg/wasm/')) file = join(root, path);
   else if (path === '/' || path === '/index.html') file = join(here, 'index.html');
   else if (/^\/console\.(js|css)$/.test(path)) file = join(here, path);
   if (!file || path.includes('..') || !statSync(file, { throwIfNoEntry: false })?.isFile()) {

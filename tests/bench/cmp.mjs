@@ -2,7 +2,7 @@
 // medians and their ratio (postgres.js time / edgepg time: above 1 means
 // edgepg is faster). Quicker and less noisy than run.mjs for one change:
 //   PG_URL=postgresql://… node cmp.mjs W3,W4,W5 [rounds]
-// EDGEPG_BASE=/path/to/another/pkg/src/node.js adds that build as a third client.
+// EDGEPG_BASE=/path/to/another/pkg/dist/node.js adds that build as a third client.
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { Pool as EdgePool, nodeSocket } from 'edgepg';

@@ -5,6 +5,8 @@
 //! * `demo` — runs the `edgepg-tokio` demo example against `$PGSQL` /
 //!   `$DATABASE_URL` or a throwaway PostgreSQL server.
 //! * `pkg` — builds the npm package `edgepg` (`pkg/wasm/`).
+//! * `size` — the compressed size of each package entry and what the wasm
+//!   is made of (`size.rs`, BENCHMARKS.md).
 //! * `soak`, `fuzz` — the reliability runs (`reliability.rs`, RELIABILITY.md).
 
 mod bench;
@@ -12,6 +14,7 @@ mod ensure;
 mod pkg;
 mod reliability;
 mod run;
+mod size;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -26,12 +29,16 @@ commands:
           openssl, Node.js, the npm packages of tests/js and tests/wasm,
           Chromium), then run: cargo fmt --check, cargo clippy -D warnings,
           cargo clippy -p edgepg-core -p edgepg-wasm for wasm32, xtask pkg,
-          cargo test --workspace, xtask soak --short
+          xtask size --check, cargo test --workspace, xtask soak --short
   demo    run `cargo run -p edgepg-tokio --example demo` with PGSQL set to
           $PGSQL, $DATABASE_URL or a throwaway PostgreSQL server
   pkg     build the npm package in pkg/: edgepg-wasm for wasm32 (profile
           wasm-release), wasm-bindgen (pinned CLI, installed when missing),
           wasm-opt -Oz (binaryen from npm) into pkg/wasm/
+  size    [--check] build the package, then print gzip -9 and brotli sizes of the
+          browser, workerd and node entries (wasm + the JS files each loads) and
+          the wasm's largest crates and functions; writes BENCHMARKS.md;
+          --check (part of `test`) only fails when the browser entry is over budget
   bench   the SPEC §10 workloads next to the peers, in one run; writes BENCHMARKS.md
   soak    [--short] the reliability run (RELIABILITY.md): edgepg-soak — 64 tasks of
           mixed load natively and through edgepg-proxy for 5 minutes while a
@@ -52,6 +59,7 @@ fn main() -> ExitCode {
         Some("bench") if args.len() == 1 => report(bench::bench()),
         Some("bench") if args.len() == 3 && args[1] == "js" => report(bench::bench_js(&args[2])),
         Some("pkg") if args.len() == 1 => report(pkg::build()),
+        Some("size") => report(size::size(&args[1..])),
         Some("soak") => report(reliability::soak(&args[1..])),
         Some("fuzz") => report(reliability::fuzz_command(&args[1..])),
         Some("help" | "-h" | "--help") => {
@@ -158,6 +166,13 @@ fn test() -> Result<(), String> {
     );
     pkg.arg("pkg").current_dir(run::workspace_root());
     steps.push(pkg);
+    // The browser entry against its size budget (issue 19; measures only).
+    let mut size = std::process::Command::new(
+        std::env::current_exe().map_err(|e| format!("locating xtask itself: {e}"))?,
+    );
+    size.args(["size", "--check"])
+        .current_dir(run::workspace_root());
+    steps.push(size);
     let mut tests = cargo();
     tests.args(["test", "--workspace"]);
     steps.push(tests);

@@ -3,10 +3,13 @@
 //! 1. `cargo build -p edgepg-wasm --target wasm32-unknown-unknown --profile wasm-release`
 //! 2. `wasm-bindgen --target web` (the CLI pinned to the crate's exact
 //!    `wasm-bindgen` version, installed by `ensure::wasm_bindgen_cli`)
-//! 3. `wasm-opt -Oz` from binaryen (npm, `pkg/package-lock.json`)
+//! 3. `wasm-opt -Oz --low-memory-unused` from binaryen (npm, `pkg/package-lock.json`)
+//! 4. esbuild (npm, pinned likewise): the glue, and `pkg/src/` into
+//!    `pkg/dist/`, without comments and whitespace
 //!
-//! into `pkg/wasm/` (not committed). Idempotent: when the wasm input has not
-//! changed since the last build, steps 2–3 are skipped.
+//! into `pkg/wasm/` and `pkg/dist/` (not committed). Idempotent: when the
+//! wasm input has not changed since the last build, steps 2–4 are skipped for
+//! the wasm (`pkg/dist/` is always rebuilt: it takes a moment).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,11 +28,28 @@ pub fn pinned_wasm_bindgen(manifest: &str) -> Option<String> {
     })
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+/// Cargo's target directory (`$CARGO_TARGET_DIR` or `target/`).
+pub fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|p| if p.is_absolute() { p } else { root.join(p) })
         .unwrap_or_else(|| root.join("target"))
+}
+
+/// `--low-memory-unused` lets wasm-opt fold constant offsets into loads and
+/// stores (about 1.2 KB of gzip): Rust links the stack first, growing down
+/// from 1 MiB to 0, so the low 1 KiB is touched only by a stack within 1 KiB
+/// of overflowing. Part of the build stamp.
+const WASM_OPT_FLAGS: [&str; 4] = [
+    "-Oz",
+    "--low-memory-unused",
+    "--strip-debug",
+    "--strip-producers",
+];
+
+/// The module cargo builds, before wasm-bindgen.
+pub fn cargo_wasm(root: &Path) -> PathBuf {
+    target_dir(root).join("wasm32-unknown-unknown/wasm-release/edgepg_wasm.wasm")
 }
 
 fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
@@ -41,10 +61,11 @@ fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-/// Size of `path` after `gzip -9`, if gzip is available.
+/// Size of `path` after `gzip -9` (`-n`: no file name in the header), if
+/// gzip is available.
 pub fn gzip_size(path: &Path) -> Option<u64> {
     let out = Command::new("gzip")
-        .args(["-9", "-c"])
+        .args(["-9", "-n", "-c"])
         .arg(path)
         .output()
         .ok()?;
@@ -75,14 +96,15 @@ pub fn build() -> Result<(), String> {
     ]);
     run("building the wasm", &mut build)?;
 
-    let input = target_dir(&root).join("wasm32-unknown-unknown/wasm-release/edgepg_wasm.wasm");
+    let input = cargo_wasm(&root);
     let out = root.join("pkg/wasm");
     let stamp = out.join(".input-stamp");
     let input_meta = fs::metadata(&input).map_err(|e| format!("{}: {e}", input.display()))?;
     let fingerprint = format!(
-        "{} {:?} {version}",
+        "{} {:?} {version} {} (glue minified)",
         input_meta.len(),
-        input_meta.modified().ok()
+        input_meta.modified().ok(),
+        WASM_OPT_FLAGS.join(" ")
     );
     let complete = ["edgepg.js", "edgepg_bg.wasm"]
         .iter()
@@ -90,7 +112,7 @@ pub fn build() -> Result<(), String> {
     if complete && fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
         println!("xtask pkg: pkg/wasm is up to date");
         report_sizes(&out);
-        return Ok(());
+        return build_dist(&root);
     }
 
     let staging = root.join("pkg/.wasm-staging");
@@ -117,15 +139,69 @@ pub fn build() -> Result<(), String> {
         Command::new("node")
             .arg(root.join("pkg/node_modules/binaryen/bin/wasm-opt"))
             .arg(&wasm)
-            .args(["-Oz", "--strip-debug", "--strip-producers", "-o"])
+            .args(WASM_OPT_FLAGS)
+            .arg("-o")
             .arg(&wasm),
+    )?;
+    let glue = staging.join("edgepg.js");
+    minify(
+        &root,
+        &serde_json::json!({ "entryPoints": [glue], "outfile": glue, "allowOverwrite": true }),
     )?;
     fs::write(staging.join(".input-stamp"), &fingerprint)
         .map_err(|e| format!("writing the stamp: {e}"))?;
     let _ = fs::remove_dir_all(&out);
     fs::rename(&staging, &out).map_err(|e| format!("moving {} into place: {e}", out.display()))?;
     report_sizes(&out);
+    build_dist(&root)
+}
+
+/// `pkg/dist/`, what the package's exports load: `pkg/src/` file for file,
+/// without comments and whitespace (the glue in `pkg/wasm/` likewise), so
+/// the same modules and import graph — each module's state exists once.
+/// Identifiers are kept: `new.target.name` names the error classes, and
+/// renaming gained nothing under gzip (issue 19). Cheap, so always rebuilt.
+fn build_dist(root: &Path) -> Result<(), String> {
+    let src = root.join("pkg/src");
+    let mut files: Vec<PathBuf> = fs::read_dir(&src)
+        .map_err(|e| format!("{}: {e}", src.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "js"))
+        .collect();
+    files.sort();
+    let staging = root.join("pkg/.dist-staging");
+    let _ = fs::remove_dir_all(&staging);
+    minify(
+        root,
+        &serde_json::json!({ "entryPoints": files, "outdir": staging }),
+    )?;
+    let dist = root.join("pkg/dist");
+    let _ = fs::remove_dir_all(&dist);
+    fs::rename(&staging, &dist)
+        .map_err(|e| format!("moving {} into place: {e}", dist.display()))?;
+    println!(
+        "xtask pkg: pkg/dist: {} modules of pkg/src minified",
+        files.len()
+    );
     Ok(())
+}
+
+/// esbuild (pinned in `pkg/package.json`, through its JavaScript API, which
+/// finds the platform's binary without an install script) on ES modules,
+/// one output per input, whitespace and syntax minified, nothing bundled.
+fn minify(root: &Path, options: &serde_json::Value) -> Result<(), String> {
+    const SCRIPT: &str = "require('esbuild').buildSync({ ...JSON.parse(process.argv[1]), \
+        format: 'esm', minifyWhitespace: true, minifySyntax: true, logLevel: 'warning' })";
+    let mut cmd = Command::new("node");
+    cmd.args(["-e", SCRIPT])
+        .arg(options.to_string())
+        .current_dir(root.join("pkg"));
+    // The options name every file: too long to echo, unlike `run`.
+    if status_ok(&mut cmd) {
+        Ok(())
+    } else {
+        Err(format!("esbuild failed with {options}"))
+    }
 }
 
 fn report_sizes(out: &Path) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   Pool, Session, Results, DatabaseError, ProgrammingError, IntegrityError, DataError,
   InternalError, OperationalError, PoolClosedError, InterfaceError, TransactionRollbackError,
-  webSocket, PoolFullError, PoolTimeoutError,
+  webSocket, PoolFullError, PoolTimeoutError, describeEnv,
 } from 'edgepg';
 import WebSocket from 'ws';
 import { env, url, proxy, tunnel, direct } from './helpers.mjs';
@@ -359,6 +359,9 @@ test('Session: shared pools per URL and fromEnv', async () => {
   });
   assert.equal((await libpq.query('SELECT 3 AS three')).rows[0].three, 3);
   await libpq.end();
+  // The name is upper-cased by Unicode rules (as Python's str.upper), `-` becomes `_`.
+  const named = describeEnv('straße-eu', { PGSQL_STRASSE_EU: 'postgresql://ann@db.example:6543/shop' });
+  assert.deepEqual(named, { targets: ['db.example:6543'], user: 'ann', database: 'shop' });
   const s1 = new Session(url);
   const s2 = new Session(url);
   assert.equal(s1.pool, s2.pool);

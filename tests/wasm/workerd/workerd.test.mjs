@@ -43,13 +43,15 @@ before(async () => {
   const rel = (p) => relative(dir, p);
   const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
   const entry = pkg.exports['.'].workerd; // the condition under test
+  const entryDir = dirname(entry.replace(/^\.\//, ''));
   const modules = [
     `(name = "worker.js", esModule = embed "${rel(join(here, 'worker.js'))}")`,
     `(name = "reach/scenarios.mjs", esModule = embed "${rel(join(here, '../reach/scenarios.mjs'))}")`,
     // The bare specifier `edgepg` resolves to the package's workerd entry.
     `(name = "edgepg", esModule = "export * from './pkg/${entry.replace(/^\.\//, '')}';")`,
-    ...readdirSync(join(pkgDir, 'src')).filter((f) => f.endsWith('.js'))
-      .map((f) => `(name = "pkg/src/${f}", esModule = embed "${rel(join(pkgDir, 'src', f))}")`),
+    // The modules of the entry's folder (`dist/`, what the package ships).
+    ...readdirSync(join(pkgDir, entryDir)).filter((f) => f.endsWith('.js'))
+      .map((f) => `(name = "pkg/${entryDir}/${f}", esModule = embed "${rel(join(pkgDir, entryDir, f))}")`),
     `(name = "pkg/wasm/edgepg.js", esModule = embed "${rel(join(pkgDir, 'wasm/edgepg.js'))}")`,
     `(name = "pkg/wasm/edgepg_bg.wasm", wasm = embed "${rel(join(pkgDir, 'wasm/edgepg_bg.wasm'))}")`,
   ];

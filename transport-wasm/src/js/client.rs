@@ -7,10 +7,10 @@ use futures_util::lock::Mutex;
 use futures_util::StreamExt;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::decode::Types;
 use super::packet::{Mode, Packet};
+use super::promise;
 use super::Held;
 use super::{
     aborted, cancel_on_abort, error_to_js, interface, packets, prepare, refs, set_db_fields,
@@ -65,7 +65,7 @@ impl WasmClient {
         let conn = self.conn.clone();
         let types = self.types;
         let mode = Mode::new(flags, text_oids);
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let mut guard = conn.lock().await;
             let conn = guard.as_mut().ok_or_else(released)?;
             let cancel = conn.cancel_handle();
@@ -92,7 +92,7 @@ impl WasmClient {
         let conn = self.conn.clone();
         let types = self.types;
         let mode = Mode::new(flags, text_oids);
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let mut guard = conn.lock().await;
             let conn = guard.as_mut().ok_or_else(released)?;
             let cancel = conn.cancel_handle();
@@ -150,12 +150,12 @@ impl WasmClient {
     #[wasm_bindgen(js_name = onNotification)]
     pub fn on_notification(&self, callback: js_sys::Function) -> Result<Promise, JsValue> {
         let conn = self.conn.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let mut guard = conn.lock().await;
             let conn = guard.as_mut().ok_or_else(released)?;
             let mut events = conn.notifications();
             drop(guard);
-            wasm_bindgen_futures::spawn_local(async move {
+            super::spawn(async move {
                 while let Some(n) = events.next().await {
                     let args = Array::of3(
                         &JsValue::from_str(&n.channel),
@@ -185,7 +185,7 @@ impl WasmClient {
         let (tx, rx) = futures_channel::oneshot::channel::<()>();
         self.watching.borrow_mut().replace(tx);
         drop(guard);
-        wasm_bindgen_futures::spawn_local(async move {
+        super::spawn(async move {
             match futures_util::future::select(std::pin::pin!(ended), rx).await {
                 futures_util::future::Either::Left((error, _)) => {
                     let error = error.as_ref().map_or(JsValue::UNDEFINED, error_to_js);
@@ -224,7 +224,7 @@ impl WasmClient {
         } else {
             // A query is running: release once it ends.
             let conn = self.conn.clone();
-            wasm_bindgen_futures::spawn_local(async move {
+            super::spawn(async move {
                 end(conn.lock().await.take());
             });
         }

@@ -9,8 +9,8 @@ use futures_util::lock::Mutex;
 use futures_util::StreamExt;
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
+use super::promise;
 use super::Held;
 use super::{error_to_js, interface};
 use crate::WasmTransport;
@@ -40,7 +40,7 @@ impl WasmCopyIn {
     pub fn send(&self, chunk: &Uint8Array) -> Result<Promise, JsValue> {
         let data = Bytes::from(chunk.to_vec());
         let copy = self.copy.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let mut guard = copy.lock().await;
             let c = guard.as_mut().ok_or_else(ended)?;
             if let Err(e) = c.send(data).await {
@@ -55,7 +55,7 @@ impl WasmCopyIn {
     /// the server's error (naming the failing line in `where`).
     pub fn finish(&self) -> Result<Promise, JsValue> {
         let copy = self.copy.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let c = copy.lock().await.take().ok_or_else(ended)?;
             let n = c.finish().await.map_err(|e| error_to_js(&e))?;
             Ok(JsValue::from_f64(n as f64))
@@ -65,7 +65,7 @@ impl WasmCopyIn {
     /// Aborts the COPY: nothing of it is stored (idempotent).
     pub fn abort(&self) -> Result<Promise, JsValue> {
         let copy = self.copy.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             drop(copy.lock().await.take());
             Ok(JsValue::UNDEFINED)
         }))
@@ -91,7 +91,7 @@ impl WasmCopyOut {
     /// Resolves to the next chunk the server sent, or `undefined` at the end.
     pub fn next(&self) -> Result<Promise, JsValue> {
         let out = self.out.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let mut guard = out.lock().await;
             let Some(stream) = guard.as_mut() else {
                 return Ok(JsValue::UNDEFINED);
@@ -113,7 +113,7 @@ impl WasmCopyOut {
     /// Stops reading (idempotent).
     pub fn close(&self) -> Result<Promise, JsValue> {
         let out = self.out.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             drop(out.lock().await.take());
             Ok(JsValue::UNDEFINED)
         }))

@@ -157,8 +157,10 @@ pub(crate) const MAX_DATE_MS: f64 = 8.64e15;
 
 /// A numeric as a number (`types.numeric = 'number'`), or `None` when it is
 /// finite but too large for one (it would silently become `Infinity`).
+/// Read by `parseFloat` (the numeric text is always a valid number), not
+/// Rust's parser: see `read_back` in edgepg-core's `text_form/float.rs`.
 fn numeric_number(s: &str) -> Option<f64> {
-    let n = s.parse::<f64>().unwrap_or(f64::NAN);
+    let n = js_sys::parse_float(s);
     (n.is_finite() || matches!(s, "Infinity" | "-Infinity" | "NaN")).then_some(n)
 }
 

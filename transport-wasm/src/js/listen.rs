@@ -10,6 +10,7 @@ use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::error_to_js;
+use super::promise;
 
 /// A running LISTEN (`pool.listen(channel, onNotify)` in the package);
 /// `unlisten()` ends it and closes its connection.
@@ -30,7 +31,7 @@ impl WasmListener {
     ) -> WasmListener {
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
         let (done_tx, done_rx) = oneshot::channel::<()>();
-        wasm_bindgen_futures::spawn_local(async move {
+        super::spawn(async move {
             loop {
                 match select(stream.next(), &mut stop_rx).await {
                     Either::Left((Some(Ok(n)), _)) => {
@@ -69,7 +70,7 @@ impl WasmListener {
             let _ = stop.send(());
         }
         let done = self.done.borrow_mut().take();
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
+        Ok(promise(async move {
             if let Some(done) = done {
                 let _ = done.await;
             }

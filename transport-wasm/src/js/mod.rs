@@ -166,7 +166,11 @@ pub(crate) fn config_from(options: &JsValue) -> Result<Config, JsValue> {
         let s = string_arg(&conn, "connectionString", 1 << 20)?;
         Config::parse(&s).map_err(|e| error_to_js(&e))?
     } else if env.is_object() {
-        let name = sys::get(options, "envName").as_string();
+        // Upper-cased by JavaScript: core does only ASCII on wasm32 (see `Config::from_vars`).
+        let name = sys::get(options, "envName")
+            .dyn_into::<js_sys::JsString>()
+            .ok()
+            .and_then(|n| n.to_upper_case().as_string());
         Config::from_vars(name.as_deref(), |key| {
             let v = sys::get(&env, key);
             v.as_string().or_else(|| v.as_f64().map(|n| n.to_string()))
@@ -271,6 +275,24 @@ where
             Err(None)
         }
     }
+}
+
+/// A promise settled by `work`. Every export goes through this one boxed
+/// instantiation of `future_to_promise`: one per future type was about
+/// 2.5 KB of wasm each (issue 19).
+pub(crate) fn promise(
+    work: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+) -> Promise {
+    let work: edgepg_core::BoxFuture<'static, Result<JsValue, JsValue>> = Box::pin(work);
+    wasm_bindgen_futures::future_to_promise(work)
+}
+
+/// Runs `task` on the event loop, through the one boxed instantiation of
+/// `spawn_local` that [`crate::WasmRuntime`] uses too: each future type would
+/// otherwise get its own copy of the task machinery (1–2 KB of wasm each).
+pub(crate) fn spawn(task: impl std::future::Future<Output = ()> + 'static) {
+    let task: edgepg_core::BoxFuture<'static, ()> = Box::pin(task);
+    wasm_bindgen_futures::spawn_local(task);
 }
 
 /// What an aborted call rejects with (the package makes it an `AbortError`).

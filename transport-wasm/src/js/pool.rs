@@ -6,7 +6,6 @@ use edgepg_core::pool::PoolEvent;
 use js_sys::{Array, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::client::WasmClient;
 use super::copy::{WasmCopyIn, WasmCopyOut};
@@ -14,6 +13,7 @@ use super::decode::Types;
 use super::listen::WasmListener;
 use super::packet::{Mode, Packet};
 use super::params::{self, Param};
+use super::promise;
 use super::transaction::WasmTransaction;
 use super::{
     aborted, config_from, count_opt, error_to_js, interface, packets, prepare, refs, string_arg,
@@ -47,7 +47,7 @@ fn event_hook(f: js_sys::Function) -> impl Fn(&PoolEvent) + 'static {
             ),
         };
         let f = f.clone();
-        wasm_bindgen_futures::spawn_local(async move {
+        super::spawn(async move {
             let pid = pid.map_or(JsValue::UNDEFINED, |p| JsValue::from_f64(f64::from(p)));
             let args = js_sys::Array::of4(
                 &JsValue::from_str(kind),
@@ -188,7 +188,7 @@ impl WasmPool {
     fn run(&self, sql: String, values: Vec<Param>, mode: Mode, abort: JsValue) -> Promise {
         let pool = self.pool.clone();
         let types = self.types;
-        future_to_promise(async move {
+        promise(async move {
             let refs = refs(&values);
             let mut rows = Packet::new(types, mode);
             // Aborted, the statement's future is dropped: the pool cancels it
@@ -215,7 +215,7 @@ impl WasmPool {
         let mode = Mode::new(flags, text_oids);
         let pool = self.pool.clone();
         let types = self.types;
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let all = unless_aborted(pool.query_script(&sql), &abort)
                 .await
                 .ok_or_else(aborted)?
@@ -230,7 +230,7 @@ impl WasmPool {
         let (name, values) = prepare(&name, &params, self.max_param_bytes)?;
         let pool = self.pool.clone();
         let types = self.types;
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let refs = refs(&values);
             let results = pool
                 .callproc(&name, &refs)
@@ -256,7 +256,7 @@ impl WasmPool {
         let pool = self.pool.clone();
         let types = self.types;
         let max = self.max_param_bytes;
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let tx = pool.begin().await.map_err(|e| error_to_js(&e))?;
             Ok(WasmTransaction::new(tx, types, max).into())
         }))
@@ -268,7 +268,7 @@ impl WasmPool {
         let pool = self.pool.clone();
         let types = self.types;
         let max = self.max_param_bytes;
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let checkout = async {
                 let mut conn = pool.getconn().await?;
                 let pid = conn.backend_pid().await?;
@@ -296,7 +296,7 @@ impl WasmPool {
     ) -> Result<Promise, JsValue> {
         let channel = string_arg(&channel, "the channel", 1 << 16)?;
         let pool = self.pool.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let stream = pool.listen(&channel).await.map_err(|e| error_to_js(&e))?;
             Ok(WasmListener::start(stream, on_notify, on_error).into())
         }))
@@ -307,7 +307,7 @@ impl WasmPool {
     pub fn copy_in(&self, sql: JsValue) -> Result<Promise, JsValue> {
         let sql = string_arg(&sql, "the COPY statement", 1 << 20)?;
         let pool = self.pool.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let copy = pool.copy_in(&sql).await.map_err(|e| error_to_js(&e))?;
             Ok(WasmCopyIn::new(copy).into())
         }))
@@ -318,7 +318,7 @@ impl WasmPool {
     pub fn copy_out(&self, sql: JsValue) -> Result<Promise, JsValue> {
         let sql = string_arg(&sql, "the COPY statement", 1 << 20)?;
         let pool = self.pool.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let out = pool.copy_out(&sql).await.map_err(|e| error_to_js(&e))?;
             Ok(WasmCopyOut::new(out).into())
         }))
@@ -327,7 +327,7 @@ impl WasmPool {
     /// Opens `min` connections now.
     pub fn connect(&self) -> Result<Promise, JsValue> {
         let pool = self.pool.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             pool.connect().await.map_err(|e| error_to_js(&e))?;
             Ok(JsValue::UNDEFINED)
         }))
@@ -336,7 +336,7 @@ impl WasmPool {
     /// Closes the pool (rule 12); later calls fail with PoolClosed.
     pub fn end(&self) -> Result<Promise, JsValue> {
         let pool = self.pool.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             pool.close().await;
             Ok(JsValue::UNDEFINED)
         }))

@@ -5,10 +5,10 @@ use std::rc::Rc;
 use futures_util::lock::Mutex;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::decode::Types;
 use super::packet::{Mode, Packet};
+use super::promise;
 use super::Held;
 use super::{aborted, cancel_on_abort, error_to_js, interface, packets, prepare, refs, string_arg};
 use crate::Transaction;
@@ -52,7 +52,7 @@ impl WasmTransaction {
         let tx = self.tx.clone();
         let types = self.types;
         let mode = Mode::new(flags, text_oids);
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let mut guard = tx.lock().await;
             let tx = guard.as_mut().ok_or_else(finished)?;
             let cancel = tx.connection().cancel_handle();
@@ -79,7 +79,7 @@ impl WasmTransaction {
         let tx = self.tx.clone();
         let types = self.types;
         let mode = Mode::new(flags, text_oids);
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let mut guard = tx.lock().await;
             let tx = guard.as_mut().ok_or_else(finished)?;
             let cancel = tx.connection().cancel_handle();
@@ -104,7 +104,7 @@ impl WasmTransaction {
     fn named(&self, name: JsValue, op: u8) -> Result<Promise, JsValue> {
         let name = string_arg(&name, "the savepoint name", 1 << 16)?;
         let tx = self.tx.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let mut guard = tx.lock().await;
             let tx = guard.as_mut().ok_or_else(finished)?;
             let r = if op == 0 {
@@ -120,7 +120,7 @@ impl WasmTransaction {
     /// Commits.
     pub fn commit(&self) -> Result<Promise, JsValue> {
         let tx = self.tx.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             let taken = tx.lock().await.take().ok_or_else(finished)?;
             taken.commit().await.map_err(|e| error_to_js(&e))?;
             Ok(JsValue::UNDEFINED)
@@ -130,7 +130,7 @@ impl WasmTransaction {
     /// Rolls back (a no-op when already finished).
     pub fn rollback(&self) -> Result<Promise, JsValue> {
         let tx = self.tx.clone();
-        Ok(future_to_promise(async move {
+        Ok(promise(async move {
             if let Some(taken) = tx.lock().await.take() {
                 taken.rollback().await.map_err(|e| error_to_js(&e))?;
             }

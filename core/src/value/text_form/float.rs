@@ -97,7 +97,7 @@ pub fn float4_value(f: f32) -> f64 {
     if !wide.is_finite() || wide == 0.0 {
         return wide;
     }
-    ryu(wide, true).parse().unwrap_or(wide)
+    read_back(&ryu(wide, true))
 }
 
 fn ryu(f: f64, float4: bool) -> String {
@@ -117,15 +117,29 @@ fn ryu(f: f64, float4: bool) -> String {
         }
     };
     let round = |digits: usize| format!("{:.*e}", digits - 1, f);
-    let exact = |s: &str| match s.parse::<f64>() {
-        Ok(p) if float4 => p as f32 == f as f32 && !binary_midpoint(p, own),
-        Ok(p) => p == f,
-        Err(_) => false,
+    let exact = |s: &str| match read_back(s) {
+        p if float4 => p as f32 == f as f32 && !binary_midpoint(p, own),
+        p => p == f,
     };
     (start..=max)
         .map(round)
         .find(|s| exact(s) && !decimal_midpoint(s, own))
         .unwrap_or_else(|| round(max))
+}
+
+/// A decimal Rust printed (`{:.*e}`), read back as the nearest f64.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_back(s: &str) -> f64 {
+    s.parse().unwrap_or(f64::NAN)
+}
+
+/// On wasm32 by the JavaScript engine's `parseFloat`, correctly rounded for
+/// up to 20 significant digits (these have at most 17): Rust's parser
+/// brings a 10 KB table of powers of five that gzip cannot shrink, 18 KB of
+/// the gzipped module with its code (issue 19).
+#[cfg(target_arch = "wasm32")]
+fn read_back(s: &str) -> f64 {
+    js_sys::parse_float(s)
 }
 
 /// Whether a·2^a2 (a > 0) equals a midpoint between the float `own` and a

@@ -4,6 +4,11 @@
 // comparison, a second new connection in the same (now warm) process.
 //   PG_URL=postgresql://… node cold-phases.mjs [rounds]   (medians of `rounds` processes)
 // A child run (`--child`) prints one JSON line of phase → ms.
+//   PG_URL=… PROXY=host:port/v1 node cold-phases.mjs --workerd [rounds]
+// does the same in a fresh workerd per round (cold-worker.js `?phases`, by
+// the Worker's clock), and times workerd's start with no driver, with only
+// edgepg's wasm module (compiled by workerd before it listens) and with the
+// whole package, none of them imported.
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -44,13 +49,43 @@ if (process.argv[2] === '--child') {
   for (let i = 0; i < marks.length; i++) out[marks[i][0]] = marks[i][1] - (i ? marks[i - 1][1] : 0);
   out['(second connection → first row, warm process)'] = second;
   console.log(JSON.stringify(out));
+} else if (process.argv[2] === '--workerd') {
+  const { workerdColdStart } = await import('./cold-start.mjs');
+  const env = { PG_URL: process.env.PG_URL, PROXY: process.env.PROXY };
+  const rounds = Number(process.argv[3] ?? 11);
+  const client = 'edgepg (workerd, cloudflare:sockets)';
+  const runs = { phases: [], eager: [], none: [], 'edgepg wasm only': [], edgepg: [] };
+  for (let i = 0; i <= rounds; i++) {
+    const phases = await workerdColdStart(client, env, { path: '/?phases' });
+    // V8 compiles a wasm function on its first call; compiling them all
+    // up front shows what that costs the first connection.
+    const eager = await workerdColdStart(client, env, { path: '/?phases', v8Flags: ['--no-wasm-lazy-compilation'] });
+    const starts = {};
+    for (const driver of ['none', 'edgepg wasm only', 'edgepg']) starts[driver] = await workerdColdStart(client, env, { driver, path: null });
+    if (i === 0) continue; // warms the file cache
+    runs.phases.push(phases);
+    runs.eager.push(eager);
+    for (const [driver, s] of Object.entries(starts)) runs[driver].push(s.startup_ms);
+  }
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const phase of Object.keys(runs.phases[0])) console.log(`${phase}: ${median(runs.phases.map((r) => r[phase])).toFixed(1)} ms`);
+  for (const phase of ['startup_ms', 'first connection → first row']) console.log(`with --no-wasm-lazy-compilation, ${phase}: ${median(runs.eager.map((r) => r[phase])).toFixed(1)} ms`);
+  for (const driver of ['none', 'edgepg wasm only', 'edgepg']) console.log(`workerd start (spawn → listening), modules: ${driver}: ${median(runs[driver]).toFixed(1)} ms`);
 } else {
   const rounds = Number(process.argv[2] ?? 11);
   const runs = [];
+  const eager = [];
+  const child = async (flags) => JSON.parse((await promisify(execFile)(process.execPath, [...flags, fileURLToPath(import.meta.url), '--child'])).stdout);
   for (let i = 0; i <= rounds; i++) {
-    const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), '--child']);
-    if (i > 0) runs.push(JSON.parse(stdout)); // the first warms the file cache
+    const lazy = await child([]);
+    // V8 compiles a wasm function on its first call; compiling them all up
+    // front shows what that costs the first connection.
+    const all = await child(['--no-wasm-lazy-compilation']);
+    if (i === 0) continue; // warms the file cache
+    runs.push(lazy);
+    eager.push(all);
   }
   const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const phase of Object.keys(runs[0])) console.log(`${phase}: ${median(runs.map((r) => r[phase])).toFixed(1)} ms`);
+  for (const phase of ['compile (new WebAssembly.Module)', 'first connection → first row']) console.log(`with --no-wasm-lazy-compilation, ${phase}: ${median(eager.map((r) => r[phase])).toFixed(1)} ms`);
 }

@@ -60,6 +60,11 @@ function driverModules(driver, rel) {
       ],
     };
   }
+  if (driver === 'none') return { flags: [], modules: [] };
+  if (driver === 'edgepg wasm only') {
+    const pkgDir = realpathSync(join(modulesDir, 'edgepg'));
+    return { flags: [], modules: [embed('pkg/wasm/edgepg_bg.wasm', join(pkgDir, 'wasm/edgepg_bg.wasm'), 'wasm')] };
+  }
   if (driver === 'neon') {
     return { flags: [], modules: [embed('@neondatabase/serverless', join(modulesDir, '@neondatabase/serverless/index.mjs'))] };
   }
@@ -89,11 +94,14 @@ const canConnect = (port) => new Promise((resolve) => {
 /**
  * One cold start of `client` in a new workerd process:
  * { request_ms, startup_ms, import_ms, first_row_ms } (the last two by the Worker's clock).
+ * Options for cold-phases.mjs: `driver` (the modules in the config, by
+ * default the client's; 'none', 'edgepg wasm only'), `path` (the request's;
+ * null: none, only `startup_ms`), `v8Flags`.
  */
-export async function workerdColdStart(client, { PG_URL, PROXY }, { calibrate = false } = {}) {
+export async function workerdColdStart(client, { PG_URL, PROXY }, { calibrate = false, driver = workerdDriver(client), path = '/', v8Flags = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'edgepg-cold-'));
   const rel = (p) => relative(dir, p);
-  const { flags, modules } = driverModules(workerdDriver(client), rel);
+  const { flags, modules } = driverModules(driver, rel);
   const port = await freePort();
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -103,11 +111,11 @@ const config :Workerd.Config = (
     (name = "internet", network = (allow = ["local", "private", "public"])),
   ],
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+  v8Flags = [${v8Flags.map((f) => JSON.stringify(f)).join(', ')}],
 );
 const worker :Workerd.Worker = (
   modules = [
-    (name = "worker.js", esModule = embed "${rel(join(here, 'cold-worker.js'))}"),
-    ${modules.join(',\n    ')}
+    ${[`(name = "worker.js", esModule = embed "${rel(join(here, 'cold-worker.js'))}")`, ...modules].join(',\n    ')}
   ],
   compatibilityDate = "2025-01-01",
   compatibilityFlags = [${flags.map((f) => JSON.stringify(f)).join(', ')}],
@@ -135,11 +143,12 @@ const worker :Workerd.Worker = (
       await new Promise((r) => setTimeout(r, 2));
     }
     const t1 = performance.now();
-    const res = await fetch(`http://127.0.0.1:${port}/`);
+    if (path === null) return { startup_ms: t1 - t0 };
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
     const body = await res.json();
     const t2 = performance.now();
     if (!res.ok) throw new Error(`${client} in workerd: ${JSON.stringify(body)}\n${log}`);
-    const out = { request_ms: t2 - t1, startup_ms: t1 - t0, import_ms: body.import_ms, first_row_ms: body.first_row_ms };
+    const out = { request_ms: t2 - t1, startup_ms: t1 - t0, ...body };
     if (calibrate) {
       // The Worker's clock must move during compute, or its figures miss it.
       const t3 = performance.now();

@@ -54,7 +54,9 @@ const clients = {
 
 export default {
   async fetch(request, env, ctx) {
-    if (new URL(request.url).searchParams.has('calibrate')) return calibrate();
+    const params = new URL(request.url).searchParams;
+    if (params.has('calibrate')) return calibrate();
+    if (params.has('phases')) return phases(env);
     const t0 = performance.now();
     try {
       const start = await clients[env.CLIENT](env);
@@ -78,4 +80,28 @@ function calibrate() {
   let x = 0;
   for (let i = 0; i < 20_000_000; i++) x = (x + i) % 1_000_003;
   return Response.json({ busy_ms: performance.now() - t0, x });
+}
+
+// edgepg's cold start step by step (cold-phases.mjs --workerd): the import,
+// the wasm's instantiation (diagnostics() is the first use), the first
+// connection → first row, and a second connection in the now warm isolate.
+async function phases(env) {
+  const t = [performance.now()];
+  const { Pool, diagnostics } = await import('edgepg');
+  t.push(performance.now());
+  diagnostics();
+  t.push(performance.now());
+  for (let i = 0; i < 2; i++) {
+    const pool = new Pool({ connectionString: env.PG_URL, max: 1 });
+    await pool.query('select 1 as x');
+    t.push(performance.now());
+    await pool.end();
+    t.push(performance.now());
+  }
+  return Response.json({
+    'import (module evaluation)': t[1] - t[0],
+    'instantiate (first use)': t[2] - t[1],
+    'first connection → first row': t[3] - t[2],
+    '(second connection → first row, warm isolate)': t[5] - t[4],
+  });
 }

@@ -12,13 +12,27 @@ import { Cursor, wrapsCursor, adoptCursor, iterate } from './cursor.js';
 import { copyFromStream, copyToStream } from './copy.js';
 
 let wasm = null;
+let load = null;
 let defaultTransport = () => undefined;
 
-/** Called once by the entry point with the initialised wasm bindings. */
+/**
+ * Called once by the entry point with the wasm bindings, and `options.init`
+ * when they are still to be instantiated: that happens on first use, so that
+ * an import that only uses http() (no wasm) does not pay for it.
+ */
 export function bind(bindings, options = {}) {
-  wasm = bindings;
-  bindResults(bindings, options);
   if (options.defaultTransport) defaultTransport = options.defaultTransport;
+  load = () => {
+    options.init?.();
+    bindResults(bindings, options);
+    return bindings;
+  };
+  if (!options.init) wasm = load();
+}
+
+/** The wasm bindings, instantiated by the first call. */
+function instance() {
+  return (wasm ??= load());
 }
 
 async function call(f) {
@@ -566,7 +580,7 @@ export class Pool extends Queryable {
     this.#types = pgTypes;
     this.options = { ...options };
     o.onEvent = (kind, error, idle, pid) => this.#event(kind, error, idle, pid);
-    this.#raw = callSync(() => new wasm.WasmPool(o));
+    this.#raw = callSync(() => new (instance().WasmPool)(o));
   }
 
   #event(kind, error, idle, pid) {
@@ -785,7 +799,7 @@ export class Client extends Connected {
     const [o, pgTypes] = poolOptions(options);
     this.#types = pgTypes;
     Object.assign(o, { max: 1, min: 0, acquireTimeoutMillis: o.connectionTimeoutMillis });
-    this.#pool = callSync(() => new wasm.WasmPool(o));
+    this.#pool = callSync(() => new (instance().WasmPool)(o));
   }
 
   _types() {
@@ -918,10 +932,10 @@ export function webSocket(options) {
 
 /** Reads a configuration from an env object as Session.fromEnv does (diagnostics). */
 export function describeEnv(name, env) {
-  return callSync(() => wasm.describeEnv(name, env));
+  return callSync(() => instance().describeEnv(name, env));
 }
 
 /** `{ liveResults, memoryBytes }`: liveResults is always 0 (results live in JavaScript), and the wasm memory size. */
 export function diagnostics() {
-  return wasm.diagnostics();
+  return instance().diagnostics();
 }

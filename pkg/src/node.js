@@ -1,5 +1,6 @@
 // Entry point for Node (also Deno and Bun): the wasm module is read from
-// disk next to this file; the default transport is nodeSocket().
+// disk next to this file, compiled and instantiated when first needed (a
+// Pool, Client or Session; not http()); the default transport is nodeSocket().
 import { readFileSync } from 'node:fs';
 import { initSync } from '../wasm/edgepg.js';
 import * as bindings from '../wasm/edgepg.js';
@@ -7,8 +8,11 @@ import { bind } from './api.js';
 import { nodeSocket } from './node-socket.js';
 import { interfaceError } from './errors.js';
 
-initSync({ module: readFileSync(new URL('../wasm/edgepg_bg.wasm', import.meta.url)) });
-bind(bindings, { defaultTransport: () => nodeSocket(), codegen: true });
+bind(bindings, {
+  init: () => initSync({ module: readFileSync(new URL('../wasm/edgepg_bg.wasm', import.meta.url)) }),
+  defaultTransport: () => nodeSocket(),
+  codegen: true,
+});
 
 export * from './exports.js';
 export { default } from './exports.js';

@@ -1,5 +1,6 @@
 // Entry point for Cloudflare Workers / workerd: the wasm module is imported
-// as a compiled module; the default transport is cloudflareSocket().
+// as a module that the runtime compiles once per isolate, instantiated when
+// first needed (not by http()); the default transport is cloudflareSocket().
 import wasmModule from '../wasm/edgepg_bg.wasm';
 import { initSync } from '../wasm/edgepg.js';
 import * as bindings from '../wasm/edgepg.js';
@@ -7,8 +8,7 @@ import { bind } from './api.js';
 import { cloudflareSocket } from './cloudflare-socket.js';
 import { interfaceError } from './errors.js';
 
-initSync({ module: wasmModule });
-bind(bindings, { defaultTransport: () => cloudflareSocket() });
+bind(bindings, { init: () => initSync({ module: wasmModule }), defaultTransport: () => cloudflareSocket() });
 
 export * from './exports.js';
 export { default } from './exports.js';

@@ -1,7 +1,8 @@
 // SPEC §10 workloads in Node: the edgepg npm package next to postgres.js, pg and
 // @neondatabase/serverless through the same edgepg-proxy. Run by `cargo xtask bench`,
 // which starts PostgreSQL and the proxy and passes PG_URL and PROXY (host:port/v1).
-// Prints one JSON line per measurement: the median of 7 rounds after a warm-up.
+// Prints one JSON line per measurement: the median of 7 rounds after a warm-up
+// (W9, cold start, spawns a Node or workerd process per round: cold-start.mjs).
 import { performance } from 'node:perf_hooks';
 import ws from 'ws';
 import postgres from 'postgres';
@@ -37,8 +38,8 @@ async function measure(fn) {
   return times[Math.floor(times.length / 2)];
 }
 
-function report(workload, client, ops, ms, round_trips) {
-  console.log(JSON.stringify({ workload, client, ops, median_ms: Number(ms.toFixed(3)), ops_per_s: Math.round(ops / (ms / 1000)), round_trips }));
+function report(workload, client, ops, ms, round_trips, extra = {}) {
+  console.log(JSON.stringify({ workload, client, ops, median_ms: Number(ms.toFixed(3)), ops_per_s: Math.round(ops / (ms / 1000)), round_trips, ...extra }));
 }
 
 // Each client as: name, query(sql, params) → rows, end().
@@ -189,6 +190,39 @@ if (wants('W8')) {
   } finally {
     await open.end();
     raw.end();
+  }
+}
+
+if (wants('W9')) {
+  // W9: cold start, from before the driver's import to the first row of
+  // `select 1` on a new connection, in a fresh process per round: a Node
+  // process, or a workerd process (a new isolate) — cold-start.mjs.
+  const { nodeColdStart, workerdColdStart } = await import('./cold-start.mjs');
+  const env = { PG_URL, PROXY };
+  const inNode = ['edgepg (js, node:net)', 'postgres.js (js, node:net)', 'edgepg (js, tunnel)', '@neondatabase/serverless Pool (js, tunnel)',
+    'edgepg http() (js, POST /sql)', 'neon() (js, POST /sql)'];
+  const inWorkerd = ['edgepg (workerd, cloudflare:sockets)', 'postgres.js (workerd, cloudflare:sockets)', 'edgepg (workerd, tunnel)',
+    '@neondatabase/serverless Pool (workerd, tunnel)', 'edgepg http() (workerd, POST /sql)', 'neon() (workerd, POST /sql)'];
+  const all = [...inNode, ...inWorkerd];
+  const COLD_ROUNDS = 11;
+  const samples = Object.fromEntries(all.map((c) => [c, []]));
+  // Each round runs every client once, in reversed order every other round,
+  // so that a burst of load on the (shared) machine falls on all of them.
+  // Round 0 warms the file cache and is dropped; it also checks that the
+  // Worker's clock moves during compute.
+  for (let round = 0; round <= COLD_ROUNDS; round++) {
+    for (const c of round % 2 ? [...all].reverse() : all) {
+      const s = inNode.includes(c) ? await nodeColdStart(c, env) : await workerdColdStart(c, env, { calibrate: round === 0 });
+      if (round > 0) samples[c].push(s);
+    }
+  }
+  const median = (xs) => {
+    const v = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b);
+    return v.length ? Number(v[Math.floor(v.length / 2)].toFixed(3)) : undefined;
+  };
+  for (const c of all) {
+    const of = (k) => median(samples[c].map((s) => s[k]));
+    report('W9', c, 1, of('first_row_ms'), undefined, { import_ms: of('import_ms'), startup_ms: of('startup_ms'), request_ms: of('request_ms'), rounds: COLD_ROUNDS });
   }
 }
 

@@ -19,6 +19,13 @@ struct Measurement {
     ops_per_s: f64,
     /// Round trips per run, counted at the proxy (W7 through the tunnel).
     round_trips: Option<f64>,
+    /// W9: medians of the import alone, of workerd's start (spawn →
+    /// listening) and of the first request timed from outside workerd.
+    import_ms: Option<f64>,
+    startup_ms: Option<f64>,
+    request_ms: Option<f64>,
+    /// Rounds behind a median, when not the usual 7.
+    rounds: Option<f64>,
 }
 
 pub fn bench() -> Result<(), String> {
@@ -119,7 +126,7 @@ fn js_workloads_only(root: &Path, only: Option<&str>) -> Result<Vec<Measurement>
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     let result = if ready {
-        println!("==> running the JavaScript workloads (node): edgepg, postgres.js, pg, @neondatabase/serverless");
+        println!("==> running the JavaScript workloads (node, and workerd for W9): edgepg, postgres.js, pg, @neondatabase/serverless");
         Command::new("node")
             .arg("run.mjs")
             .args(only)
@@ -173,6 +180,10 @@ fn parse(stdout: &str) -> Result<Vec<Measurement>, String> {
                 median_ms: field("median_ms")?.as_f64().unwrap_or(f64::NAN),
                 ops_per_s: field("ops_per_s")?.as_f64().unwrap_or(f64::NAN),
                 round_trips: v.get("round_trips").and_then(|r| r.as_f64()),
+                import_ms: v.get("import_ms").and_then(|r| r.as_f64()),
+                startup_ms: v.get("startup_ms").and_then(|r| r.as_f64()),
+                request_ms: v.get("request_ms").and_then(|r| r.as_f64()),
+                rounds: v.get("rounds").and_then(|r| r.as_f64()),
             })
         })
         .collect()
@@ -241,6 +252,10 @@ fn render(results: &[Measurement]) -> String {
             out.push('\n');
             continue;
         }
+        if workload == "W9" {
+            render_cold_start(&mut out, &rows);
+            continue;
+        }
         let counted = rows.iter().any(|m| m.round_trips.is_some());
         if counted {
             let _ = writeln!(out, "Round trips from the socket's opening to the first row, counted at the proxy (client flights the server answered), with a role the server asks for a cleartext password.\n");
@@ -279,6 +294,43 @@ fn render(results: &[Measurement]) -> String {
     out
 }
 
+fn family(client: &str) -> &str {
+    client.rfind('(').map_or("", |i| &client[i..])
+}
+
+/// W9: each client next to edgepg's of the same runtime and way in (the
+/// parenthesised part of the name: `(js, tunnel)`, `(workerd, POST /sql)`…).
+fn render_cold_start(out: &mut String, rows: &[&Measurement]) {
+    let rounds = rows.iter().find_map(|m| m.rounds).unwrap_or(f64::NAN);
+    let _ = writeln!(out, "Cold start: from before the driver's `import` to the first row of `select 1` on a new connection, in a fresh process per round (a new `node`, or a new `workerd serve` and so a new isolate), median of {rounds} rounds after a warm-up round (`cargo xtask bench js W9`; tests/bench/cold-start.mjs). In workerd, by the Worker's clock (1 ms steps; checked to move during compute); workerd compiles the wasm before it listens, so that is in \"workerd start\" (spawn → accepting connections), not in the import. \"first request\" is the same request timed from outside workerd.\n");
+    let _ = writeln!(
+        out,
+        "| client | import → first row | edgepg ÷ this | import | workerd start | first request |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    let ms = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.1} ms"));
+    for m in rows {
+        let reference = rows
+            .iter()
+            .find(|r| r.client.starts_with("edgepg") && family(&r.client) == family(&m.client));
+        let ratio = match reference {
+            Some(r) if !std::ptr::eq(*r, *m) => format!("{:.2}", m.median_ms / r.median_ms),
+            Some(_) => "—".into(),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} ms | {ratio} | {} | {} | {} |",
+            m.client,
+            m.median_ms,
+            ms(m.import_ms),
+            ms(m.startup_ms),
+            ms(m.request_ms)
+        );
+    }
+    out.push('\n');
+}
+
 /// JS clients are compared with edgepg's JS package, Rust clients with edgepg in
 /// Rust, and tunnelled clients with edgepg through the same tunnel.
 fn same_family(a: &str, b: &str) -> bool {
@@ -304,4 +356,36 @@ fn write_markdown(path: &Path, table: &str) -> Result<(), String> {
         }
     };
     std::fs::write(path, updated).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cold_start_rows_are_compared_within_their_runtime_and_way_in() {
+        let lines = [
+            r#"{"workload":"W9","client":"edgepg (js, node:net)","median_ms":40,"ops_per_s":25,"import_ms":20,"rounds":11}"#,
+            r#"{"workload":"W9","client":"postgres.js (js, node:net)","median_ms":30,"ops_per_s":33,"import_ms":15,"rounds":11}"#,
+            r#"{"workload":"W9","client":"edgepg (workerd, tunnel)","median_ms":20,"ops_per_s":50,"startup_ms":21,"request_ms":30,"rounds":11}"#,
+            r#"{"workload":"W9","client":"@neondatabase/serverless Pool (workerd, tunnel)","median_ms":25,"ops_per_s":40,"rounds":11}"#,
+        ];
+        let results = parse(&lines.join("\n")).unwrap();
+        let rows: Vec<&Measurement> = results.iter().collect();
+        let mut out = String::new();
+        render_cold_start(&mut out, &rows);
+        assert!(out.contains("median of 11 rounds"), "{out}");
+        assert!(
+            out.contains("| postgres.js (js, node:net) | 30.0 ms | 0.75 | 15.0 ms |  |  |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| @neondatabase/serverless Pool (workerd, tunnel) | 25.0 ms | 1.25 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| edgepg (workerd, tunnel) | 20.0 ms | — |  | 21.0 ms | 30.0 ms |"),
+            "{out}"
+        );
+    }
 }

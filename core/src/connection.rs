@@ -830,9 +830,11 @@ impl Connection {
             // The first statement a connection prepares asks, in the same
             // flight, whether a pooler sits in between; the answer holds for
             // the statements after it (a failed check is asked again later).
-            let (_, result) = futures_util::future::join(
-                self.detect_pooler(),
+            // The statement goes first, so that what a dying server says
+            // (57P01 and the like) reaches it, as without the check.
+            let (result, _) = futures_util::future::join(
                 self.run_named(sql, None, params, sent, retried, sink),
+                self.detect_pooler(),
             )
             .await;
             return result;

@@ -31,3 +31,17 @@ export function transportOptions() {
 export function config(extra = {}) {
   return { connectionString: url, ...transportOptions(), ...extra };
 }
+
+/**
+ * Every connection of `pool` ends up idle, none left checked out. edgepg may
+ * still be opening connections for queries that pipelining already served
+ * (node-postgres never is), so this waits up to 2 s for those to finish.
+ */
+export async function assertAllIdle(pool) {
+  for (let i = 0; i < 100 && pool.idleCount !== pool.totalCount; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (pool.idleCount !== pool.totalCount) {
+    throw new Error(`idle ${pool.idleCount} of ${pool.totalCount} connections`);
+  }
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pgTable, serial, text, integer, timestamp, jsonb, boolean } from 'drizzle-orm/pg-core';
 import { eq, gt, sql, asc } from 'drizzle-orm';
-import { Pool, config } from './driver.mjs';
+import { Pool, config, assertAllIdle } from './driver.mjs';
 
 const users = pgTable('orm_drizzle_users', {
   id: serial('id').primaryKey(),
@@ -96,7 +96,7 @@ describe('Drizzle node-postgres', () => {
     assert.ok(names.includes('kept'));
     assert.ok(names.includes('outer'));
     for (const n of ['lost-1', 'lost-2', 'inner-lost']) assert.ok(!names.includes(n), `${n} must be rolled back`);
-    assert.equal(pool.idleCount, pool.totalCount);
+    await assertAllIdle(pool);
   });
 
   test('raw execute and errors', async () => {

@@ -4,7 +4,7 @@
 // edgepg's Cursor export (./driver.mjs).
 import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool, Client, Cursor, config } from './driver.mjs';
+import { Pool, Client, Cursor, config, assertAllIdle } from './driver.mjs';
 
 const text = 'SELECT generate_series as num FROM generate_series(0, 5)';
 
@@ -371,7 +371,7 @@ describe('pgc cursor: transactions and pools', () => {
       });
       const got = await Promise.all(work);
       assert.deepEqual(got, [1, 2, 3, 4].map((k) => [1, 2, 3, 4, 5].map((g) => g * k)));
-      assert.equal(pool.idleCount, pool.totalCount);
+      await assertAllIdle(pool);
     } finally {
       await pool.end();
     }

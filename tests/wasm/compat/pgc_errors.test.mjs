@@ -7,7 +7,7 @@
 // IntegrityError, …); `instanceof DatabaseError` holds on both drivers.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool, Client, DatabaseError, config } from './driver.mjs';
+import { Pool, Client, DatabaseError, config, assertAllIdle } from './driver.mjs';
 
 const table = 'pgc_errors_person';
 const parent = 'pgc_errors_parent';
@@ -263,7 +263,7 @@ describe('pgc errors: pools', () => {
       }
       const r = await pool.query('SELECT $1::text AS name', ['hi']);
       assert.equal(r.rows[0].name, 'hi');
-      assert.equal(pool.idleCount, pool.totalCount);
+      await assertAllIdle(pool);
     } finally {
       await pool.end();
     }

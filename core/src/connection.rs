@@ -157,8 +157,6 @@ const POOLER_FOUND: u8 = 2;
 /// The cancel key's process ID is no process ID a server could have (PgBouncer
 /// makes keys of random bytes): most likely a pooler, to be confirmed.
 const POOLER_SUSPECTED: u8 = 3;
-/// Not yet known, and a statement in flight is finding out.
-const POOLER_DETECTING: u8 = 4;
 
 /// The largest process ID Linux hands out (`PID_MAX_LIMIT` on 64-bit).
 const PID_MAX: i32 = 4 * 1024 * 1024;
@@ -228,9 +226,14 @@ pub(crate) struct Connection {
     statement_capacity: usize,
     cache_stats: Arc<CacheStats>,
     /// Whether a connection pooler sits between us and PostgreSQL
-    /// ([`POOLER_UNKNOWN`], [`POOLER_NONE`] or [`POOLER_FOUND`]); found out
-    /// before the first named statement (see [`Connection::detect_pooler`]).
+    /// ([`POOLER_UNKNOWN`], [`POOLER_SUSPECTED`], [`POOLER_NONE`] or
+    /// [`POOLER_FOUND`]); found out alongside the first statement (see
+    /// [`Connection::detect_pooler`]).
     pooler: AtomicU8,
+    /// A statement in flight carries the pooler check.
+    pooler_check_claimed: std::sync::atomic::AtomicBool,
+    /// The process ID of the cancel key the server (or pooler) sent at startup.
+    key_pid: Option<i32>,
     /// A statement was started and its future has not finished (it may have been dropped).
     pub(crate) busy: bool,
     /// The current statement reached the point where it may have run on the server (rule 6).
@@ -265,7 +268,8 @@ impl Connection {
         S: Socket + 'static,
         R: Runtime,
     {
-        let pooler = match cancel_key_pid(&client) {
+        let key_pid = cancel_key_pid(&client);
+        let pooler = match key_pid {
             Some(pid) if (1..=PID_MAX).contains(&pid) => POOLER_UNKNOWN,
             _ => POOLER_SUSPECTED,
         };
@@ -340,6 +344,8 @@ impl Connection {
             statement_capacity: 100,
             cache_stats: Arc::default(),
             pooler: AtomicU8::new(pooler),
+            pooler_check_claimed: Default::default(),
+            key_pid,
             busy: false,
             sent: false,
             in_transaction: false,
@@ -466,20 +472,27 @@ impl Connection {
         self.statement_capacity > 0
             && matches!(
                 self.pooler.load(Ordering::SeqCst),
-                POOLER_NONE | POOLER_UNKNOWN | POOLER_DETECTING
+                POOLER_NONE | POOLER_UNKNOWN
             )
     }
 
-    /// Claims the pooler check for the caller if nobody ran or started it.
-    fn start_detecting(&self) -> bool {
-        self.pooler
-            .compare_exchange(
-                POOLER_UNKNOWN,
-                POOLER_DETECTING,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            )
-            .is_ok()
+    /// Runs `statement` with the pooler check in the same flight while the
+    /// answer is not known and no other statement carries the check. The
+    /// statement goes first, so that what a dying server says (57P01 and the
+    /// like) reaches it; a failed check is asked again by a later statement.
+    async fn alongside_pooler_check(
+        &self,
+        statement: impl std::future::Future<Output = Result<(Results, u64)>>,
+    ) -> Result<(Results, u64)> {
+        let unresolved = matches!(
+            self.pooler.load(Ordering::SeqCst),
+            POOLER_UNKNOWN | POOLER_SUSPECTED
+        );
+        if !unresolved || self.pooler_check_claimed.swap(true, Ordering::SeqCst) {
+            return statement.await;
+        }
+        let (result, _) = futures_util::future::join(statement, self.detect_pooler()).await;
+        result
     }
 
     /// Whether a connection pooler sits between us and PostgreSQL: the
@@ -499,13 +512,8 @@ impl Connection {
         let rows = match self.client.simple_query("SELECT pg_backend_pid()").await {
             Ok(rows) => rows,
             Err(e) => {
-                // Not known after all: the next statement asks again.
-                let _ = self.pooler.compare_exchange(
-                    POOLER_DETECTING,
-                    POOLER_UNKNOWN,
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                );
+                // Not known after all: a later statement asks again.
+                self.pooler_check_claimed.store(false, Ordering::SeqCst);
                 return Err(Error::from_pg(e));
             }
         };
@@ -515,7 +523,7 @@ impl Connection {
             }
             _ => None,
         });
-        let found = match (pid, cancel_key_pid(&self.client)) {
+        let found = match (pid, self.key_pid) {
             (Some(pid), Some(key)) => pid != key,
             _ => false,
         };
@@ -805,19 +813,10 @@ impl Connection {
         sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
         if types.is_none() && !self.caching() {
+            // Cache off, or a pooler found or suspected: nothing by name.
             *sent = true;
-            if self.statement_capacity > 0 && self.pooler.load(Ordering::SeqCst) == POOLER_SUSPECTED
-            {
-                // Confirmed in the same flight; nothing is prepared by name meanwhile.
-                let (pooler, run) = futures_util::future::join(
-                    self.detect_pooler(),
-                    self.run_unnamed(sql, params, sink),
-                )
-                .await;
-                pooler?;
-                return run;
-            }
-            return self.run_unnamed(sql, params, sink).await;
+            let unnamed = self.run_unnamed(sql, params, sink);
+            return self.alongside_pooler_check(unnamed).await;
         }
         if let Some(types) = types {
             // A named statement would be prepared and run in two flights,
@@ -826,21 +825,9 @@ impl Connection {
                 *sent = true;
                 return self.run_unnamed_typed(sql, types, params, sink).await;
             }
-        } else if self.start_detecting() {
-            // The first statement a connection prepares asks, in the same
-            // flight, whether a pooler sits in between; the answer holds for
-            // the statements after it (a failed check is asked again later).
-            // The statement goes first, so that what a dying server says
-            // (57P01 and the like) reaches it, as without the check.
-            let (result, _) = futures_util::future::join(
-                self.run_named(sql, None, params, sent, retried, sink),
-                self.detect_pooler(),
-            )
-            .await;
-            return result;
         }
-        self.run_named(sql, types, params, sent, retried, sink)
-            .await
+        let named = self.run_named(sql, types, params, sent, retried, sink);
+        self.alongside_pooler_check(named).await
     }
 
     /// [`Self::run_preparing`] with a named statement: from the cache (or
@@ -922,8 +909,7 @@ impl Connection {
         params: &[&(dyn ToSql + Sync)],
         sink: Option<&mut (dyn RowSink + '_)>,
     ) -> Result<(Results, u64)> {
-        let types: Vec<Type> = params.iter().map(|p| declared_type(*p)).collect();
-        self.run_unnamed_typed(sql, &types, params, sink).await
+        self.run_unnamed_typed(sql, &[], params, sink).await
     }
 
     /// [`Self::run_unnamed`] with the parameter types given (`types` may be

@@ -287,12 +287,11 @@ pub(crate) fn promise(
     wasm_bindgen_futures::future_to_promise(work)
 }
 
-/// Runs `task` on the event loop, through the one boxed instantiation of
-/// `spawn_local` that [`crate::WasmRuntime`] uses too: each future type would
-/// otherwise get its own copy of the task machinery (1–2 KB of wasm each).
+/// Runs `task` on the event loop through [`crate::WasmRuntime`]: one boxed
+/// instantiation of `spawn_local`, where each future type would otherwise get
+/// its own copy of the task machinery (1–2 KB of wasm each).
 pub(crate) fn spawn(task: impl std::future::Future<Output = ()> + 'static) {
-    let task: edgepg_core::BoxFuture<'static, ()> = Box::pin(task);
-    wasm_bindgen_futures::spawn_local(task);
+    edgepg_core::Runtime::spawn(&crate::WasmRuntime, Box::pin(task));
 }
 
 /// What an aborted call rejects with (the package makes it an `AbortError`).

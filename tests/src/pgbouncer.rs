@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::server::{chown_to_postgres, free_port, fresh_root, sh_quote, PgServer};
+use crate::server::{chown_to_postgres, free_port, fresh_root, sh_quote, spawn_watchdog, PgServer};
 use crate::util::{describe_output, is_root, tail};
 
 /// The `pgbouncer` executable (`/usr/sbin/pgbouncer` from Debian's package,
@@ -98,7 +98,12 @@ impl PgBouncer {
         let ini = root.join("pgbouncer.ini");
         fs::write(&ini, conf).unwrap_or_else(|e| panic!("edgepg-tests: write pgbouncer.ini: {e}"));
         chown_to_postgres(&root);
-        spawn_watchdog(&root, &pidfile);
+        // Once this process has exited: stop PgBouncer, remove the directory.
+        let pid = sh_quote(&pidfile.to_string_lossy());
+        spawn_watchdog(
+            &root,
+            &format!("if [ -f {pid} ]; then kill $(cat {pid}) 2>/dev/null; fi"),
+        );
         // PgBouncer refuses to run as root.
         let mut cmd = if is_root() {
             let mut c = Command::new("runuser");
@@ -218,24 +223,4 @@ fn version_of(bin: &Path) -> (u32, u32) {
             describe_output(&out)
         )
     })
-}
-
-/// Once this process has exited, stops the PgBouncer of `pidfile` and removes `root`.
-fn spawn_watchdog(root: &Path, pidfile: &Path) {
-    let pid = std::process::id();
-    let root = sh_quote(&root.to_string_lossy());
-    let pidfile = sh_quote(&pidfile.to_string_lossy());
-    let script = format!(
-        "cd /; while kill -0 {pid} 2>/dev/null && [ -d {root} ]; do sleep 0.5; done; \
-         if [ -f {pidfile} ]; then kill $(cat {pidfile}) 2>/dev/null; fi; rm -rf {root}"
-    );
-    let _ = Command::new("setsid")
-        .arg("-f")
-        .arg("sh")
-        .arg("-c")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }

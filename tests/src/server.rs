@@ -90,6 +90,25 @@ struct Managed {
     ctl: Mutex<()>,
 }
 
+impl Managed {
+    /// A fresh directory for a server of `bindir`'s binaries, watched (see
+    /// [`spawn_pg_watchdog`]) from the start.
+    fn fresh(bindir: PathBuf) -> Managed {
+        let root = fresh_root();
+        let managed = Managed {
+            data: root.join("data"),
+            socket: root.join("sock"),
+            log: root.join("server.log"),
+            root,
+            bindir,
+            certs: None,
+            ctl: Mutex::new(()),
+        };
+        spawn_pg_watchdog(&managed.root, &managed.data, &managed.bindir);
+        managed
+    }
+}
+
 /// The directory holding the PostgreSQL server binaries (`initdb`, `pg_ctl`,
 /// `postgres`, `psql`), if any is installed.
 ///
@@ -249,12 +268,9 @@ impl Managed {
     }
 }
 
-/// Spawns a detached watchdog that, once this process has exited, stops any
-/// server running in `data` and removes `root` (it also ends by itself when
-/// `root` disappears first).
-fn spawn_watchdog(root: &Path, data: &Path, bindir: &Path) {
-    let pid = std::process::id();
-    let root = sh_quote(&root.to_string_lossy());
+/// A watchdog (see [`spawn_watchdog`]) that stops any server running in
+/// `data` with `pg_ctl stop -m immediate`.
+fn spawn_pg_watchdog(root: &Path, data: &Path, bindir: &Path) {
     let data = sh_quote(&data.to_string_lossy());
     let pg_ctl = sh_quote(&bindir.join("pg_ctl").to_string_lossy());
     let runas = if is_root() {
@@ -262,9 +278,21 @@ fn spawn_watchdog(root: &Path, data: &Path, bindir: &Path) {
     } else {
         ""
     };
+    spawn_watchdog(
+        root,
+        &format!("{runas}{pg_ctl} -D {data} stop -m immediate -w -t 20"),
+    );
+}
+
+/// Spawns a detached watchdog that, once this process has exited, runs the
+/// shell command `stop` and removes `root` (it also ends by itself when
+/// `root` disappears first).
+pub(crate) fn spawn_watchdog(root: &Path, stop: &str) {
+    let pid = std::process::id();
+    let root = sh_quote(&root.to_string_lossy());
     let script = format!(
         "cd /; while kill -0 {pid} 2>/dev/null && [ -d {root} ]; do sleep 0.5; done; \
-         if [ -d {root} ]; then {runas}{pg_ctl} -D {data} stop -m immediate -w -t 20; rm -rf {root}; fi"
+         if [ -d {root} ]; then {stop}; rm -rf {root}; fi"
     );
     let spawned = Command::new("setsid")
         .arg("-f")
@@ -323,7 +351,7 @@ fn template(bindir: &Path) -> &'static Path {
     let made = TEMPLATE.get_or_init(|| {
         let root = fresh_root();
         let data = root.join("data");
-        spawn_watchdog(&root, &data, bindir);
+        spawn_pg_watchdog(&root, &data, bindir);
         chown_to_postgres(&root);
         let mut last = String::new();
         for locale in ["C.UTF-8", "C"] {
@@ -417,19 +445,9 @@ impl PgServer {
                  `postgresql` package (`cargo xtask test` does) or set PGSQL_TEST"
             )
         });
-        let root = fresh_root();
-        let managed = Managed {
-            data: root.join("data"),
-            socket: root.join("sock"),
-            log: root.join("server.log"),
-            root,
-            bindir,
-            certs: None,
-            ctl: Mutex::new(()),
-        };
         // From here on `server` is in scope, so a panic stops the server and
         // removes the directory on unwinding; the watchdog covers aborts.
-        spawn_watchdog(&managed.root, &managed.data, &managed.bindir);
+        let managed = Managed::fresh(bindir);
         let mut server = PgServer {
             host: "127.0.0.1".to_string(),
             port: 0,
@@ -920,17 +938,7 @@ impl PgServer {
     pub fn start_standby(&self, synchronous: bool) -> PgServer {
         let started = Instant::now();
         let pm = self.managed_or_panic("start_standby");
-        let root = fresh_root();
-        let managed = Managed {
-            data: root.join("data"),
-            socket: root.join("sock"),
-            log: root.join("server.log"),
-            root,
-            bindir: pm.bindir.clone(),
-            certs: None,
-            ctl: Mutex::new(()),
-        };
-        spawn_watchdog(&managed.root, &managed.data, &managed.bindir);
+        let managed = Managed::fresh(pm.bindir.clone());
         let mut standby = PgServer {
             host: "127.0.0.1".to_string(),
             port: 0,

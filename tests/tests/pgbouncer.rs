@@ -25,6 +25,24 @@ fn bouncer() -> &'static PgBouncer {
     BOUNCER.get_or_init(|| PgBouncer::start(PgServer::shared(), "transaction", ""))
 }
 
+/// A pool of at most `max` connections through the PgBouncer.
+fn bouncer_pool(max: usize) -> Pool {
+    Pool::builder(bouncer().url().as_str())
+        .max_size(max)
+        .build()
+        .unwrap()
+}
+
+/// `pool` with a new, empty table `name (columns)`.
+async fn fresh_table(pool: &Pool, name: &str, columns: &str) {
+    for sql in [
+        format!("DROP TABLE IF EXISTS {name}"),
+        format!("CREATE TABLE {name} ({columns})"),
+    ] {
+        pool.execute(&sql, &[]).await.unwrap();
+    }
+}
+
 /// Two pools that take turns on the 2 server connections: 16 tasks run
 /// 40 statements each, four different SQL texts with parameters, and check
 /// every answer. With named statements cached per client connection, this
@@ -122,16 +140,8 @@ async fn statement_cache_off_gives_right_results_behind_pgbouncer() {
 /// server connection busy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_and_cursors_behind_pgbouncer() {
-    let pool = Pool::builder(bouncer().url().as_str())
-        .max_size(3)
-        .build()
-        .unwrap();
-    pool.execute("DROP TABLE IF EXISTS bouncer_tx", &[])
-        .await
-        .unwrap();
-    pool.execute("CREATE TABLE bouncer_tx (id int PRIMARY KEY, v text)", &[])
-        .await
-        .unwrap();
+    let pool = bouncer_pool(3);
+    fresh_table(&pool, "bouncer_tx", "id int PRIMARY KEY, v text").await;
     let noise = {
         let pool = pool.clone();
         tokio::spawn(async move {
@@ -196,16 +206,8 @@ async fn transactions_and_cursors_behind_pgbouncer() {
 /// COPY in and out while other clients use the same two server connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_behind_pgbouncer() {
-    let pool = Pool::builder(bouncer().url().as_str())
-        .max_size(4)
-        .build()
-        .unwrap();
-    pool.execute("DROP TABLE IF EXISTS bouncer_copy", &[])
-        .await
-        .unwrap();
-    pool.execute("CREATE TABLE bouncer_copy (id int, name text)", &[])
-        .await
-        .unwrap();
+    let pool = bouncer_pool(4);
+    fresh_table(&pool, "bouncer_copy", "id int, name text").await;
     let mut tasks = Vec::new();
     for t in 0..4i32 {
         let pool = pool.clone();
@@ -254,10 +256,7 @@ async fn copy_behind_pgbouncer() {
 /// through `Pool::listen` and as a plain statement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listen_is_refused_behind_pgbouncer() {
-    let pool = Pool::builder(bouncer().url().as_str())
-        .max_size(2)
-        .build()
-        .unwrap();
+    let pool = bouncer_pool(2);
     let err = match pool.listen("bouncer_jobs").await {
         Ok(_) => panic!("LISTEN through PgBouncer was accepted"),
         Err(e) => e,

@@ -89,16 +89,25 @@ pub fn rust_target(target: &str) -> Result {
     )
 }
 
-/// PostgreSQL server binaries (initdb, pg_ctl, postgres, psql).
-pub fn postgres() -> Result {
-    if edgepg_tests::pg_bindir().is_some() {
+/// Debian's `package` unless `present()` already holds, and `present()` after it.
+fn apt_package(package: &str, what: &str, present: impl Fn() -> bool) -> Result {
+    if present() {
         return Ok(());
     }
-    apt_install(&["postgresql"])?;
-    if edgepg_tests::pg_bindir().is_none() {
-        return Err("the postgresql package is installed but initdb is still not found".into());
+    apt_install(&[package])?;
+    if !present() {
+        return Err(format!(
+            "the {package} package is installed but {what} is still not found"
+        ));
     }
     Ok(())
+}
+
+/// PostgreSQL server binaries (initdb, pg_ctl, postgres, psql).
+pub fn postgres() -> Result {
+    apt_package("postgresql", "initdb", || {
+        edgepg_tests::pg_bindir().is_some()
+    })
 }
 
 /// The `openssl` command-line tool (test certificates).
@@ -262,14 +271,9 @@ pub fn wasm_bindgen_cli(version: &str) -> Result {
 
 /// Debian's PgBouncer (tests/pgbouncer.rs), found by `edgepg_tests::pgbouncer_bin`.
 pub fn pgbouncer() -> Result {
-    if edgepg_tests::pgbouncer_bin().is_some() {
-        return Ok(());
-    }
-    apt_install(&["pgbouncer"])?;
-    if edgepg_tests::pgbouncer_bin().is_none() {
-        return Err("the pgbouncer package is installed but pgbouncer is still not found".into());
-    }
-    Ok(())
+    apt_package("pgbouncer", "pgbouncer", || {
+        edgepg_tests::pgbouncer_bin().is_some()
+    })
 }
 
 /// Debian's Chromium (for the browser test), at /usr/bin/chromium.

@@ -247,6 +247,8 @@ function runOn(raw, q) {
     detach?.();
     return Promise.reject(toError(e));
   }
+  // The hot path (one statement, no signal) allocates one closure.
+  if (!script && !signal) return pending.then((out) => new Results(out, text, arrays, parsers), rethrow);
   return pending.then((out) => {
     detach?.();
     if (!script) return new Results(out, text, arrays, parsers);
@@ -261,6 +263,10 @@ function runOn(raw, q) {
     }
     throw toError(e);
   });
+}
+
+function rethrow(e) {
+  throw toError(e);
 }
 
 /** What every object that runs statements has: query, sql. */
@@ -591,9 +597,14 @@ export class Pool extends Queryable {
     this.emit('remove', client);
   }
 
+  #checkoutWatched() {
+    for (let i = 0; i < CHECKOUT_EVENTS.length; i++) if (this.listenerCount(CHECKOUT_EVENTS[i]) > 0) return true;
+    return false;
+  }
+
   /** pool.query: a checkout, query and release when someone listens to those events, else the pool's own path. */
   _run(q) {
-    if (!CHECKOUT_EVENTS.some((e) => this.listenerCount(e) > 0)) return super._run(q);
+    if (!this.#checkoutWatched()) return super._run(q);
     return this.#checkout(q.signal ?? undefined).then((client) => client._run(q).then((r) => {
       client._giveBack(undefined, false);
       return r;

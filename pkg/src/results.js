@@ -182,7 +182,23 @@ function fieldsOf(cols) {
   }));
 }
 
-/** node-postgres' reading of a command tag: `[command, rowCount, oid]`. */
+/**
+ * Tags read lately: most statements repeat a handful (`SELECT 1`, `INSERT 0 1`),
+ * and reading one afresh costs a regex match and two arrays.
+ */
+const tags = new Map();
+
+/** node-postgres' reading of a command tag: `[command, rowCount, oid]` (shared: do not modify). */
+function tagOf(status) {
+  let tag = tags.get(status);
+  if (tag === undefined) {
+    if (tags.size >= 512) tags.clear();
+    tag = parseTag(status);
+    tags.set(status, tag);
+  }
+  return tag;
+}
+
 function parseTag(status) {
   const m = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/.exec(status);
   if (m === null) return [null, null, null];
@@ -218,7 +234,7 @@ export class Results {
     this.length = packet[5];
     /** The SQL text. */
     this.query = sql;
-    const [command, rowCount, oid] = parseTag(this.status);
+    const [command, rowCount, oid] = tagOf(this.status);
     /** node-postgres' command: 'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', … */
     this.command = command;
     /** node-postgres' rowCount: from the tag; null for commands without a count. */

@@ -176,16 +176,7 @@ fn edgepg_node_http_client() {
     let proxy = proxy_for(pg);
     let short = ProxyProcess::start(&["--allow", &allow, "--keepalive-timeout", "300ms"]);
     let dir = std::env::temp_dir().join(format!("edgepg-proxy-sql-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (ca, cert, key) = common::localhost_cert(&dir);
-    let tls = ProxyProcess::start(&[
-        "--allow",
-        &allow,
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    let (tls, ca) = ProxyProcess::start_tls(&dir, &["--allow", &allow]);
     node_test(
         "node_http.test.mjs",
         &[

@@ -266,17 +266,8 @@ async fn pool_with_secret_leaves_no_payload_in_the_log(pg: &PgServer, proxy: &Pr
 async fn wss_to_the_proxy() {
     let pg = PgServer::shared();
     let dir = std::env::temp_dir().join(format!("edgepg-proxy-wss-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (ca, cert, key) = common::localhost_cert(&dir);
     let allow = format!("127.0.0.1:{}", pg.port());
-    let proxy = ProxyProcess::start(&[
-        "--allow",
-        &allow,
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    let (proxy, ca) = ProxyProcess::start_tls(&dir, &["--allow", &allow]);
     let ws = format!("wss://localhost:{}/v1", proxy.addr.port());
     let transport = TokioTransport::websocket(&ws).tunnel_root_cert(&ca);
     let pool = Pool::builder_with(pg.url(), transport)

@@ -48,6 +48,14 @@ async function serve(server) {
   return { url: `http://127.0.0.1:${port}/sql`, close: () => new Promise((r) => { server.close(r); server.closeAllConnections?.(); }) };
 }
 
+/** A node:http server answering with `handler`; `connections()` counts the sockets it accepted. */
+async function httpServer(handler) {
+  let connections = 0;
+  const server = createHttpServer(handler);
+  server.on('connection', () => connections++);
+  return { ...(await serve(server)), connections: () => connections };
+}
+
 /** A raw TCP server: `onRequest(socket, n)` for each request head seen, n counting from 0. */
 async function rawServer(onRequest) {
   const state = { connections: 0, requests: 0, sockets: new Set() };
@@ -153,8 +161,7 @@ test('no resend when the socket was fresh, or when part of the answer came', asy
 });
 
 test('a chunked answer (with a trailer), from node:http', async () => {
-  let connections = 0;
-  const server = createHttpServer((req, res) => {
+  const s = await httpServer((req, res) => {
     req.resume();
     req.on('end', () => {
       res.writeHead(200, { 'Content-Type': 'application/json', Trailer: 'X-Done' });
@@ -164,34 +171,28 @@ test('a chunked answer (with a trailer), from node:http', async () => {
       res.end();
     });
   });
-  server.on('connection', () => connections++);
-  const s = await serve(server);
-  try {
-    const sql = http(url, { endpoint: s.url });
-    for (let i = 0; i < 3; i++) assert.deepEqual(await sql.query('SELECT 7'), [{ x: 7 }]);
-    assert.equal(connections, 1, 'chunked answers keep the socket');
-  } finally {
-    await s.close();
-  }
+  await threeQueries(s, 1, 'chunked answers keep the socket');
 });
 
 test('Connection: close from the server: the next request opens a new socket', async () => {
-  let connections = 0;
-  const server = createHttpServer((req, res) => {
+  const s = await httpServer((req, res) => {
     req.resume();
     res.writeHead(200, { 'Content-Type': 'application/json', Connection: 'close', 'Content-Length': Buffer.byteLength(ONE_ROW) });
     res.end(ONE_ROW);
   });
-  server.on('connection', () => connections++);
-  const s = await serve(server);
+  await threeQueries(s, 3, 'a socket per answer');
+});
+
+/** Three queries to `s`, answered by ONE_ROW, on `sockets` sockets; closes `s`. */
+async function threeQueries(s, sockets, why) {
   try {
     const sql = http(url, { endpoint: s.url });
     for (let i = 0; i < 3; i++) assert.deepEqual(await sql.query('SELECT 7'), [{ x: 7 }]);
-    assert.equal(connections, 3);
+    assert.equal(s.connections(), sockets, why);
   } finally {
     await s.close();
   }
-});
+}
 
 test('a body that ends with the connection (no length, no chunks)', async () => {
   const server = await rawServer((s) => s.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n${ONE_ROW}`));

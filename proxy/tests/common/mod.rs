@@ -89,6 +89,17 @@ impl ProxyProcess {
         }
     }
 
+    /// A proxy serving TLS with a fresh certificate for `localhost` (made in
+    /// `dir`), with `args`; returns it and the CA that signed the certificate.
+    pub fn start_tls(dir: &Path, args: &[&str]) -> (ProxyProcess, PathBuf) {
+        std::fs::create_dir_all(dir).unwrap();
+        let (ca, cert, key) = localhost_cert(dir);
+        let (cert, key) = (path(&cert), path(&key));
+        let mut all = vec!["--tls-cert", &cert, "--tls-key", &key];
+        all.extend_from_slice(args);
+        (Self::start(&all), ca)
+    }
+
     /// `ws://ADDR/v1`.
     pub fn ws_url(&self) -> String {
         format!("ws://{}/v1", self.addr)

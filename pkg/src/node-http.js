@@ -162,7 +162,7 @@ function start(conn, job) {
   job.conn = conn;
   job.reused = conn.uses > 0;
   job.got = false;
-  job.state = 0;
+  job.state = STATE_HEAD;
   job.parts = [];
   conn.uses++;
   conn.job = job;
@@ -227,14 +227,15 @@ function abort(job) {
 
 function onClose(conn, job) {
   if (job.done) return;
-  if (job.state === STATE_UNTIL_CLOSE) return complete(job, false);
+  // A body framed by the end of the connection ends cleanly, not by a reset.
+  if (job.state === STATE_UNTIL_CLOSE && !conn.error) return complete(job, false);
   // A kept-alive socket that the server closed (idle too long, or draining)
-  // while this request was on its way: nothing came back, so the server did
-  // not answer it, and edgepg-proxy closes a keep-alive connection only
-  // between requests, never with one in progress. Such a POST /sql never
-  // ran and is safe to send again, once, on a fresh socket. A fresh socket
-  // that fails, or an answer cut short, is not retried: that request may
-  // have run.
+  // while this request was on its way: nothing came back, and edgepg-proxy
+  // closes a keep-alive connection only between requests, never with one in
+  // progress, so this POST /sql never reached it and is safe to send again,
+  // once, on a fresh socket. (Only a server dying in the middle of a request
+  // looks the same.) A fresh socket that fails, or an answer cut short, is
+  // not retried: that request may have run.
   if (!job.got && job.reused && !job.retried) {
     job.retried = true;
     job.conn = null;

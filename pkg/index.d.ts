@@ -469,10 +469,24 @@ export declare function diagnostics(): { liveResults: number; memoryBytes: numbe
 export interface HttpOptions {
   /** The proxy's `/sql` URL (edgepg-proxy or Neon); default `https://HOST/sql`. */
   endpoint?: string;
-  /** The `fetch` to use; default the global one. */
+  /**
+   * The `fetch` to use; default the global one, except in Node (also Deno
+   * and Bun), where requests go over the package's own keep-alive HTTP/1.1
+   * client (node:net / node:tls), a fraction of fetch's cost per request.
+   */
   fetch?: (input: string, init?: Record<string, unknown>) => Promise<Response>;
-  /** Merged into every request (e.g. `{ signal }`). */
+  /**
+   * Merged into every request (e.g. `{ signal }`). In Node, an option other
+   * than `signal` (a `dispatcher`, …) sends that request through the global `fetch`.
+   */
   fetchOptions?: Record<string, unknown>;
+  /**
+   * Node's built-in client only: the most milliseconds a request may go
+   * without progress (connect, answer, body) before it fails with
+   * `DatabaseNotAvailableError`; default 300 000, as fetch's. Elsewhere use
+   * `fetchOptions: { signal: AbortSignal.timeout(ms) }`.
+   */
+  timeout?: number;
   /** Rows as arrays in column order. */
   arrayMode?: boolean;
   /** Resolve to `{ command, rowCount, rows, fields, rowAsArray }` instead of the rows. */

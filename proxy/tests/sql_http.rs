@@ -95,38 +95,33 @@ fn query(addr: SocketAddr, url: &str, sql: &str) -> (u16, serde_json::Value) {
     (status, json(&text))
 }
 
-#[test]
-fn neon_and_edgepg_http_clients_from_node() {
-    let pg = PgServer::shared();
-    let proxy = proxy_for(pg);
+/// `node --test tests/js/FILE` with `env` and the npm package built
+/// (`cargo xtask pkg`, idempotent; `EDGEPG_PKG` is its Node entry); fails
+/// unless every test passed. Returns the output.
+fn node_test(file: &str, env: &[(&str, String)]) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/js");
     assert!(
         root.join("node_modules/@neondatabase/serverless").is_dir(),
         "tests/js/node_modules is missing: run `npm ci` in tests/js (cargo xtask test does)"
     );
-    let forbidden = format!(
-        "postgresql://u:p@127.0.0.1:{}/postgres?sslmode=disable",
-        pg.port() + 1
-    );
-    let mut cmd = Command::new("node");
-    cmd.arg("--test")
-        .arg("--test-concurrency=1")
-        .arg(root.join("sql_http.test.mjs"))
-        .current_dir(&root)
-        .env("EDGEPG_SQL_ENDPOINT", format!("http://{}/sql", proxy.addr))
-        .env("EDGEPG_SQL_URL", good_url(pg))
-        .env("EDGEPG_SQL_FORBIDDEN", forbidden);
-    // The npm package (`cargo xtask pkg`, idempotent), for edgepg's `http()`.
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["run", "-q", "-p", "xtask", "--", "pkg"])
         .current_dir(root.join("../.."))
         .status()
         .expect("cargo xtask pkg");
     assert!(status.success(), "cargo xtask pkg failed");
-    cmd.env(
-        "EDGEPG_PKG",
-        root.join("../../pkg/src/node.js").canonicalize().unwrap(),
-    );
+    let mut cmd = Command::new("node");
+    cmd.arg("--test")
+        .arg("--test-concurrency=1")
+        .arg(root.join(file))
+        .current_dir(&root)
+        .env(
+            "EDGEPG_PKG",
+            root.join("../../pkg/src/node.js").canonicalize().unwrap(),
+        );
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let out = cmd.output().expect("run node (Node ≥ 20)");
     let text = format!(
         "{}{}",
@@ -136,12 +131,31 @@ fn neon_and_edgepg_http_clients_from_node() {
     println!("{text}");
     assert!(out.status.success(), "node --test failed:\n{text}");
     assert!(
-        text.contains("ok 10 - edgepg http()"),
-        "edgepg's http() did not run:\n{text}"
-    );
-    assert!(
         text.contains("# fail 0") && !text.contains("# pass 0"),
         "{text}"
+    );
+    text
+}
+
+#[test]
+fn neon_and_edgepg_http_clients_from_node() {
+    let pg = PgServer::shared();
+    let proxy = proxy_for(pg);
+    let forbidden = format!(
+        "postgresql://u:p@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port() + 1
+    );
+    let text = node_test(
+        "sql_http.test.mjs",
+        &[
+            ("EDGEPG_SQL_ENDPOINT", format!("http://{}/sql", proxy.addr)),
+            ("EDGEPG_SQL_URL", good_url(pg)),
+            ("EDGEPG_SQL_FORBIDDEN", forbidden),
+        ],
+    );
+    assert!(
+        text.contains("ok 10 - edgepg http()"),
+        "edgepg's http() did not run:\n{text}"
     );
     // Warm requests reuse pooled server connections.
     let connects = proxy.metric("edgepg_proxy_sql_server_connects_total");
@@ -150,6 +164,40 @@ fn neon_and_edgepg_http_clients_from_node() {
         connects <= 4 && requests >= 8,
         "{connects} connects for {requests} requests"
     );
+}
+
+/// The keep-alive HTTP/1.1 client under `http()` in Node
+/// (`tests/js/node_http.test.mjs`): socket reuse, concurrency, sockets the
+/// proxy closes, TLS, and the odd answers of tiny real servers.
+#[test]
+fn edgepg_node_http_client() {
+    let pg = PgServer::shared();
+    let allow = format!("127.0.0.1:{}", pg.port());
+    let proxy = proxy_for(pg);
+    let short = ProxyProcess::start(&["--allow", &allow, "--keepalive-timeout", "300ms"]);
+    let dir = std::env::temp_dir().join(format!("edgepg-proxy-sql-tls-{}", std::process::id()));
+    let (tls, ca) = ProxyProcess::start_tls(&dir, &["--allow", &allow]);
+    node_test(
+        "node_http.test.mjs",
+        &[
+            ("EDGEPG_SQL_URL", good_url(pg)),
+            ("EDGEPG_SQL_ENDPOINT", format!("http://{}/sql", proxy.addr)),
+            (
+                "EDGEPG_SQL_METRICS",
+                format!("http://{}/metrics", proxy.metrics),
+            ),
+            (
+                "EDGEPG_SQL_SHORT_ENDPOINT",
+                format!("http://{}/sql", short.addr),
+            ),
+            (
+                "EDGEPG_SQL_TLS_ENDPOINT",
+                format!("https://localhost:{}/sql", tls.addr.port()),
+            ),
+            ("NODE_EXTRA_CA_CERTS", ca.display().to_string()),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -266,17 +266,8 @@ async fn pool_with_secret_leaves_no_payload_in_the_log(pg: &PgServer, proxy: &Pr
 async fn wss_to_the_proxy() {
     let pg = PgServer::shared();
     let dir = std::env::temp_dir().join(format!("edgepg-proxy-wss-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (ca, cert, key) = localhost_cert(&dir);
     let allow = format!("127.0.0.1:{}", pg.port());
-    let proxy = ProxyProcess::start(&[
-        "--allow",
-        &allow,
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    let (proxy, ca) = ProxyProcess::start_tls(&dir, &["--allow", &allow]);
     let ws = format!("wss://localhost:{}/v1", proxy.addr.port());
     let transport = TokioTransport::websocket(&ws).tunnel_root_cert(&ca);
     let pool = Pool::builder_with(pg.url(), transport)
@@ -305,80 +296,6 @@ async fn wss_to_the_proxy() {
     }
     assert!(proxy.rejects("tls") >= 2);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A CA (`ca.pem`) and a certificate for `localhost` signed by it, in `dir`:
-/// returns (CA, certificate chain, key).
-fn localhost_cert(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
-    let (cert, key, csr) = (
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-        dir.join("cert.csr"),
-    );
-    let ext = dir.join("ext.cnf");
-    std::fs::write(
-        &ext,
-        "basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let steps: Vec<Vec<String>> = vec![
-        [
-            &["req", "-x509"][..],
-            &ec,
-            &["-days", "2", "-subj", "/CN=edgepg proxy test CA"],
-        ]
-        .concat()
-        .iter()
-        .map(|s| s.to_string())
-        .chain(["-keyout".into(), path(&ca_key), "-out".into(), path(&ca)])
-        .collect(),
-        [&["req", "-new"][..], &ec, &["-subj", "/CN=localhost"]]
-            .concat()
-            .iter()
-            .map(|s| s.to_string())
-            .chain(["-keyout".into(), path(&key), "-out".into(), path(&csr)])
-            .collect(),
-        ["x509", "-req", "-days", "2", "-set_serial", "2"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([
-                "-in".into(),
-                path(&csr),
-                "-CA".into(),
-                path(&ca),
-                "-CAkey".into(),
-                path(&ca_key),
-                "-extfile".into(),
-                path(&ext),
-                "-out".into(),
-                path(&cert),
-            ])
-            .collect(),
-    ];
-    for args in steps {
-        let out = Command::new("openssl")
-            .args(&args)
-            .output()
-            .expect("openssl (cargo xtask test installs it)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    (ca, cert, key)
-}
-
-fn path(p: &Path) -> String {
-    p.display().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,9 @@
 // The package in Deno and Bun (both resolve it through the `node` export
 // condition): queries over the runtime's global WebSocket through the proxy,
-// over nodeSocket() (node:net), and — in Deno — over a socket factory built
+// over nodeSocket() (node:net), http() over POST /sql (the Node entry's
+// keep-alive client on node:net), and — in Deno — over a socket factory built
 // on Deno.connect. Run by tests/tests/wasm_js.rs; prints "N passed, N failed".
-import { Pool, Session, webSocket, nodeSocket, ProgrammingError, InterfaceError, PoolClosedError } from 'edgepg';
+import { Pool, Session, webSocket, nodeSocket, http, ProgrammingError, InterfaceError, PoolClosedError } from 'edgepg';
 
 const env = globalThis.Deno ? Deno.env.toObject() : process.env;
 const runtime = globalThis.Deno ? `deno ${Deno.version.deno}` : `bun ${globalThis.Bun?.version}`;
@@ -68,6 +69,19 @@ await check('default transport and Session.fromEnv', async () => {
   const s = Session.fromEnv('app', { PGSQL_APP: url });
   assert((await s.query('SELECT 1 AS one')).rows[0].one === 1, 'fromEnv');
   await s.end();
+});
+await check('http() over POST /sql of edgepg-proxy', async () => {
+  const sql = http(env.EDGEPG_TEST_SCRAM_URL, { endpoint: env.EDGEPG_TEST_PROXY.replace(/^ws/, 'http').replace(/\/v1$/, '/sql') });
+  const rows = await Promise.all([1, 2, 3].map((i) => sql`SELECT ${i}::int8 AS n`));
+  assert(rows.map((r) => r[0].n).join() === '1,2,3', JSON.stringify(rows, (_, v) => String(v)));
+  assert((await sql.query('SELECT $1::text AS t', ['é']))[0].t === 'é', 'text');
+  let err;
+  try {
+    await sql.query('SELEC 1');
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof ProgrammingError && err.code === '42601', `typed error, got ${err}`);
 });
 if (globalThis.Deno) {
   // SPEC §9: any (host, port) → { readable, writable } factory plugs in.

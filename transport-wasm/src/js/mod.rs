@@ -126,7 +126,7 @@ pub(crate) fn count_opt(options: &JsValue, key: &str) -> Result<Option<u64>, JsV
         _ => Err(interface(format!(
             "option {key} must be a non-negative integer, not {}",
             v.as_f64()
-                .map_or_else(|| params::describe_type(&v), |n| n.to_string())
+                .map_or_else(|| params::describe_type(&v), sys::number_string)
         ))),
     }
 }
@@ -173,7 +173,7 @@ pub(crate) fn config_from(options: &JsValue) -> Result<Config, JsValue> {
             .and_then(|n| n.to_upper_case().as_string());
         Config::from_vars(name.as_deref(), |key| {
             let v = sys::get(&env, key);
-            v.as_string().or_else(|| v.as_f64().map(|n| n.to_string()))
+            v.as_string().or_else(|| v.as_f64().map(sys::number_string))
         })
         .map_err(|e| error_to_js(&e))?
     } else {

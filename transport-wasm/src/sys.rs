@@ -50,15 +50,6 @@ extern "C" {
     pub fn close_writer(this: &Writer) -> Result<js_sys::Promise, JsValue>;
 }
 
-/// `n` as JavaScript's `String(n)` prints it: Rust's float printing would
-/// bring about 11 KB of code into the module (issue 19).
-pub fn number_string(n: f64) -> String {
-    js_sys::Number::from(n)
-        .to_string_with_radix(10)
-        .map(String::from)
-        .unwrap_or_default()
-}
-
 /// `obj[key]`, or `undefined` when `obj` is not an object or the getter throws.
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
     if !obj.is_object() && !obj.is_function() {

@@ -192,7 +192,7 @@ pub(crate) fn format_float(f: f64) -> String {
     } else if f == f64::NEG_INFINITY {
         "-Infinity".to_string()
     } else {
-        format!("{f:?}")
+        text_form::debug_float(f)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `cargo xtask pkg`: builds the npm package `edgepg` in `pkg/`.
 //!
-//! 1. `cargo build -p edgepg-wasm --target wasm32-unknown-unknown --profile wasm-release`
+//! 1. `cargo build -p edgepg-wasm --target wasm32-unknown-unknown --profile wasm-release
+//!    --features quiet` (tokio-postgres' `log` statements compiled out)
 //! 2. `wasm-bindgen --target web` (the CLI pinned to the crate's exact
 //!    `wasm-bindgen` version, installed by `ensure::wasm_bindgen_cli`)
 //! 3. `wasm-opt -Oz --low-memory-unused` from binaryen (npm, `pkg/package-lock.json`)
@@ -93,6 +94,8 @@ pub fn build() -> Result<(), String> {
         "wasm32-unknown-unknown",
         "--profile",
         "wasm-release",
+        "--features",
+        "quiet",
     ]);
     run("building the wasm", &mut build)?;
 

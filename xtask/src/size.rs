@@ -23,9 +23,9 @@ use std::process::Command;
 use crate::run::{command_line, workspace_root};
 
 /// The most the browser entry (wasm + every JS file it loads, gzip -9 each)
-/// may weigh: 314 447 B reached in issue 19, plus about 2 %. The issue's goal
+/// may weigh: 306 544 B reached in issue 19, plus about 1 %. The issue's goal
 /// is [`BROWSER_GOAL_GZ`]; BENCHMARKS.md says what stands between the two.
-pub const BROWSER_BUDGET_GZ: u64 = 321_000;
+pub const BROWSER_BUDGET_GZ: u64 = 309_600;
 
 /// The goal of issue 19 for the browser entry, gzip -9.
 pub const BROWSER_GOAL_GZ: u64 = 163_840;

@@ -19,7 +19,7 @@ use postgres_types::{FromSql, Kind, Type};
 use crate::value::Value;
 
 pub use float::float4_value;
-pub(crate) use float::push_float;
+pub(crate) use float::{debug_float, push_float};
 pub(crate) use output::text_output;
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;

@@ -169,6 +169,9 @@ test('geometric, money, LSN, snapshot, multirange, record and text search values
     `'((0,0),(1,1),(2,0))'::polygon`, `'[(0,0),(1e20,-1.5e-7)]'::lseg`, `'{1,-1,0}'::line`, `'[(0,0),(1,1)]'::path`,
     `'-1234.56'::money`, `'16/B374D848'::pg_lsn`, `'10:20:10,14'::pg_snapshot`, `'{[1,3),[5,7)}'::int4multirange`,
     `row(1, '', NULL, 'a "b"', row(2.5::float4, 'x y'))`, `$$'a''b':1A,2 c$$::tsvector`, `'!a & (b | c:*B)'::tsquery`,
+    // Exact ties between two candidates (the even one, as Ryu; JavaScript's
+    // toExponential alone would round up) and a decimal on a float midpoint.
+    `'(1125899906842624.25,-1.3948654250235363e15)'::point`, `'(5.9199409e19,0.1)'::point`,
   ];
   const r = await pool.query(`SELECT ${exprs.map((e, i) => `${e} AS v${i}, (${e})::text AS t${i}`).join(', ')}`);
   const row = r.rows[0];
@@ -177,6 +180,8 @@ test('geometric, money, LSN, snapshot, multirange, record and text search values
   assert.equal(row.v1, '(1e+20,1.5e-07)');
   assert.equal(row.v8, '-$1,234.56');
   assert.equal(row.v12, '(1,"",,"a ""b""","(2.5,""x y"")")');
+  assert.equal(row.v15, '(1.1258999068426242e+15,-1.3948654250235362e+15)');
+  assert.equal(row.v16, '(5.9199408999999996e+19,0.1)');
   // Arrays of them: arrays of their text forms.
   const a = (await pool.query(`SELECT ARRAY['(1,2),(3,4)'::box, NULL, '(0,0),(1,1)'] AS boxes,
     ARRAY[row(1, 'a'), NULL] AS records`)).rows[0];

@@ -113,6 +113,15 @@ pub(crate) fn string_arg(v: &JsValue, what: &str, limit: usize) -> Result<String
     params::string(v, &mut left, limit).map_err(|e| interface(format!("{what}: {e}")))
 }
 
+/// `n` as JavaScript's `String(n)` prints it: Rust's float printing would
+/// bring about 11 KB of code into the module (issue 19).
+fn number_string(n: f64) -> String {
+    js_sys::Number::from(n)
+        .to_string_with_radix(10)
+        .map(String::from)
+        .unwrap_or_default()
+}
+
 /// A non-negative integer option (milliseconds, counts), or `None` when absent.
 pub(crate) fn count_opt(options: &JsValue, key: &str) -> Result<Option<u64>, JsValue> {
     let v = sys::get(options, key);
@@ -126,7 +135,7 @@ pub(crate) fn count_opt(options: &JsValue, key: &str) -> Result<Option<u64>, JsV
         _ => Err(interface(format!(
             "option {key} must be a non-negative integer, not {}",
             v.as_f64()
-                .map_or_else(|| params::describe_type(&v), |n| n.to_string())
+                .map_or_else(|| params::describe_type(&v), number_string)
         ))),
     }
 }
@@ -173,7 +182,7 @@ pub(crate) fn config_from(options: &JsValue) -> Result<Config, JsValue> {
             .and_then(|n| n.to_upper_case().as_string());
         Config::from_vars(name.as_deref(), |key| {
             let v = sys::get(&env, key);
-            v.as_string().or_else(|| v.as_f64().map(|n| n.to_string()))
+            v.as_string().or_else(|| v.as_f64().map(number_string))
         })
         .map_err(|e| error_to_js(&e))?
     } else {

@@ -25,10 +25,18 @@ const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 /// One parameter: its [`Value`], and for a JavaScript array also its JSON
 /// text, sent instead when the server wants `json`/`jsonb` (so `[1, {…}]`
 /// binds to a JSON column as JSON, and to an array column as an array).
-#[derive(Debug)]
 pub(crate) struct Param {
     pub(crate) value: Value,
     json: Option<String>,
+}
+
+/// `ToSql` needs `Debug`. By the value's `Display`: `Value`'s derived
+/// `Debug` would keep Rust's float printing (about 11 KB) in the module, and
+/// nothing in the package prints a parameter (issue 19).
+impl std::fmt::Debug for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Param({})", self.value)
+    }
 }
 
 fn wants_json(ty: &Type) -> bool {

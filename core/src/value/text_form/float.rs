@@ -106,17 +106,9 @@ fn ryu(f: f64, float4: bool) -> String {
         // A candidate that reads back as an f64 lying exactly on an f32
         // midpoint is refused: which side the decimal is on is lost.
         true => (1, 9),
-        false => {
-            let shortest = format!("{f:e}");
-            let n = shortest
-                .bytes()
-                .take_while(|&b| b != b'e')
-                .filter(u8::is_ascii_digit)
-                .count();
-            (n.max(1), 17)
-        }
+        false => (shortest_digits(f).max(1), 17),
     };
-    let round = |digits: usize| format!("{:.*e}", digits - 1, f);
+    let round = |digits: usize| rounded(f, digits);
     let exact = |s: &str| match read_back(s) {
         p if float4 => p as f32 == f as f32 && !binary_midpoint(p, own),
         p => p == f,
@@ -125,6 +117,125 @@ fn ryu(f: f64, float4: bool) -> String {
         .map(round)
         .find(|s| exact(s) && !decimal_midpoint(s, own))
         .unwrap_or_else(|| round(max))
+}
+
+/// How many significant digits the shortest decimal that reads back as `f`
+/// has (`f` finite, not zero).
+#[cfg(not(target_arch = "wasm32"))]
+fn shortest_digits(f: f64) -> usize {
+    format!("{f:e}")
+        .bytes()
+        .take_while(|&b| b != b'e')
+        .filter(u8::is_ascii_digit)
+        .count()
+}
+
+/// `f` rounded to `digits` significant digits, ties to even, in `{:e}` form.
+#[cfg(not(target_arch = "wasm32"))]
+fn rounded(f: f64, digits: usize) -> String {
+    format!("{:.*e}", digits - 1, f)
+}
+
+/// On wasm32 by `Number.prototype.toString`, which prints the shortest
+/// digits that read back (ECMAScript's Number::toString). Rust's float
+/// printing (Grisu with a Dragon fallback, about 11 KB of code and tables)
+/// stays out of the module (issue 19).
+#[cfg(target_arch = "wasm32")]
+fn shortest_digits(f: f64) -> usize {
+    shortest(&js_string(f)).1.len()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn js_string(f: f64) -> String {
+    js_sys::Number::from(f)
+        .to_string_with_radix(10)
+        .map(String::from)
+        .unwrap_or_default()
+}
+
+/// A finite number as JavaScript prints it (`-0.00012`, `123.45`, `1e+21`,
+/// `1.5e-7`) as its sign, its significant digits (none for zero) and the
+/// decimal exponent of the first: `(true, "12", -4)` for `-0.00012`.
+#[cfg(any(target_arch = "wasm32", test))]
+fn shortest(js: &str) -> (bool, String, i32) {
+    let (negative, s) = match js.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, js),
+    };
+    let (mantissa, exp) = s.split_once('e').unwrap_or((s, "0"));
+    let int_len = mantissa.find('.').unwrap_or(mantissa.len());
+    let all: String = mantissa.chars().filter(|&c| c != '.').collect();
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_matches('0').to_string();
+    let exp = int_len as i32 - 1 - leading as i32 + exp.parse::<i32>().unwrap_or(0);
+    (negative, digits, exp)
+}
+
+/// `f` as Rust's `{:?}` prints it (finite): the shortest digits, in
+/// exponential form (`1e16`, `1.5e-7`) when |f| is below 1e-4 or at least
+/// 1e16, else with at least one fractional digit (`1.0`, `-0.0`).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn debug_float(f: f64) -> String {
+    format!("{f:?}")
+}
+
+/// On wasm32 from the digits `Number.prototype.toString` prints, laid out
+/// as Rust's `{:?}` would (see [`shortest_digits`]).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn debug_float(f: f64) -> String {
+    let (_, digits, exp) = shortest(&js_string(f));
+    debug_layout(f.is_sign_negative(), &digits, exp)
+}
+
+#[cfg(any(target_arch = "wasm32", test))]
+fn debug_layout(negative: bool, digits: &str, exp: i32) -> String {
+    let mut out = String::from(if negative { "-" } else { "" });
+    let digits = if digits.is_empty() { "0" } else { digits };
+    let zero = digits == "0";
+    if !zero && !(-4..16).contains(&exp) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push_str(&exp.to_string());
+    } else if zero || exp >= 0 {
+        let int = if zero { 1 } else { exp as usize + 1 };
+        let (head, frac) = digits.split_at(int.min(digits.len()));
+        out.push_str(head);
+        out.extend(std::iter::repeat_n('0', int - head.len()));
+        out.push('.');
+        out.push_str(if frac.is_empty() { "0" } else { frac });
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', exp.unsigned_abs() as usize - 1));
+        out.push_str(digits);
+    }
+    out
+}
+
+/// On wasm32 by `Number.prototype.toExponential`, which rounds an exact
+/// tie away from zero: a tie (the digit after is a 5 that ends `f`'s exact
+/// decimal expansion) is settled here to the even neighbour, as Rust's `{:e}`
+/// and PostgreSQL's Ryu do.
+#[cfg(target_arch = "wasm32")]
+fn rounded(f: f64, digits: usize) -> String {
+    let exponential = |fraction: usize| -> String {
+        let n = js_sys::Number::from(f);
+        let s = String::from(n.to_exponential(fraction as u8).unwrap_or_default());
+        // `1.5e+7` as Rust writes it: `1.5e7`.
+        s.replacen("e+", "e", 1)
+    };
+    let up = exponential(digits - 1);
+    let longer = exponential(digits);
+    let (mantissa, exp) = longer.split_once('e').unwrap_or((&longer, "0"));
+    let tie = mantissa.ends_with('5') && decimal_equals(&longer, parts(f, false));
+    let before = mantissa[..mantissa.len() - 1].trim_end_matches('.');
+    match tie && before.bytes().last().is_some_and(|d| (d - b'0') % 2 == 0) {
+        true => format!("{before}e{exp}"),
+        false => up,
+    }
 }
 
 /// A decimal Rust printed (`{:.*e}`), read back as the nearest f64.
@@ -142,6 +253,12 @@ fn read_back(s: &str) -> f64 {
     js_sys::parse_float(s)
 }
 
+/// Whether a·2^a2 (a > 0) equals k·2^p (k odd) taken `scale` times (odd).
+fn equals(a: u128, a2: i64, scale: u128, (k, p): (u64, i32)) -> bool {
+    let z = a.trailing_zeros();
+    a >> z == u128::from(k) * scale && a2 + i64::from(z) == i64::from(p)
+}
+
 /// Whether a·2^a2 (a > 0) equals a midpoint between the float `own` and a
 /// neighbour, k·2^p with k odd, taken `scale` times.
 fn hits_midpoint(a: u128, a2: i64, scale: u128, (m, e, narrow_below): Parts) -> bool {
@@ -149,10 +266,9 @@ fn hits_midpoint(a: u128, a2: i64, scale: u128, (m, e, narrow_below): Parts) -> 
         true => (4 * m - 1, e - 2),
         false => (2 * m - 1, e - 1),
     };
-    let z = a.trailing_zeros();
     [(2 * m + 1, e - 1), below]
         .into_iter()
-        .any(|(k, p)| a >> z == u128::from(k) * scale && a2 + i64::from(z) == i64::from(p))
+        .any(|kp| equals(a, a2, scale, kp))
 }
 
 /// Whether the f64 `p` is exactly a midpoint of the f32 `own`.
@@ -161,29 +277,40 @@ fn binary_midpoint(p: f64, own: Parts) -> bool {
     m != 0 && hits_midpoint(m.into(), e.into(), 1, own)
 }
 
-/// Whether the decimal `sci` (`{:e}` form) is exactly a midpoint of `own`.
-fn decimal_midpoint(sci: &str, own: Parts) -> bool {
-    let (mantissa, exp) = sci
-        .trim_start_matches('-')
-        .split_once('e')
-        .unwrap_or_default();
+/// The decimal `sci` (`{:e}` form, sign ignored), d·10^q, as a·2^a2 over an
+/// odd `scale`: `(a, a2, scale)`; `None` for zero and for |q| > 27.
+fn decimal(sci: &str) -> Option<(u128, i64, u128)> {
+    let (mantissa, exp) = sci.trim_start_matches('-').split_once('e')?;
     let digits: String = mantissa.chars().filter(|&c| c != '.').collect();
     let (Ok(d), Ok(exp)) = (digits.parse::<u64>(), exp.parse::<i32>()) else {
-        return false;
+        return None;
     };
     // d·10^q = k·2^p needs 5^|q| to divide d or k (both below 2^57): |q| ≤ 27
     // suffices, and keeps every product below 2^120.
     let q = exp - (digits.len() as i32 - 1);
     if d == 0 || q.unsigned_abs() > 27 {
-        return false;
+        return None;
     }
     let five = 5u128.pow(q.unsigned_abs());
-    match q >= 0 {
+    Some(match q >= 0 {
         // d·5^q·2^q = k·2^p
-        true => hits_midpoint(u128::from(d) * five, q.into(), 1, own),
+        true => (u128::from(d) * five, q.into(), 1),
         // d·2^q = k·5^-q·2^p
-        false => hits_midpoint(d.into(), q.into(), five, own),
-    }
+        false => (d.into(), q.into(), five),
+    })
+}
+
+/// Whether the decimal `sci` (`{:e}` form) is exactly a midpoint of `own`.
+fn decimal_midpoint(sci: &str, own: Parts) -> bool {
+    decimal(sci).is_some_and(|(a, a2, scale)| hits_midpoint(a, a2, scale, own))
+}
+
+/// Whether the decimal `sci` (`{:e}` form) is exactly the float `own`.
+#[cfg(target_arch = "wasm32")]
+fn decimal_equals(sci: &str, (m, e, _): Parts) -> bool {
+    let z = m.trailing_zeros();
+    m != 0
+        && decimal(sci).is_some_and(|(a, a2, scale)| equals(a, a2, scale, (m >> z, e + z as i32)))
 }
 
 #[cfg(test)]
@@ -194,6 +321,61 @@ mod tests {
         let mut s = String::new();
         push_float(&mut s, f, float4);
         s
+    }
+
+    #[test]
+    fn debug_layout_as_rust_prints_it() {
+        for f in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            1.5,
+            100.0,
+            123.456,
+            1e-4,
+            1.2e-4,
+            9.99e-5,
+            1e15,
+            9999999999999998.0,
+            1e16,
+            1.5e16,
+            1e21,
+            1.5e-7,
+            -2.5e-300,
+            5e-324,
+            f64::MAX,
+            123456789012345.6,
+            0.00012,
+            1.3948654250235363e15,
+        ] {
+            let sci = format!("{f:e}");
+            let (mantissa, exp) = sci.split_once('e').unwrap();
+            let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+            let digits = digits.trim_end_matches('0');
+            let exp = if f == 0.0 { 0 } else { exp.parse().unwrap() };
+            assert_eq!(
+                debug_layout(f.is_sign_negative(), digits, exp),
+                format!("{f:?}")
+            );
+        }
+    }
+
+    #[test]
+    fn javascript_number_strings() {
+        for (js, parts) in [
+            ("-0.00012", (true, "12", -4)),
+            ("123.45", (false, "12345", 2)),
+            ("1000", (false, "1", 3)),
+            ("1e+21", (false, "1", 21)),
+            ("1.5e-7", (false, "15", -7)),
+            ("0", (false, "", -1)),
+            ("5e-324", (false, "5", -324)),
+        ] {
+            let (negative, digits, exp) = shortest(js);
+            assert_eq!((negative, digits.as_str(), exp), parts, "{js}");
+        }
     }
 
     #[test]

@@ -41,7 +41,9 @@ function driverModules(driver, rel) {
       flags: [],
       modules: [
         `(name = "edgepg", esModule = "export * from './pkg/${entry}';")`,
-        ...readdirSync(join(pkgDir, 'src')).filter((f) => f.endsWith('.js')).map((f) => embed(`pkg/src/${f}`, join(pkgDir, 'src', f))),
+        // The entry's own directory: `dist/` (minified) or `src/`.
+        ...readdirSync(join(pkgDir, dirname(entry))).filter((f) => f.endsWith('.js'))
+          .map((f) => embed(`pkg/${dirname(entry)}/${f}`, join(pkgDir, dirname(entry), f))),
         embed('pkg/wasm/edgepg.js', join(pkgDir, 'wasm/edgepg.js')),
         embed('pkg/wasm/edgepg_bg.wasm', join(pkgDir, 'wasm/edgepg_bg.wasm'), 'wasm'),
       ],

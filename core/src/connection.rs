@@ -720,6 +720,20 @@ impl Connection {
         result
     }
 
+    /// A statement failed in the open transaction, and nothing since (a
+    /// ROLLBACK, a ROLLBACK TO SAVEPOINT) has saved or ended it: a COMMIT
+    /// now rolls back.
+    pub(crate) fn transaction_failed(&self) -> bool {
+        self.transaction_failed
+    }
+
+    /// The open transaction was rolled back under its statements (a query
+    /// timeout cleans the connection): it counts as failed until the next
+    /// statement that succeeds.
+    pub(crate) fn mark_transaction_failed(&mut self) {
+        self.transaction_failed = true;
+    }
+
     /// SQL that opens or ends a transaction (BEGIN, COMMIT, a script holding
     /// them) marks the connection as in one while it runs, so that a caller
     /// dropping it midway leaves a connection the pool rolls back (rule 10).

@@ -305,14 +305,6 @@ fn rollback_continues_to(lex: &mut Lexer<'_>) -> bool {
     lex.eat("TO")
 }
 
-/// Whether a statement of `sql` is a ROLLBACK TO [SAVEPOINT].
-pub(crate) fn rolls_back_to_savepoint(sql: &str) -> bool {
-    statements(sql).any(|statement| {
-        let mut lex = Lexer::new(statement);
-        lex.eat("ROLLBACK") && rollback_continues_to(&mut lex)
-    })
-}
-
 /// Letters, digits, `_`, `$` and every byte of a non-ASCII character.
 fn is_ident_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
@@ -413,7 +405,7 @@ mod tests {
     }
 
     #[test]
-    fn listen_and_rollback_to_are_found_as_statements() {
+    fn listen_is_found_as_a_statement() {
         for (sql, listen) in [
             ("LISTEN jobs", true),
             ("  /* c */ listen \"Jobs\";", true),
@@ -424,15 +416,6 @@ mod tests {
             ("NOTIFY listen", false),
         ] {
             assert_eq!(has_listen(sql), listen, "{sql}");
-        }
-        for (sql, to) in [
-            ("ROLLBACK TO SAVEPOINT a", true),
-            ("rollback transaction to a", true),
-            ("SELECT 1; ROLLBACK WORK TO SAVEPOINT a", true),
-            ("ROLLBACK", false),
-            ("SELECT 'ROLLBACK TO a'", false),
-        ] {
-            assert_eq!(rolls_back_to_savepoint(sql), to, "{sql}");
         }
     }
 

@@ -133,7 +133,6 @@ impl TransactionOptions {
 /// ```
 pub struct Transaction<T: Transport> {
     conn: PooledConnection<T>,
-    failed: bool,
     /// The notices of a Session's transaction go to the Session.
     notices: Option<Arc<NoticeSink>>,
 }
@@ -142,7 +141,6 @@ impl<T: Transport> Transaction<T> {
     pub(crate) fn new(conn: PooledConnection<T>) -> Self {
         Transaction {
             conn,
-            failed: false,
             notices: None,
         }
     }
@@ -152,16 +150,10 @@ impl<T: Transport> Transaction<T> {
         self
     }
 
-    /// A statement's outcome: a failure dooms the transaction, and a
-    /// ROLLBACK TO SAVEPOINT run as a statement saves it again.
-    fn note<R>(&mut self, sql: &str, r: Result<R>) -> Result<R> {
-        match &r {
-            Err(_) => self.failed = true,
-            Ok(_) if self.failed && crate::sql_text::rolls_back_to_savepoint(sql) => {
-                self.failed = false
-            }
-            Ok(_) => {}
-        }
+    /// A statement's outcome, with its notices collected. (Whether it doomed
+    /// the transaction, or a ROLLBACK TO SAVEPOINT saved it, the connection
+    /// keeps: see [`Self::commit`].)
+    fn note<R>(&mut self, r: Result<R>) -> Result<R> {
         self.collect_notices();
         r
     }
@@ -189,7 +181,7 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Results> {
         let r = self.conn.query(sql, params).await;
-        self.note(sql, r)
+        self.note(r)
     }
 
     /// Runs a statement inside the transaction and hands its rows to `rows`
@@ -211,7 +203,7 @@ impl<T: Transport> Transaction<T> {
         rows: &mut dyn RowSink,
     ) -> Result<Results> {
         let r = self.conn.query_into(sql, params, rows).await;
-        self.note(sql, r)
+        self.note(r)
     }
 
     /// Runs a script of statements without parameters inside the transaction
@@ -227,7 +219,7 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn query_script(&mut self, sql: &str) -> Result<Vec<Results>> {
         let r = self.conn.query_script(sql).await;
-        self.note(sql, r)
+        self.note(r)
     }
 
     /// The connection this transaction runs on (to cancel its statements,
@@ -256,7 +248,7 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let r = self.conn.execute(sql, params).await;
-        self.note(sql, r)
+        self.note(r)
     }
 
     /// Creates a savepoint.
@@ -273,7 +265,7 @@ impl<T: Transport> Transaction<T> {
     pub async fn savepoint(&mut self, name: &str) -> Result<()> {
         let sql = format!("SAVEPOINT {}", quote_qualified_single(name)?);
         let r = self.conn.batch_execute(&sql).await;
-        self.note(&sql, r)
+        self.note(r)
     }
 
     /// Rolls back to a savepoint; the transaction is usable again after an error.
@@ -290,9 +282,7 @@ impl<T: Transport> Transaction<T> {
     /// ```
     pub async fn rollback_to(&mut self, name: &str) -> Result<()> {
         let sql = format!("ROLLBACK TO SAVEPOINT {}", quote_qualified_single(name)?);
-        self.control(&sql).await?;
-        self.failed = false;
-        Ok(())
+        self.control(&sql).await
     }
 
     /// Releases a savepoint.
@@ -308,7 +298,7 @@ impl<T: Transport> Transaction<T> {
     pub async fn release_savepoint(&mut self, name: &str) -> Result<()> {
         let sql = format!("RELEASE SAVEPOINT {}", quote_qualified_single(name)?);
         let r = self.conn.batch_execute(&sql).await;
-        self.note(&sql, r)
+        self.note(r)
     }
 
     /// Commits. If a statement failed earlier (and was not rolled back to a
@@ -323,7 +313,7 @@ impl<T: Transport> Transaction<T> {
     /// # Ok(()) }
     /// ```
     pub async fn commit(mut self) -> Result<()> {
-        if self.failed {
+        if self.conn.conn_ref().transaction_failed() {
             self.control("ROLLBACK").await?;
             return Err(Error::new(
                 ErrorKind::TransactionRollback,

@@ -186,8 +186,12 @@ impl<T: Transport> PooledConnection<T> {
     /// usable again — or, if that fails, unusable for good.
     async fn timed_out(&mut self, limit: Duration) -> crate::Error {
         let pool = self.pool.clone();
+        let in_transaction = self.conn_ref().in_transaction;
         if pool.clean_in_place(self.conn()).await.is_none() {
             self.conn().mark_unusable();
+        }
+        if in_transaction {
+            self.conn().mark_transaction_failed();
         }
         crate::error::query_timed_out(limit)
     }

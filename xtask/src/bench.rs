@@ -65,7 +65,12 @@ pub fn bench() -> Result<(), String> {
     results.extend(js_workloads(&root)?);
     let table = render(&results);
     println!("{table}");
-    write_markdown(&root.join("BENCHMARKS.md"), &table)?;
+    crate::markdown::write_section(
+        &root.join("BENCHMARKS.md"),
+        (BEGIN, END),
+        &format!("## Latest `cargo xtask bench` run\n\n{table}"),
+        crate::markdown::Place::BeforeFirstHeading,
+    )?;
     println!(
         "xtask bench: wrote BENCHMARKS.md in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -335,27 +340,6 @@ fn render_cold_start(out: &mut String, rows: &[&Measurement]) {
 /// Rust, and tunnelled clients with edgepg through the same tunnel.
 fn same_family(a: &str, b: &str) -> bool {
     a.contains("(js") == b.contains("(js") && a.contains("tunnel") == b.contains("tunnel")
-}
-
-fn write_markdown(path: &Path, table: &str) -> Result<(), String> {
-    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let section = format!("{BEGIN}\n## Latest `cargo xtask bench` run\n\n{table}{END}\n\n");
-    let updated = match (existing.find(BEGIN), existing.find(END)) {
-        (Some(b), Some(e)) if e > b => format!(
-            "{}{}{}",
-            &existing[..b],
-            section,
-            &existing[e + END.len()..].trim_start_matches('\n')
-        ),
-        _ => {
-            let (head, rest) = match existing.find("\n## ") {
-                Some(i) => existing.split_at(i + 1),
-                None => (existing.as_str(), ""),
-            };
-            format!("{head}\n{section}{rest}")
-        }
-    };
-    std::fs::write(path, updated).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 #[cfg(test)]

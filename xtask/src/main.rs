@@ -11,6 +11,7 @@
 
 mod bench;
 mod ensure;
+mod markdown;
 mod pkg;
 mod reliability;
 mod run;

@@ -130,7 +130,12 @@ fn report() -> Result<(), String> {
     let crate_gz = crate_compressed(&root, &anatomy, &by_crate)?;
     let text = render(&entries, &anatomy, &by_crate, &crate_gz);
     println!("{text}");
-    write_markdown(&root.join("BENCHMARKS.md"), &text)?;
+    crate::markdown::write_section(
+        &root.join("BENCHMARKS.md"),
+        (BEGIN, END),
+        &text,
+        crate::markdown::Place::AtEnd,
+    )?;
     println!("xtask size: wrote BENCHMARKS.md");
     Ok(())
 }
@@ -713,18 +718,6 @@ fn render(
         let _ = writeln!(out, "| {bytes} | `{}` |", shown.replace('|', "\\|"));
     }
     out
-}
-
-fn write_markdown(path: &Path, section: &str) -> Result<(), String> {
-    let existing = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let block = format!("{BEGIN}\n{section}{END}");
-    let updated = match (existing.find(BEGIN), existing.find(END)) {
-        (Some(b), Some(e)) if e > b => {
-            format!("{}{block}{}", &existing[..b], &existing[e + END.len()..])
-        }
-        _ => format!("{}\n{block}\n", existing.trim_end()),
-    };
-    fs::write(path, updated).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 // edgepg is faster). Quicker and less noisy than run.mjs for one change:
 //   PG_URL=postgresql://… node cmp.mjs W3,W4,W5 [rounds]
 // EDGEPG_BASE=/path/to/another/pkg/dist/node.js adds that build as a third client.
+// Each line also gives the medians of this process's CPU time (user + system,
+// GC threads included) per round: the client's own cost, which the server and
+// the scheduler sharing the cores disturb far less than the wall clock.
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { Pool as EdgePool, nodeSocket } from 'edgepg';
@@ -33,15 +36,24 @@ const work = {
 for (const w of ONLY) {
   const names = Object.keys(clients);
   const times = Object.fromEntries(names.map((n) => [n, []]));
+  const cpu = Object.fromEntries(names.map((n) => [n, []]));
   for (const name of names) await work[w](clients[name]);
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 ? [...names].reverse() : names;
-    for (const name of order) { const t = performance.now(); await work[w](clients[name]); times[name].push(performance.now() - t); }
+    for (const name of order) {
+      const t = performance.now();
+      const c = process.cpuUsage();
+      await work[w](clients[name]);
+      const d = process.cpuUsage(c);
+      times[name].push(performance.now() - t);
+      cpu[name].push((d.user + d.system) / 1000);
+    }
   }
   const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
   const e = med(times.edgepg), p = med(times.pgjs);
   let line = `${w}: edgepg ${e.toFixed(1)} ms, postgres.js ${p.toFixed(1)} ms, ratio ${(p / e).toFixed(2)}`;
   if (times.base) { const b = med(times.base); line += `; base ${b.toFixed(1)} ms, ratio ${(p / b).toFixed(2)}`; }
+  line += '; CPU ms: ' + names.map((n) => `${n} ${med(cpu[n]).toFixed(1)}`).join(', ');
   console.log(line);
 }
 await pool.end(); await sql.end(); await basePool?.end();

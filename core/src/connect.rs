@@ -8,7 +8,7 @@ use tokio_postgres::NoTls;
 
 use crate::config::{Config, LoadBalanceHosts, PipelineConnect, TargetSessionAttrs};
 use crate::connection::Connection;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{duration_text, Error, ErrorKind, Result};
 use crate::pipelined_password::PipelinedPassword;
 use crate::runtime::{timeout, Runtime};
 use crate::transport::{BoxSocket, SslMode, Target, TlsRequest, Transport};
@@ -41,7 +41,7 @@ pub(crate) async fn connect<T: Transport>(config: &Config, transport: &T) -> Res
                 Some(limit) => timeout(&rt, limit, attempt).await.unwrap_or_else(|| {
                     let err = io::Error::new(
                         io::ErrorKind::TimedOut,
-                        format!("timed out after {limit:?}"),
+                        format!("timed out after {}", duration_text(limit)),
                     );
                     Err(Error::io(
                         ErrorKind::Operational,

@@ -49,6 +49,35 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The kind's name as written in Rust (`"PoolTimeout"`): what the
+    /// JavaScript package puts in `error.kind`.
+    ///
+    /// ```
+    /// use edgepg_core::ErrorKind;
+    /// assert_eq!(ErrorKind::QueryCanceled.name(), "QueryCanceled");
+    /// assert_eq!(ErrorKind::from_sqlstate("23505").name(), "Integrity");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Interface => "Interface",
+            ErrorKind::Data => "Data",
+            ErrorKind::Integrity => "Integrity",
+            ErrorKind::Programming => "Programming",
+            ErrorKind::NotSupported => "NotSupported",
+            ErrorKind::QueryCanceled => "QueryCanceled",
+            ErrorKind::TransactionRollback => "TransactionRollback",
+            ErrorKind::Operational => "Operational",
+            ErrorKind::Internal => "Internal",
+            ErrorKind::Database => "Database",
+            ErrorKind::ConnectionLost => "ConnectionLost",
+            ErrorKind::PoolFull => "PoolFull",
+            ErrorKind::PoolTimeout => "PoolTimeout",
+            ErrorKind::PoolClosed => "PoolClosed",
+            ErrorKind::DatabaseNotAvailable => "DatabaseNotAvailable",
+            ErrorKind::PartiallyConnected => "PartiallyConnected",
+        }
+    }
+
     /// Maps a SQLSTATE code to its kind (SPEC §6).
     ///
     /// ```
@@ -612,7 +641,10 @@ fn is_fatal(e: &Error) -> bool {
 pub(crate) fn query_timed_out(limit: std::time::Duration) -> Error {
     Error::new(
         ErrorKind::QueryCanceled,
-        format!("the statement did not finish within {limit:?} and was cancelled"),
+        format!(
+            "the statement did not finish within {} and was cancelled",
+            duration_text(limit)
+        ),
     )
 }
 
@@ -632,5 +664,77 @@ pub(crate) fn lost(e: Error) -> Error {
         )
     } else {
         e
+    }
+}
+
+// Messages are written with `Display` only: the npm package's wasm is built
+// with `-Zfmt-debug=none` (issue 19), where every `{:?}` prints nothing.
+
+/// `d` as `Duration`'s `Debug` writes it: `5s`, `1.5s`, `250ms`, `12µs`, `7ns`.
+pub(crate) fn duration_text(d: std::time::Duration) -> String {
+    let (whole, frac, digits, unit) = match (d.as_secs(), d.subsec_nanos()) {
+        (0, n) if n >= 1_000_000 => (u64::from(n / 1_000_000), n % 1_000_000, 6, "ms"),
+        (0, n) if n >= 1_000 => (u64::from(n / 1_000), n % 1_000, 3, "µs"),
+        (0, n) => (u64::from(n), 0, 0, "ns"),
+        (s, n) => (s, n, 9, "s"),
+    };
+    if frac == 0 {
+        return format!("{whole}{unit}");
+    }
+    let frac = format!("{frac:0digits$}");
+    format!("{whole}.{}{unit}", frac.trim_end_matches('0'))
+}
+
+/// `s` in double quotes with `str`'s `Debug` escapes (`"a\"b\n"`).
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push(c),
+            c => out.extend(c.escape_debug()),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod message_text {
+    use super::{duration_text, quoted};
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_their_debug_form() {
+        for d in [
+            Duration::ZERO,
+            Duration::from_nanos(7),
+            Duration::from_nanos(1_500),
+            Duration::from_micros(12),
+            Duration::from_millis(250),
+            Duration::from_micros(250_125),
+            Duration::from_secs(5),
+            Duration::from_millis(1_500),
+            Duration::new(3, 1),
+            Duration::from_secs(86_400),
+        ] {
+            assert_eq!(duration_text(d), format!("{d:?}"));
+        }
+    }
+
+    #[test]
+    fn quoting_reads_as_the_debug_form() {
+        for s in [
+            "plain",
+            "O'Brien",
+            "a\"b",
+            "tab\there",
+            "back\\slash",
+            "nul\0",
+            "é✓",
+            "",
+        ] {
+            assert_eq!(quoted(s), format!("{s:?}"));
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! transaction state of a connection and `mogrify`'s placeholders. And the
 //! quoting of identifiers (function, channel, savepoint names).
 
-use crate::error::{Error, Result};
+use crate::error::{quoted, Error, Result};
 
 /// `word` is the keyword `keyword` (any case).
 pub(crate) fn is(word: &str, keyword: &str) -> bool {
@@ -336,7 +336,8 @@ pub(crate) fn quote_qualified(name: &str) -> Result<String> {
     }
     if in_quotes {
         return Err(Error::interface(format!(
-            "function name {name:?} has an unclosed quote"
+            "function name {} has an unclosed quote",
+            quoted(name)
         )));
     }
     parts.push(current);
@@ -345,13 +346,15 @@ pub(crate) fn quote_qualified(name: &str) -> Result<String> {
         .map(|p| {
             if p.is_empty() {
                 Err(Error::interface(format!(
-                    "function name {name:?} has an empty part"
+                    "function name {} has an empty part",
+                    quoted(name)
                 )))
             } else if p.starts_with('"') && p.ends_with('"') && p.len() >= 2 {
                 Ok(p)
             } else if p.contains('"') {
                 Err(Error::interface(format!(
-                    "function name {name:?} has a stray quote"
+                    "function name {} has a stray quote",
+                    quoted(name)
                 )))
             } else {
                 Ok(format!("\"{}\"", p.replace('"', "\"\"")))
@@ -364,7 +367,10 @@ pub(crate) fn quote_qualified(name: &str) -> Result<String> {
 /// Quotes one identifier (a channel or cursor name), never qualified.
 pub(crate) fn quote_qualified_single(name: &str) -> Result<String> {
     if name.is_empty() || name.contains('\0') {
-        return Err(Error::interface(format!("invalid identifier {name:?}")));
+        return Err(Error::interface(format!(
+            "invalid identifier {}",
+            quoted(name)
+        )));
     }
     Ok(format!("\"{}\"", name.replace('"', "\"\"")))
 }

@@ -37,7 +37,12 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     pub(crate) fn parse(url: &str) -> Result<Endpoint, String> {
-        let bad = |why: &str| format!("invalid WebSocket proxy URL {url:?}: {why}");
+        let bad = |why: &str| {
+            format!(
+                "invalid WebSocket proxy URL \"{}\": {why}",
+                url.escape_debug()
+            )
+        };
         let url = url.trim();
         let (scheme, rest) = if let Some(r) = url.strip_prefix("ws://") {
             ("ws", r)

@@ -89,6 +89,21 @@ pub fn rust_target(target: &str) -> Result {
     )
 }
 
+/// The standard library's source (`rustup component add rust-src`), which
+/// `cargo xtask pkg` compiles for the wasm with size options.
+pub fn rust_src() -> Result {
+    let sysroot = stdout_of(Command::new("rustc").args(["--print", "sysroot"]))
+        .ok_or("rustc --print sysroot failed")?;
+    let library = std::path::Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library");
+    if library.join("Cargo.lock").is_file() {
+        return Ok(());
+    }
+    install(
+        "the Rust standard library's source",
+        Command::new("rustup").args(["component", "add", "rust-src"]),
+    )
+}
+
 /// Debian's `package` unless `present()` already holds, and `present()` after it.
 fn apt_package(package: &str, what: &str, present: impl Fn() -> bool) -> Result {
     if present() {

@@ -23,9 +23,10 @@ use std::process::Command;
 use crate::run::{command_line, workspace_root};
 
 /// The most the browser entry (wasm + every JS file it loads, gzip -9 each)
-/// may weigh: 306 544 B reached in issue 19, plus about 1 %. The issue's goal
+/// may weigh: 288 182 B reached in issue 19 (std compiled for size, see
+/// `pkg.rs`), plus about 1 %. The issue's goal
 /// is [`BROWSER_GOAL_GZ`]; BENCHMARKS.md says what stands between the two.
-pub const BROWSER_BUDGET_GZ: u64 = 309_600;
+pub const BROWSER_BUDGET_GZ: u64 = 291_000;
 
 /// The goal of issue 19 for the browser entry, gzip -9.
 pub const BROWSER_GOAL_GZ: u64 = 163_840;

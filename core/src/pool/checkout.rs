@@ -11,7 +11,7 @@ use futures_channel::oneshot;
 
 use super::{pool_closed, Inner, PoolEvent, PooledConnection, State, Waiter, PING_TIMEOUT};
 use crate::connection::Connection;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{duration_text, Error, ErrorKind, Result};
 use crate::on_drop::OnDrop;
 use crate::runtime::{timeout, Runtime};
 use crate::transport::Transport;
@@ -116,7 +116,10 @@ impl<T: Transport> Inner<T> {
     fn timed_out(&self, limit: Duration) -> Error {
         let mut st = self.lock();
         st.counters.timeouts += 1;
-        let msg = format!("no connection became available within {limit:?}");
+        let msg = format!(
+            "no connection became available within {}",
+            duration_text(limit)
+        );
         match &st.last_connect_error {
             Some(cause) if st.down.is_some() => Error::with_source(
                 ErrorKind::PoolTimeout,

@@ -61,7 +61,7 @@ pub(crate) fn error_to_js(e: &Error) -> JsValue {
     };
     let err = js_sys::Error::new(message);
     let set = |k: &str, v: JsValue| sys::set(&err, k, &v);
-    set("kind", JsValue::from_str(&format!("{:?}", e.kind())));
+    set("kind", JsValue::from_str(e.kind().name()));
     if let Some(db) = e.db_error() {
         set_db_fields(&err, db);
         set("serverMessage", JsValue::from_str(&db.message));
@@ -357,7 +357,7 @@ pub fn error_kinds() -> Result<Array, JsValue> {
         ErrorKind::PartiallyConnected,
     ]
     .iter()
-    .map(|k| JsValue::from_str(&format!("{k:?}")))
+    .map(|k| JsValue::from_str(k.name()))
     .collect())
 }
 

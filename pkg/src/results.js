@@ -217,7 +217,6 @@ export class Results {
   #cols;
   #rows;
   #fields = null;
-  #arrays;
 
   /** `parsers(cols)`: per-column type parsers for text columns (or null). */
   constructor(packet, sql, arrays = false, parsers = null) {
@@ -226,7 +225,6 @@ export class Results {
     if (packet[4] !== null) throw packet[4];
     this.#rows = packet[0];
     this.#cols = packet[3];
-    this.#arrays = arrays;
     /** The command tag, e.g. `SELECT 3`, `INSERT 0 1`. */
     this.status = packet[1];
     /** Rows returned, or rows affected by INSERT/UPDATE/DELETE. */
@@ -235,30 +233,17 @@ export class Results {
     this.length = packet[5];
     /** The SQL text. */
     this.query = sql;
+    // Own fields, as node-postgres' Result has them: `{ ...result }` keeps them.
+    const [command, rowCount, oid] = tagOf(this.status);
+    /** node-postgres' command: 'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', … */
+    this.command = command;
+    /** node-postgres' rowCount: from the tag; null for commands without a count. */
+    this.rowCount = rowCount;
+    /** The OID of an inserted row (the tag's, 0 nowadays); null for other commands. */
+    this.oid = oid;
+    /** Whether rows are arrays (`rowMode: 'array'`). */
+    this.rowAsArray = arrays;
     if (parsers !== null && this.#rows.length > 0) applyParsers(this.#rows, this.#cols, arrays, parsers);
-  }
-
-  // node-postgres' readings of the tag are read on demand: most callers never
-  // ask, and every own field is memory a held result keeps (issue 19).
-
-  /** node-postgres' command: 'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', … */
-  get command() {
-    return tagOf(this.status)[0];
-  }
-
-  /** node-postgres' rowCount: from the tag; null for commands without a count. */
-  get rowCount() {
-    return tagOf(this.status)[1];
-  }
-
-  /** The OID of an inserted row (the tag's, 0 nowadays); null for other commands. */
-  get oid() {
-    return tagOf(this.status)[2];
-  }
-
-  /** Whether rows are arrays (`rowMode: 'array'`). */
-  get rowAsArray() {
-    return this.#arrays;
   }
 
   #check() {

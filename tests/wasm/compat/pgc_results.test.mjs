@@ -21,6 +21,16 @@ describe('pgc results: metadata', () => {
     await client.end();
   });
 
+  test('command, rowCount, oid and rowAsArray are own properties: a spread copy keeps them', async () => {
+    const res = await client.query('SELECT 1 AS one');
+    const copy = { ...res, rows: res.rows.map((r) => r.one) };
+    assert.equal(copy.command, 'SELECT');
+    assert.equal(copy.rowCount, 1);
+    assert.equal(copy.oid, null);
+    assert.equal(copy.rowAsArray, false);
+    assert.deepEqual(copy.rows, [1]);
+  });
+
   test('CREATE, INSERT, SELECT, UPDATE, DELETE report command, rowCount and oid', async () => {
     const created = await client.query(`CREATE TABLE ${table}(id serial primary key, name varchar(10), n int4, note text)`);
     assert.equal(created.command, 'CREATE');

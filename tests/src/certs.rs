@@ -14,11 +14,15 @@ use crate::util::{describe_output, random_hex};
 
 /// Paths of the generated PEM files.
 #[derive(Debug, Clone)]
-pub(crate) struct Certs {
-    pub(crate) ca_cert: PathBuf,
-    pub(crate) wrong_ca_cert: PathBuf,
-    pub(crate) server_cert: PathBuf,
-    pub(crate) server_key: PathBuf,
+pub struct Certs {
+    /// The CA that signed [`Certs::server_cert`].
+    pub ca_cert: PathBuf,
+    /// A CA that signed nothing here.
+    pub wrong_ca_cert: PathBuf,
+    /// The server certificate, for `DNS:localhost` only.
+    pub server_cert: PathBuf,
+    /// Its key (ECDSA P-256, PKCS#8).
+    pub server_key: PathBuf,
 }
 
 const OPENSSL_CNF: &str = "\
@@ -62,7 +66,12 @@ fn serial() -> String {
 }
 
 /// Generates the CA, the server certificate and the wrong CA into `dir`.
-pub(crate) fn generate(dir: &Path) -> Result<Certs, String> {
+///
+/// ```no_run
+/// let certs = edgepg_tests::generate_certs(&std::env::temp_dir().join("certs")).unwrap();
+/// assert!(certs.server_cert.is_file());
+/// ```
+pub fn generate(dir: &Path) -> Result<Certs, String> {
     fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     fs::write(dir.join("openssl.cnf"), OPENSSL_CNF)
         .map_err(|e| format!("write openssl.cnf: {e}"))?;

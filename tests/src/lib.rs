@@ -36,6 +36,7 @@ mod relay;
 mod server;
 mod util;
 
+pub use certs::{generate as generate_certs, Certs};
 pub use pgbouncer::{pgbouncer_bin, PgBouncer};
 pub use relay::Relay;
 pub use server::{pg_bindir, PgServer, ServerOptions, SCRAM_GROUP, STANDBY_NAME};

@@ -89,15 +89,16 @@ impl ProxyProcess {
         }
     }
 
-    /// A proxy serving TLS with a fresh certificate for `localhost` (made in
-    /// `dir`), with `args`; returns it and the CA that signed the certificate.
+    /// A proxy serving TLS with a fresh certificate for `localhost` (the
+    /// harness's, made in `dir`), with `args`; returns it and the CA that
+    /// signed the certificate.
     pub fn start_tls(dir: &Path, args: &[&str]) -> (ProxyProcess, PathBuf) {
-        std::fs::create_dir_all(dir).unwrap();
-        let (ca, cert, key) = localhost_cert(dir);
-        let (cert, key) = (path(&cert), path(&key));
+        let certs = edgepg_tests::generate_certs(dir).expect("test certificates (openssl)");
+        let cert = certs.server_cert.display().to_string();
+        let key = certs.server_key.display().to_string();
         let mut all = vec!["--tls-cert", &cert, "--tls-key", &key];
         all.extend_from_slice(args);
-        (Self::start(&all), ca)
+        (Self::start(&all), certs.ca_cert)
     }
 
     /// `ws://ADDR/v1`.
@@ -302,78 +303,4 @@ pub fn upgrade(addr: SocketAddr, path_and_query: &str, extra: &[&str]) -> (u16, 
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, text)
-}
-
-/// A CA (`ca.pem`) and a certificate for `localhost` signed by it, in `dir`:
-/// returns (CA, certificate chain, key).
-pub fn localhost_cert(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
-    let (cert, key, csr) = (
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-        dir.join("cert.csr"),
-    );
-    let ext = dir.join("ext.cnf");
-    std::fs::write(
-        &ext,
-        "basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let steps: Vec<Vec<String>> = vec![
-        [
-            &["req", "-x509"][..],
-            &ec,
-            &["-days", "2", "-subj", "/CN=edgepg proxy test CA"],
-        ]
-        .concat()
-        .iter()
-        .map(|s| s.to_string())
-        .chain(["-keyout".into(), path(&ca_key), "-out".into(), path(&ca)])
-        .collect(),
-        [&["req", "-new"][..], &ec, &["-subj", "/CN=localhost"]]
-            .concat()
-            .iter()
-            .map(|s| s.to_string())
-            .chain(["-keyout".into(), path(&key), "-out".into(), path(&csr)])
-            .collect(),
-        ["x509", "-req", "-days", "2", "-set_serial", "2"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([
-                "-in".into(),
-                path(&csr),
-                "-CA".into(),
-                path(&ca),
-                "-CAkey".into(),
-                path(&ca_key),
-                "-extfile".into(),
-                path(&ext),
-                "-out".into(),
-                path(&cert),
-            ])
-            .collect(),
-    ];
-    for args in steps {
-        let out = Command::new("openssl")
-            .args(&args)
-            .output()
-            .expect("openssl (cargo xtask test installs it)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    (ca, cert, key)
-}
-
-fn path(p: &Path) -> String {
-    p.display().to_string()
 }

@@ -34,9 +34,11 @@ mod certs;
 mod pgbouncer;
 mod relay;
 mod server;
+mod source;
 mod util;
 
 pub use certs::{generate as generate_certs, Certs};
 pub use pgbouncer::{pgbouncer_bin, PgBouncer};
 pub use relay::Relay;
 pub use server::{pg_bindir, PgServer, ServerOptions, SCRAM_GROUP, STANDBY_NAME};
+pub use source::rust_sources;

@@ -4,21 +4,10 @@
 //! would turn into a blank in a JavaScript error. Read from the source,
 //! outside `#[cfg(test)]` items and comments.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Lines allowed to format with `Debug`: native-only code (`cfg(not(target_arch = "wasm32"))`).
 const NATIVE_ONLY: &[(&str, &str)] = &[("value/text_form/float.rs", "format!(\"{f:?}\")")];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// `{:?}`, `{name:?}`, `{0:#?}` and the like in `line`.
 fn debug_placeholder(line: &str) -> bool {
@@ -36,10 +25,7 @@ fn debug_placeholder(line: &str) -> bool {
 fn offenders(root: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for crate_dir in ["core/src", "transport-wasm/src"] {
-        let mut files = Vec::new();
-        rust_files(&root.join(crate_dir), &mut files);
-        files.sort();
-        for file in files {
+        for file in edgepg_tests::rust_sources(&root.join(crate_dir)) {
             let text = std::fs::read_to_string(&file).unwrap();
             let relative = file.strip_prefix(root.join(crate_dir)).unwrap();
             // Brace depth inside a `#[cfg(test)]` item, when in one.

@@ -127,29 +127,18 @@ fn shown(file: &Path, src: &Path) -> String {
 /// The modules of the crate at `src` (lib.rs excluded) and their files.
 fn modules(src: &Path) -> BTreeMap<Module, PathBuf> {
     let mut out = BTreeMap::new();
-    let mut dirs = vec![src.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("readable source directory") {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let rel = path.strip_prefix(src).expect("below src");
-            let mut module: Module = rel
-                .with_extension("")
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            if module.last().is_some_and(|l| l == "mod") {
-                module.pop();
-            }
-            if module != ["lib"] {
-                out.insert(module, path);
-            }
+    for path in edgepg_tests::rust_sources(src) {
+        let rel = path.strip_prefix(src).expect("below src");
+        let mut module: Module = rel
+            .with_extension("")
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if module.last().is_some_and(|l| l == "mod") {
+            module.pop();
+        }
+        if module != ["lib"] {
+            out.insert(module, path);
         }
     }
     out

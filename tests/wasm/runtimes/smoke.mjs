@@ -26,6 +26,16 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 
+/** The error `f()` throws or rejects with (undefined if it succeeds). */
+async function rejection(f) {
+  try {
+    await f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 async function roundTrip(transport, label) {
   const pool = new Pool({ connectionString: url, transport, max: 2 });
   try {
@@ -35,31 +45,16 @@ async function roundTrip(transport, label) {
     const t = await pool.sql`SELECT ${new Uint8Array([1, 2])}::bytea AS b, ${{ a: [1] }}::jsonb AS j`;
     assert(t.rows[0].b instanceof Uint8Array && t.rows[0].b[1] === 2, 'bytea');
     assert(t.rows[0].j.a[0] === 1, 'jsonb');
-    let err;
-    try {
-      await pool.query('SELECT * FROM missing_table');
-    } catch (e) {
-      err = e;
-    }
+    const err = await rejection(() => pool.query('SELECT * FROM missing_table'));
     assert(err instanceof ProgrammingError && err.code === '42P01', `typed error, got ${err}`);
     const n = await pool.transaction(async (tx) => (await tx.query('SELECT 7 AS n')).rows[0].n);
     assert(n === 7, 'transaction');
-    let bad;
-    try {
-      await pool.query('SELECT $1', [Symbol('x')]);
-    } catch (e) {
-      bad = e;
-    }
+    const bad = await rejection(() => pool.query('SELECT $1', [Symbol('x')]));
     assert(bad instanceof InterfaceError, 'hostile parameter');
   } finally {
     await pool.end();
   }
-  let closed;
-  try {
-    await pool.query('SELECT 1');
-  } catch (e) {
-    closed = e;
-  }
+  const closed = await rejection(() => pool.query('SELECT 1'));
   assert(closed instanceof PoolClosedError, 'after end()');
 }
 
@@ -75,12 +70,7 @@ await check('http() over POST /sql of edgepg-proxy', async () => {
   const rows = await Promise.all([1, 2, 3].map((i) => sql`SELECT ${i}::int8 AS n`));
   assert(rows.map((r) => r[0].n).join() === '1,2,3', JSON.stringify(rows, (_, v) => String(v)));
   assert((await sql.query('SELECT $1::text AS t', ['é']))[0].t === 'é', 'text');
-  let err;
-  try {
-    await sql.query('SELEC 1');
-  } catch (e) {
-    err = e;
-  }
+  const err = await rejection(() => sql.query('SELEC 1'));
   assert(err instanceof ProgrammingError && err.code === '42601', `typed error, got ${err}`);
 });
 if (globalThis.Deno) {

@@ -34,7 +34,8 @@ commands:
   demo    run `cargo run -p edgepg-tokio --example demo` with PGSQL set to
           $PGSQL, $DATABASE_URL or a throwaway PostgreSQL server
   pkg     build the npm package in pkg/: edgepg-wasm for wasm32 (profile
-          wasm-release, feature quiet), wasm-bindgen (pinned CLI, installed when missing),
+          wasm-release, feature quiet, std compiled for size when the toolchain
+          allows), wasm-bindgen (pinned CLI, installed when missing),
           wasm-opt -Oz (binaryen from npm) into pkg/wasm/
   size    [--check] build the package, then print gzip -9 and brotli sizes of the
           browser, workerd and node entries (wasm + the JS files each loads) and
